@@ -1,0 +1,301 @@
+//! The tamper-evident log: numbered, hash-chained, signed entries (spec §7).
+//!
+//! Each entry is a leaf of the node's log. The leaf bytes are the canonical encoding of a
+//! [`SignedEntry`]; the chain links each entry to the RFC 9162 leaf hash of the one before, so a
+//! Merkle tree over the same leaves (checkpoints, co-signing) needs no change of format.
+//! Messages appear in entries as their exact frame bytes, so an auditor re-verifies every party's
+//! signature with public keys alone.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::crypto::{self, leaf_hash, Context};
+use crate::error::{ErrorCode, LogError, Rejection};
+use crate::ids::{Hash32, NodeId, NoticeId, Sig64};
+use crate::limits::MAX_LOG_ENTRY;
+use crate::message::{self, Message, Opened};
+use crate::roster::Roster;
+
+/// Which deadline was missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// The machine receipt.
+    Receipt,
+    /// The human acknowledgement.
+    Ack,
+}
+
+/// What happened. Wire values are the variant indices, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Record {
+    /// The node started (or restarted) with this software.
+    Started {
+        /// Software name and version.
+        software: String,
+    },
+    /// The node sent a notice or an ack it created; the exact frame.
+    Sent {
+        /// Frame bytes.
+        frame: Vec<u8>,
+    },
+    /// The node accepted a peer's notice, receipt or ack; the exact frame as received.
+    Accepted {
+        /// Frame bytes.
+        frame: Vec<u8>,
+    },
+    /// The node issued a receipt for an accepted notice or ack; the exact frame.
+    Receipted {
+        /// Frame bytes.
+        frame: Vec<u8>,
+    },
+    /// A deadline passed without the receipt or acknowledgement it required.
+    DeadlineMissed {
+        /// The notice.
+        notice: NoticeId,
+        /// Who missed it: an addressee (in the sender's log), or this node itself (in an
+        /// addressee's log, for its own overdue acknowledgement).
+        party: NodeId,
+        /// Receipt or acknowledgement.
+        deadline: DeadlineKind,
+        /// When the deadline fell (the notice's creation time plus the policy deadline).
+        deadline_ms: u64,
+    },
+    /// Nothing valid was heard from a peer for the policy's link silence.
+    LinkDown {
+        /// The peer.
+        peer: NodeId,
+        /// When something valid was last heard from it (this node's clock).
+        last_heard_ms: u64,
+    },
+    /// A valid frame arrived from a peer whose link was down.
+    LinkUp {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Notices from a peer with these per-link sequence numbers are missing for longer than the
+    /// policy's link silence.
+    SequenceGap {
+        /// The peer.
+        peer: NodeId,
+        /// First missing per-link sequence number.
+        first: u64,
+        /// Last missing per-link sequence number.
+        last: u64,
+    },
+    /// A peer's clock differs from this node's by more than the policy tolerates.
+    ClockSkew {
+        /// The peer.
+        peer: NodeId,
+        /// Observed lower bound of the difference, peer minus this node, in ms.
+        offset_ms: i64,
+    },
+    /// A frame from a peer was refused.
+    Rejected {
+        /// The authenticated peer that delivered it.
+        peer: NodeId,
+        /// Why.
+        code: ErrorCode,
+        /// SHA-256 of the refused bytes.
+        frame_hash: Hash32,
+        /// Their length.
+        frame_len: u32,
+        /// Refusals from this peer not logged individually since the last one (rate limit).
+        suppressed: u32,
+    },
+    /// A peer signed two different notices with the same id: the second frame, as evidence
+    /// (the first is in this log already).
+    Equivocation {
+        /// The conflicting frame.
+        frame: Vec<u8>,
+        /// Message hash of the notice this node holds under the same id.
+        conflicts_with: Hash32,
+    },
+}
+
+impl Record {
+    /// A short lower-case name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Record::Started { .. } => "started",
+            Record::Sent { .. } => "sent",
+            Record::Accepted { .. } => "accepted",
+            Record::Receipted { .. } => "receipted",
+            Record::DeadlineMissed { .. } => "deadline_missed",
+            Record::LinkDown { .. } => "link_down",
+            Record::LinkUp { .. } => "link_up",
+            Record::SequenceGap { .. } => "sequence_gap",
+            Record::ClockSkew { .. } => "clock_skew",
+            Record::Rejected { .. } => "rejected",
+            Record::Equivocation { .. } => "equivocation",
+        }
+    }
+}
+
+/// One log entry, before signing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The network id.
+    pub network: Hash32,
+    /// The node whose log this is (the signer).
+    pub node: NodeId,
+    /// Position in the log, from 0.
+    pub index: u64,
+    /// Leaf hash of the entry at `index - 1`; 32 zero bytes for entry 0.
+    pub prev: Hash32,
+    /// When it was recorded (the node's clock, UTC ms). Never decreases along the log.
+    pub time_ms: u64,
+    /// What happened.
+    pub record: Record,
+}
+
+/// A log entry with the node's signature: the leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedEntry {
+    /// Canonical encoding of the [`LogEntry`].
+    pub entry: Vec<u8>,
+    /// Signature over `"cbm-hotline/v1/log-entry" ‖ 0x00 ‖ entry`.
+    pub signature: Sig64,
+}
+
+/// Signs an entry and returns the leaf bytes.
+pub fn seal_entry(key: &ed25519_dalek::SigningKey, entry: &LogEntry) -> Vec<u8> {
+    let entry = codec::encode(entry);
+    let signature = crypto::sign(key, Context::LogEntry, &entry);
+    codec::encode(&SignedEntry { entry, signature })
+}
+
+/// How much checking a [`LogVerifier`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Structure and chain only: what a node does with its own durable log at start-up.
+    Chain,
+    /// Everything, including every signature in every entry and every embedded frame, with
+    /// `verify_strict`: what an auditor does.
+    Full,
+}
+
+/// Verifies a log one leaf at a time, in bounded memory.
+pub struct LogVerifier<'a> {
+    roster: &'a Roster,
+    network: Hash32,
+    node: NodeId,
+    check: Check,
+    next_index: u64,
+    prev: Hash32,
+    last_time: u64,
+}
+
+/// A verified leaf.
+#[derive(Clone, Debug)]
+pub struct VerifiedEntry {
+    /// The decoded entry.
+    pub entry: LogEntry,
+    /// Its leaf hash.
+    pub leaf_hash: Hash32,
+    /// For `Sent`, `Accepted`, `Receipted` and `Equivocation`: the decoded frame.
+    pub message: Option<Opened>,
+}
+
+impl<'a> LogVerifier<'a> {
+    /// A verifier of `node`'s log in the network defined by `roster`.
+    pub fn new(roster: &'a Roster, node: NodeId, check: Check) -> Self {
+        LogVerifier {
+            roster,
+            network: roster.network_id(),
+            node,
+            check,
+            next_index: 0,
+            prev: Hash32([0; 32]),
+            last_time: 0,
+        }
+    }
+
+    /// How many leaves verified so far.
+    pub fn len(&self) -> u64 {
+        self.next_index
+    }
+
+    /// Whether no leaf was verified yet.
+    pub fn is_empty(&self) -> bool {
+        self.next_index == 0
+    }
+
+    /// Verifies the next leaf.
+    pub fn push(&mut self, leaf: &[u8]) -> Result<VerifiedEntry, LogError> {
+        let index = self.next_index;
+        let fail = |problem: String| LogError { index, problem };
+        let signed: SignedEntry =
+            codec::decode("log entry", leaf, MAX_LOG_ENTRY).map_err(|e| fail(e.to_string()))?;
+        let entry: LogEntry =
+            codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).map_err(|e| fail(e.to_string()))?;
+        if entry.network != self.network {
+            return Err(fail("entry names another network id".into()));
+        }
+        if entry.node != self.node {
+            return Err(fail(format!("entry belongs to node {}", entry.node.short())));
+        }
+        if entry.index != index {
+            return Err(fail(format!("entry claims index {}", entry.index)));
+        }
+        if entry.prev != self.prev {
+            return Err(fail("hash chain broken: prev is not the previous entry's leaf hash".into()));
+        }
+        if entry.time_ms < self.last_time {
+            return Err(fail(format!(
+                "time {} is before the previous entry's {}",
+                entry.time_ms, self.last_time
+            )));
+        }
+        if self.check == Check::Full {
+            crypto::verify(&self.node, Context::LogEntry, &signed.entry, &signed.signature)
+                .map_err(|_| fail("entry signature does not verify".into()))?;
+        }
+        let message = self.embedded(&entry.record).map_err(|e| fail(e.to_string()))?;
+        let leaf_hash = leaf_hash(leaf);
+        self.next_index += 1;
+        self.prev = leaf_hash;
+        self.last_time = entry.time_ms;
+        Ok(VerifiedEntry { entry, leaf_hash, message })
+    }
+
+    fn embedded(&self, record: &Record) -> Result<Option<Opened>, Rejection> {
+        let (frame, own) = match record {
+            Record::Sent { frame } => (frame, Some(true)),
+            Record::Accepted { frame } => (frame, Some(false)),
+            Record::Receipted { frame } => (frame, Some(true)),
+            Record::Equivocation { frame, .. } => (frame, Some(false)),
+            _ => return Ok(None),
+        };
+        let opened = match self.check {
+            Check::Full => message::open(frame, self.roster, &self.network)?,
+            Check::Chain => message::decode_trusted(frame)?,
+        };
+        let signed_by_node = opened.message.signer() == self.node;
+        let kind_ok = match (record, &opened.message) {
+            (Record::Sent { .. }, Message::Notice(_) | Message::Ack(_)) => true,
+            (Record::Receipted { .. }, Message::Receipt(_)) => true,
+            (Record::Accepted { .. }, _) => true,
+            (Record::Equivocation { .. }, Message::Notice(_)) => true,
+            _ => false,
+        };
+        if !kind_ok {
+            return Err(Rejection::field(
+                "record",
+                format!("{} cannot hold this message kind", record.name()),
+            ));
+        }
+        if own != Some(signed_by_node) {
+            return Err(Rejection::new(
+                ErrorCode::WrongParty,
+                format!(
+                    "{} entry holds a message signed by {}",
+                    record.name(),
+                    opened.message.signer().short()
+                ),
+            ));
+        }
+        Ok(Some(opened))
+    }
+}

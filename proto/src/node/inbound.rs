@@ -1,0 +1,278 @@
+//! Frames from peers (spec §6.2, §6.7–§6.8): verification, duplicates, equivocation, receipts,
+//! acknowledgements, clock skew, and the rate-limited record of refusals.
+
+use crate::crypto::sha256;
+use crate::error::{ErrorCode, Rejection};
+use crate::ids::NodeId;
+use crate::log::Record;
+use crate::message::{self, Ack, Kind, Message, MessageRef, Notice, NoticeKind, Opened, Receipt};
+
+use super::{Event, Node, Transmit};
+
+/// Refusals logged per peer per window; the rest are counted in the next logged one.
+const REJECTS_PER_WINDOW: u32 = 16;
+/// The refusal rate-limit window, in ms.
+const REJECT_WINDOW_MS: u64 = 60_000;
+
+impl Node {
+    /// Handles a frame delivered by the transport from the authenticated peer `from` at `now`.
+    ///
+    /// Returns the refusal, if any; refusals of roster members are also logged (rate-limited) and
+    /// reported as [`Event::Rejected`]. Bad input never changes any other state.
+    pub fn handle_frame(&mut self, now: u64, from: NodeId, bytes: &[u8]) -> Result<(), Rejection> {
+        let now = self.clock(now);
+        if from == self.id || !self.peers.contains_key(&from) {
+            // The transport admits roster members only; nothing to attribute this to.
+            return Err(Rejection::new(
+                ErrorCode::UnknownSigner,
+                "the delivering peer is not a roster member",
+            ));
+        }
+        let result = match message::open(bytes, &self.roster, &self.network) {
+            Ok(opened) if opened.message.signer() != from => Err(Rejection::new(
+                ErrorCode::SignerMismatch,
+                format!("signed by {}, delivered by {}", opened.message.signer().short(), from.short()),
+            )),
+            Ok(opened) => {
+                self.heard_from(now, from);
+                match &opened.message {
+                    Message::Notice(n) => self.on_notice(now, from, &opened, n),
+                    Message::Receipt(r) => self.on_receipt(now, from, &opened, r),
+                    Message::Ack(a) => self.on_ack(now, from, &opened, a),
+                }
+            }
+            Err(rejection) => Err(rejection),
+        };
+        if let Err(rejection) = &result {
+            // Equivocation is recorded with its evidence by `on_notice`.
+            if rejection.code != ErrorCode::Equivocation {
+                self.record_rejection(now, from, bytes, rejection);
+            }
+        }
+        result
+    }
+
+    fn on_notice(&mut self, now: u64, from: NodeId, opened: &Opened, n: &Notice) -> Result<(), Rejection> {
+        let Some(me) = n.addressee(&self.id).copied() else {
+            return Err(Rejection::new(ErrorCode::NotAddressed, "this node is not an addressee"));
+        };
+        let id = n.id();
+        if let Some(existing) = self.incoming.get(&id) {
+            #[cfg(feature = "fault-injection")]
+            let duplicate =
+                existing.hash == opened.hash && !self.is_broken(super::BrokenRule::AcceptDuplicates);
+            #[cfg(not(feature = "fault-injection"))]
+            let duplicate = existing.hash == opened.hash;
+            if duplicate {
+                // A retransmission: answer with the original receipt, show nothing new.
+                if let Some(receipt) = existing.receipt.clone() {
+                    let after = self.log_len;
+                    self.outputs
+                        .transmit(after, Transmit { to: from, precedence: n.precedence, frame: receipt });
+                }
+                return Ok(());
+            }
+            if existing.hash != opened.hash {
+                let conflicts_with = existing.hash;
+                self.append(now, Record::Equivocation { frame: opened.frame.clone(), conflicts_with });
+                let after = self.log_len;
+                self.outputs.event(after, Event::Equivocation { peer: from, notice: id });
+                return Err(Rejection::new(
+                    ErrorCode::Equivocation,
+                    format!(
+                        "notice {} differs from the one already accepted under that id",
+                        self.roster.notice_name(&id)
+                    ),
+                ));
+            }
+        }
+        let tolerance = self.policy().max_clock_skew_ms;
+        if n.created_ms > now.saturating_add(tolerance) {
+            self.note_skew(now, from, offset(n.created_ms, now));
+        }
+        self.append(now, Record::Accepted { frame: opened.frame.clone() });
+        self.issue_receipt(now, from, MessageRef { kind: Kind::Notice, hash: opened.hash }, id, n.precedence);
+        if n.kind() != NoticeKind::LinkTest {
+            let ack_due_ms = n
+                .needs_ack_from(&self.id)
+                .then(|| n.created_ms.saturating_add(self.policy().deadlines(n.precedence).ack_ms));
+            let event = Event::NoticeReceived {
+                id,
+                thread: n.thread_id(),
+                kind: n.kind(),
+                precedence: n.precedence,
+                role: me.role,
+                ack_due_ms,
+            };
+            let after = self.log_len;
+            self.outputs.event(after, event);
+        }
+        Ok(())
+    }
+
+    /// Signs a receipt for a just-accepted message, logs it, and queues it behind the log.
+    fn issue_receipt(
+        &mut self,
+        now: u64,
+        to: NodeId,
+        of: MessageRef,
+        notice: crate::NoticeId,
+        precedence: crate::Precedence,
+    ) {
+        let receipt = Receipt { network: self.network, signer: self.id, of, notice, received_ms: now };
+        let (frame, _) = message::seal(&self.key, Kind::Receipt, &receipt);
+        self.append(now, Record::Receipted { frame: frame.clone() });
+        let after = self.log_len;
+        self.outputs.transmit(after, Transmit { to, precedence, frame });
+    }
+
+    fn on_receipt(&mut self, now: u64, from: NodeId, opened: &Opened, r: &Receipt) -> Result<(), Rejection> {
+        let unknown =
+            || Rejection::new(ErrorCode::UnknownReference, "receipt for a message this node did not send");
+        match r.of.kind {
+            Kind::Notice => {
+                let out = self.outgoing.get(&r.notice).filter(|o| o.hash == r.of.hash).ok_or_else(unknown)?;
+                let status = out.parties.get(&from).ok_or_else(|| {
+                    Rejection::new(ErrorCode::WrongParty, "receipt from a node that was not addressed")
+                })?;
+                if status.receipt_ms.is_some() {
+                    return Ok(()); // duplicate receipt
+                }
+                let late = status.receipt_missed;
+                let link_test = out.notice.kind() == NoticeKind::LinkTest;
+                let sent_ms = out.sent_ms;
+                let tolerance = self.policy().max_clock_skew_ms;
+                if r.received_ms.saturating_add(tolerance) < sent_ms {
+                    self.note_skew(now, from, offset(r.received_ms, sent_ms));
+                } else if r.received_ms > now.saturating_add(tolerance) {
+                    self.note_skew(now, from, offset(r.received_ms, now));
+                } else if let Some(p) = self.peers.get_mut(&from) {
+                    p.skewed = false;
+                }
+                self.append(now, Record::Accepted { frame: opened.frame.clone() });
+                if !link_test {
+                    let after = self.log_len;
+                    self.outputs.event(
+                        after,
+                        Event::ReceiptReceived { notice: r.notice, from, of: Kind::Notice, late },
+                    );
+                }
+                Ok(())
+            }
+            Kind::Ack => {
+                let own =
+                    self.own_acks.get(&r.of.hash).filter(|a| a.notice == r.notice).ok_or_else(unknown)?;
+                if own.to != from {
+                    return Err(Rejection::new(
+                        ErrorCode::WrongParty,
+                        "receipt for an ack from a node it was not sent to",
+                    ));
+                }
+                if own.receipted {
+                    return Ok(());
+                }
+                self.append(now, Record::Accepted { frame: opened.frame.clone() });
+                let after = self.log_len;
+                self.outputs.event(
+                    after,
+                    Event::ReceiptReceived { notice: r.notice, from, of: Kind::Ack, late: false },
+                );
+                Ok(())
+            }
+            Kind::Receipt => Err(Rejection::field("of.kind", "receipts are not receipted")),
+        }
+    }
+
+    fn on_ack(&mut self, now: u64, from: NodeId, opened: &Opened, a: &Ack) -> Result<(), Rejection> {
+        let out = self.outgoing.get(&a.notice).filter(|o| o.hash == a.notice_hash).ok_or_else(|| {
+            Rejection::new(ErrorCode::UnknownReference, "ack for a notice this node did not send")
+        })?;
+        if out.notice.kind() == NoticeKind::LinkTest {
+            return Err(Rejection::field("notice", "link tests are not acknowledged"));
+        }
+        let precedence = out.notice.precedence;
+        let status = out
+            .parties
+            .get(&from)
+            .ok_or_else(|| Rejection::new(ErrorCode::WrongParty, "ack from a node that was not addressed"))?;
+        match status.ack_hash {
+            Some(hash) if hash == opened.hash => {
+                if let Some(receipt) = self.ack_receipts.get(&hash).cloned() {
+                    let after = self.log_len;
+                    self.outputs.transmit(after, Transmit { to: from, precedence, frame: receipt });
+                }
+                return Ok(());
+            }
+            Some(_) => {
+                return Err(Rejection::field(
+                    "ack",
+                    "a different acknowledgement from this node was already accepted",
+                ))
+            }
+            None => {}
+        }
+        let late = status.ack_missed;
+        self.append(now, Record::Accepted { frame: opened.frame.clone() });
+        self.issue_receipt(
+            now,
+            from,
+            MessageRef { kind: Kind::Ack, hash: opened.hash },
+            a.notice,
+            precedence,
+        );
+        let after = self.log_len;
+        let event = Event::AckReceived {
+            notice: a.notice,
+            from,
+            disposition: a.disposition,
+            operator: a.operator.clone(),
+            late,
+        };
+        self.outputs.event(after, event);
+        Ok(())
+    }
+
+    fn note_skew(&mut self, now: u64, peer: NodeId, offset_ms: i64) {
+        if self.peers.get(&peer).is_none_or(|p| p.skewed) {
+            return;
+        }
+        self.append(now, Record::ClockSkew { peer, offset_ms });
+        let after = self.log_len;
+        self.outputs.event(after, Event::ClockSkew { peer, offset_ms });
+    }
+
+    fn record_rejection(&mut self, now: u64, peer: NodeId, bytes: &[u8], rejection: &Rejection) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let limit = &mut p.rejects;
+        if now >= limit.window_start.saturating_add(REJECT_WINDOW_MS) {
+            limit.window_start = now;
+            limit.logged = 0;
+        }
+        if limit.logged >= REJECTS_PER_WINDOW {
+            limit.suppressed = limit.suppressed.saturating_add(1);
+            return;
+        }
+        limit.logged += 1;
+        let suppressed = std::mem::take(&mut limit.suppressed);
+        let record = Record::Rejected {
+            peer,
+            code: rejection.code,
+            frame_hash: sha256(bytes),
+            frame_len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            suppressed,
+        };
+        self.append(now, record);
+        let after = self.log_len;
+        let event = Event::Rejected { peer, code: rejection.code, detail: rejection.detail.clone() };
+        self.outputs.event(after, event);
+    }
+}
+
+/// `a - b` as a signed number of ms, saturating.
+fn offset(a: u64, b: u64) -> i64 {
+    if a >= b {
+        i64::try_from(a - b).unwrap_or(i64::MAX)
+    } else {
+        i64::try_from(b - a).map_or(i64::MIN, |d| -d)
+    }
+}

@@ -1,0 +1,527 @@
+//! The node state machine (spec §6).
+//!
+//! A [`Node`] is one party's protocol endpoint. Its whole protocol state is a function of its log:
+//! every change is made by appending a [`Record`] and applying it ([`state`]), and a restart
+//! rebuilds the same state by applying the persisted entries in order. Timers, retransmission
+//! schedules and output queues are the only state outside the log, and all of them can be derived
+//! again from it.
+
+mod inbound;
+mod outputs;
+mod state;
+mod timers;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ed25519_dalek::SigningKey;
+
+use crate::crypto::{self, leaf_hash};
+use crate::error::{CommandError, StartError};
+use crate::ids::{Hash32, NodeId, NoticeId};
+use crate::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
+use crate::message::{self, Ack, Addressee, Body, Disposition, Kind, Notice, NoticeKind, Role};
+use crate::precedence::Precedence;
+use crate::roster::{Policy, Roster};
+use crate::text::Texts;
+use crate::ErrorCode;
+
+use outputs::Outputs;
+pub use outputs::{PersistBatch, Transmit};
+use state::{Incoming, Outgoing, OwnAck, Peer};
+use timers::Timer;
+
+/// What the operator asks to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    /// Precedence.
+    pub precedence: Precedence,
+    /// Addressees and their roles. Per-link sequence numbers are assigned by the node.
+    pub to: Vec<(NodeId, Role)>,
+    /// The thread, for anything but an initial report.
+    pub thread: Option<NoticeId>,
+    /// The notice answered, if any.
+    pub in_reply_to: Option<NoticeId>,
+    /// Content.
+    pub body: Body,
+}
+
+/// Something the operator should be told. Released only once everything it reports is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A notice this node created is durable and is being delivered.
+    NoticeStored {
+        /// The notice.
+        id: NoticeId,
+    },
+    /// An acknowledgement this node's officer gave is durable and is being delivered.
+    AckStored {
+        /// The notice acknowledged.
+        notice: NoticeId,
+    },
+    /// A new notice for this node (never reported twice).
+    NoticeReceived {
+        /// The notice.
+        id: NoticeId,
+        /// Its thread.
+        thread: NoticeId,
+        /// Its kind.
+        kind: NoticeKind,
+        /// Its precedence.
+        precedence: Precedence,
+        /// This node's role.
+        role: Role,
+        /// When this node's acknowledgement is due, if one is expected.
+        ack_due_ms: Option<u64>,
+    },
+    /// An addressee receipted a notice (or the sender receipted this node's ack).
+    ReceiptReceived {
+        /// The notice concerned.
+        notice: NoticeId,
+        /// Who receipted.
+        from: NodeId,
+        /// What was receipted.
+        of: Kind,
+        /// Whether it came after the receipt deadline.
+        late: bool,
+    },
+    /// An addressee's officer acknowledged a notice.
+    AckReceived {
+        /// The notice.
+        notice: NoticeId,
+        /// The addressee.
+        from: NodeId,
+        /// The decision.
+        disposition: Disposition,
+        /// The officer.
+        operator: String,
+        /// Whether it came after the acknowledgement deadline.
+        late: bool,
+    },
+    /// 80 % of an acknowledgement window has passed without the acknowledgement.
+    DeadlineApproaching {
+        /// The notice.
+        notice: NoticeId,
+        /// Whose acknowledgement is awaited (this node's own, on the receiving side).
+        party: NodeId,
+        /// When it falls.
+        deadline_ms: u64,
+    },
+    /// A deadline was missed; the miss is in the log.
+    DeadlineMissed {
+        /// The notice.
+        notice: NoticeId,
+        /// Who missed it.
+        party: NodeId,
+        /// Which deadline.
+        deadline: DeadlineKind,
+        /// When it fell.
+        deadline_ms: u64,
+    },
+    /// A peer has been silent past the policy's limit.
+    LinkDown {
+        /// The peer.
+        peer: NodeId,
+        /// When it was last heard.
+        last_heard_ms: u64,
+    },
+    /// A silent peer was heard again.
+    LinkUp {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Notices from a peer are missing (per-link sequence numbers `first..=last`).
+    SequenceGap {
+        /// The peer.
+        peer: NodeId,
+        /// First missing.
+        first: u64,
+        /// Last missing.
+        last: u64,
+    },
+    /// A peer's clock is off by more than the policy tolerates.
+    ClockSkew {
+        /// The peer.
+        peer: NodeId,
+        /// Lower bound of peer's clock minus ours, in ms.
+        offset_ms: i64,
+    },
+    /// A frame from a peer was refused (rate-limited, like its log entries).
+    Rejected {
+        /// The peer.
+        peer: NodeId,
+        /// Why.
+        code: ErrorCode,
+        /// Details.
+        detail: String,
+    },
+    /// A peer signed two different notices with one id; the evidence is in the log.
+    Equivocation {
+        /// The peer.
+        peer: NodeId,
+        /// The id.
+        notice: NoticeId,
+    },
+}
+
+/// Rules that can be broken on purpose, to prove that the simulation catches a broken node.
+#[cfg(feature = "fault-injection")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokenRule {
+    /// Send receipts (and everything else) without waiting for durability.
+    ReceiptBeforePersist,
+    /// Never record a missed acknowledgement deadline.
+    ForgetAckDeadlines,
+    /// Accept a duplicate notice as new.
+    AcceptDuplicates,
+}
+
+/// One party's protocol endpoint. See the crate documentation for the I/O contract.
+pub struct Node {
+    key: SigningKey,
+    id: NodeId,
+    roster: Roster,
+    network: Hash32,
+    // The log.
+    log_len: u64,
+    durable: u64,
+    prev: Hash32,
+    last_time: u64,
+    unpersisted: Vec<Vec<u8>>,
+    // State derived from the log.
+    next_seq: u64,
+    peers: BTreeMap<NodeId, Peer>,
+    outgoing: BTreeMap<NoticeId, Outgoing>,
+    incoming: BTreeMap<NoticeId, Incoming>,
+    own_acks: BTreeMap<Hash32, OwnAck>,
+    /// Receipts this node issued for acks it accepted, by ack hash (to answer duplicates).
+    ack_receipts: BTreeMap<Hash32, Vec<u8>>,
+    // Outside the log.
+    timers: BTreeSet<(u64, Timer)>,
+    outputs: Outputs,
+    #[cfg(feature = "fault-injection")]
+    broken: Option<BrokenRule>,
+}
+
+impl Node {
+    /// A node with an empty log, started at `now` (UTC ms).
+    pub fn new(key: SigningKey, roster: Roster, now: u64) -> Result<Node, StartError> {
+        Node::restore(key, roster, std::iter::empty::<&[u8]>(), now)
+    }
+
+    /// Rebuilds a node from its durable log (leaves in index order) and starts it at `now`.
+    ///
+    /// The leaves are checked for structure and chain ([`Check::Chain`]); signatures are the
+    /// auditor's business, since the log is the node's own.
+    pub fn restore<I, L>(key: SigningKey, roster: Roster, leaves: I, now: u64) -> Result<Node, StartError>
+    where
+        I: IntoIterator<Item = L>,
+        L: AsRef<[u8]>,
+    {
+        roster.check().map_err(StartError::Roster)?;
+        let id = crypto::node_id(&key);
+        if roster.member(&id).is_none() {
+            return Err(StartError::NotMember(id.to_hex()));
+        }
+        let network = roster.network_id();
+        let peers = roster.members.iter().filter(|m| m.key != id).map(|m| (m.key, Peer::new(now))).collect();
+        let verifier_roster = roster.clone();
+        let mut node = Node {
+            key,
+            id,
+            roster,
+            network,
+            log_len: 0,
+            durable: 0,
+            prev: Hash32([0; 32]),
+            last_time: 0,
+            unpersisted: Vec::new(),
+            next_seq: 1,
+            peers,
+            outgoing: BTreeMap::new(),
+            incoming: BTreeMap::new(),
+            own_acks: BTreeMap::new(),
+            ack_receipts: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            outputs: Outputs::default(),
+            #[cfg(feature = "fault-injection")]
+            broken: None,
+        };
+        let mut verifier = LogVerifier::new(&verifier_roster, id, Check::Chain);
+        for leaf in leaves {
+            let verified = verifier.push(leaf.as_ref()).map_err(StartError::Log)?;
+            node.apply(&verified.entry, verified.message.as_ref());
+            node.log_len += 1;
+            node.prev = verified.leaf_hash;
+            node.last_time = verified.entry.time_ms;
+        }
+        node.durable = node.log_len;
+        node.start(now);
+        Ok(node)
+    }
+
+    fn start(&mut self, now: u64) {
+        let now = self.clock(now);
+        self.append(now, Record::Started { software: crate::SOFTWARE.into() });
+        let silence = self.policy().link_silence_ms;
+        let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.last_heard_ms = now;
+                p.up = true;
+            }
+            self.schedule(now, Timer::LinkTest { peer });
+            self.schedule(now + silence, Timer::Silence { peer });
+        }
+    }
+
+    /// Breaks a protocol rule on purpose (tests of the simulator only).
+    #[cfg(feature = "fault-injection")]
+    pub fn break_rule(&mut self, rule: BrokenRule) {
+        self.broken = Some(rule);
+        self.outputs.ungated_transmits = rule == BrokenRule::ReceiptBeforePersist;
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn is_broken(&self, rule: BrokenRule) -> bool {
+        self.broken == Some(rule)
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The roster.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// The network id.
+    pub fn network(&self) -> Hash32 {
+        self.network
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.roster.policy
+    }
+
+    /// Number of log entries (durable or not).
+    pub fn log_len(&self) -> u64 {
+        self.log_len
+    }
+
+    /// Number of log entries known durable.
+    pub fn durable_len(&self) -> u64 {
+        self.durable
+    }
+
+    /// Log time never goes backwards, whatever the clock does.
+    fn clock(&self, now: u64) -> u64 {
+        now.max(self.last_time)
+    }
+
+    // ---- I/O contract -------------------------------------------------------------------------
+
+    /// New log entries to make durable. Write them in order, then call [`Node::persisted`].
+    pub fn poll_persist(&mut self) -> Option<PersistBatch> {
+        if self.unpersisted.is_empty() {
+            return None;
+        }
+        let leaves = std::mem::take(&mut self.unpersisted);
+        Some(PersistBatch { first_index: self.log_len - leaves.len() as u64, leaves })
+    }
+
+    /// The first `len` log entries are durable (fsynced). Releases what waited for them.
+    pub fn persisted(&mut self, len: u64) {
+        let handed_out = self.log_len - self.unpersisted.len() as u64;
+        self.durable = self.durable.max(len.min(handed_out));
+        self.outputs.release(self.durable);
+    }
+
+    /// The next frame to send, most urgent first.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outputs.poll_transmit()
+    }
+
+    /// The next event for the operator.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.outputs.poll_event()
+    }
+
+    /// When [`Node::handle_timeout`] should next be called (UTC ms).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    // ---- operator commands --------------------------------------------------------------------
+
+    /// Creates, signs, logs and queues a notice. It leaves the node once durable; the operator is
+    /// told by [`Event::NoticeStored`].
+    pub fn send_notice(&mut self, now: u64, draft: Draft) -> Result<NoticeId, CommandError> {
+        let now = self.clock(now);
+        for reference in draft.thread.iter().chain(draft.in_reply_to.iter()) {
+            if !self.outgoing.contains_key(reference) && !self.incoming.contains_key(reference) {
+                return Err(CommandError::UnknownNotice(self.roster.notice_name(reference)));
+            }
+        }
+        let to = draft
+            .to
+            .iter()
+            .map(|(node, role)| Addressee {
+                node: *node,
+                role: *role,
+                link_seq: self.peers.get(node).map_or(1, |p| p.link_seq_out + 1),
+            })
+            .collect();
+        let notice = Notice {
+            network: self.network,
+            sender: self.id,
+            seq: self.next_seq,
+            created_ms: now,
+            precedence: draft.precedence,
+            to,
+            thread: draft.thread,
+            in_reply_to: draft.in_reply_to,
+            body: draft.body,
+        };
+        notice.check(&self.roster).map_err(CommandError::Invalid)?;
+        Ok(self.send_checked(now, &notice))
+    }
+
+    fn send_checked(&mut self, now: u64, notice: &Notice) -> NoticeId {
+        let id = notice.id();
+        let (frame, _) = message::seal(&self.key, Kind::Notice, notice);
+        self.append(now, Record::Sent { frame: frame.clone() });
+        let after = self.log_len;
+        for addressee in &notice.to {
+            let transmit =
+                Transmit { to: addressee.node, precedence: notice.precedence, frame: frame.clone() };
+            self.outputs.transmit(after, transmit);
+        }
+        if notice.kind() != NoticeKind::LinkTest {
+            self.outputs.event(after, Event::NoticeStored { id });
+        }
+        id
+    }
+
+    /// Records the officer's acknowledgement of a received notice and sends it to the sender.
+    pub fn acknowledge(
+        &mut self,
+        now: u64,
+        notice: NoticeId,
+        operator: &str,
+        disposition: Disposition,
+        note: Texts,
+    ) -> Result<(), CommandError> {
+        let now = self.clock(now);
+        let name = self.roster.notice_name(&notice);
+        let incoming = self.incoming.get(&notice).ok_or_else(|| CommandError::UnknownNotice(name.clone()))?;
+        if incoming.notice.kind() == NoticeKind::LinkTest {
+            return Err(CommandError::LinkTestAck(name));
+        }
+        if incoming.acked {
+            return Err(CommandError::AlreadyAcknowledged(name));
+        }
+        let ack = Ack {
+            network: self.network,
+            signer: self.id,
+            notice,
+            notice_hash: incoming.hash,
+            acked_ms: now,
+            operator: operator.to_string(),
+            disposition,
+            note,
+        };
+        let precedence = incoming.notice.precedence;
+        let (frame, _) = message::seal(&self.key, Kind::Ack, &ack);
+        // Validate exactly as a receiver will, before anything is logged.
+        message::open(&frame, &self.roster, &self.network).map_err(CommandError::Invalid)?;
+        self.append(now, Record::Sent { frame: frame.clone() });
+        let after = self.log_len;
+        self.outputs.transmit(after, Transmit { to: notice.sender, precedence, frame });
+        self.outputs.event(after, Event::AckStored { notice });
+        Ok(())
+    }
+
+    // ---- the log ------------------------------------------------------------------------------
+
+    /// Appends a record: signs it, queues it for persistence, applies it to the state.
+    fn append(&mut self, now: u64, record: Record) {
+        let entry = LogEntry {
+            network: self.network,
+            node: self.id,
+            index: self.log_len,
+            prev: self.prev,
+            time_ms: now,
+            record,
+        };
+        let leaf = seal_entry(&self.key, &entry);
+        self.prev = leaf_hash(&leaf);
+        self.log_len += 1;
+        self.last_time = now;
+        self.unpersisted.push(leaf);
+        let opened = match &entry.record {
+            Record::Sent { frame }
+            | Record::Accepted { frame }
+            | Record::Receipted { frame }
+            | Record::Equivocation { frame, .. } => message::decode_trusted(frame).ok(),
+            _ => None,
+        };
+        self.apply(&entry, opened.as_ref());
+    }
+
+    fn schedule(&mut self, at: u64, timer: Timer) {
+        self.timers.insert((at, timer));
+    }
+
+    fn unschedule(&mut self, at: u64, timer: Timer) {
+        self.timers.remove(&(at, timer));
+    }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    /// Notices received, in the order of their ids.
+    pub fn received(&self) -> impl Iterator<Item = (&Notice, bool)> {
+        self.incoming.values().map(|i| (&i.notice, i.acked))
+    }
+
+    /// Notices sent that still wait for a receipt or an acknowledgement from someone.
+    pub fn awaiting(&self) -> Vec<(NoticeId, NodeId, DeadlineKind)> {
+        let mut out = Vec::new();
+        for (id, o) in &self.outgoing {
+            for (party, status) in &o.parties {
+                if status.receipt_ms.is_none() {
+                    out.push((*id, *party, DeadlineKind::Receipt));
+                } else if status.needs_ack && status.ack_ms.is_none() {
+                    out.push((*id, *party, DeadlineKind::Ack));
+                }
+            }
+        }
+        out
+    }
+
+    /// The notices of a thread this node knows, in reading order (creation time, then id): the
+    /// same order on every node, whatever order they arrived in.
+    pub fn thread(&self, thread: NoticeId) -> Vec<&Notice> {
+        let mut notices: Vec<&Notice> = self
+            .outgoing
+            .values()
+            .map(|o| &o.notice)
+            .chain(self.incoming.values().map(|i| &i.notice))
+            .filter(|n| n.thread_id() == thread)
+            .collect();
+        notices.sort_by_key(|n| (n.created_ms, n.id()));
+        notices
+    }
+
+    /// Whether a peer's link is up.
+    pub fn link_up(&self, peer: &NodeId) -> Option<bool> {
+        self.peers.get(peer).map(|p| p.up)
+    }
+
+    /// Messages waiting to be receipted, for each peer.
+    pub fn pending_retransmissions(&self) -> usize {
+        self.peers.values().map(|p| p.retx.len()).sum()
+    }
+}

@@ -1,0 +1,356 @@
+//! The protocol state derived from the log, and [`Node::apply`], the one function that changes it.
+//!
+//! Live operation and restart both go through `apply`, so a restarted node is in exactly the state
+//! its log describes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ids::{Hash32, NodeId};
+use crate::log::{DeadlineKind, LogEntry, Record};
+use crate::message::{Kind, Message, Notice, NoticeKind, Opened, Role};
+use crate::precedence::Precedence;
+
+use super::timers::Timer;
+use super::Node;
+
+/// A message to a peer that waits for its receipt.
+pub(super) struct Retx {
+    pub frame: Vec<u8>,
+    pub precedence: Precedence,
+    /// When the timer fires next; a timer at another time is stale.
+    pub next_ms: u64,
+    pub rto_ms: u64,
+}
+
+/// Which per-link sequence numbers arrived from a peer.
+#[derive(Default)]
+pub(super) struct SeqTracker {
+    /// Every number up to this one arrived.
+    pub contiguous: u64,
+    /// Numbers above `contiguous + 1` that arrived.
+    pub above: BTreeSet<u64>,
+    /// Missing numbers up to this one were already recorded as a gap.
+    pub reported_upto: u64,
+}
+
+impl SeqTracker {
+    /// Records an arrival; returns true if it opened a gap not seen before.
+    fn record(&mut self, seq: u64) -> bool {
+        let highest_before = self.highest();
+        if seq <= self.contiguous {
+            return false;
+        }
+        self.above.insert(seq);
+        while self.above.remove(&(self.contiguous + 1)) {
+            self.contiguous += 1;
+        }
+        seq > highest_before + 1
+    }
+
+    pub fn highest(&self) -> u64 {
+        self.above.last().copied().unwrap_or(self.contiguous).max(self.contiguous)
+    }
+
+    /// Missing runs above `reported_upto`, bounded by what arrived.
+    pub fn missing_runs(&self) -> Vec<(u64, u64)> {
+        let mut runs = Vec::new();
+        let mut expected = self.contiguous.max(self.reported_upto) + 1;
+        for &seq in self.above.range(expected..) {
+            if seq > expected {
+                runs.push((expected, seq - 1));
+            }
+            expected = seq + 1;
+        }
+        runs
+    }
+}
+
+/// Refusal rate limit for one peer (spec §6.8).
+#[derive(Default)]
+pub(super) struct RateLimit {
+    pub window_start: u64,
+    pub logged: u32,
+    pub suppressed: u32,
+}
+
+/// What this node knows about one peer.
+pub(super) struct Peer {
+    pub up: bool,
+    pub last_heard_ms: u64,
+    pub link_seq_out: u64,
+    pub recv: SeqTracker,
+    pub gap_check_pending: bool,
+    pub link_test_outstanding: bool,
+    pub skewed: bool,
+    pub retx: BTreeMap<Hash32, Retx>,
+    pub rejects: RateLimit,
+}
+
+impl Peer {
+    pub fn new(now: u64) -> Peer {
+        Peer {
+            up: true,
+            last_heard_ms: now,
+            link_seq_out: 0,
+            recv: SeqTracker::default(),
+            gap_check_pending: false,
+            link_test_outstanding: false,
+            skewed: false,
+            retx: BTreeMap::new(),
+            rejects: RateLimit::default(),
+        }
+    }
+}
+
+/// One addressee's progress on a notice this node sent.
+pub(super) struct PartyStatus {
+    pub needs_ack: bool,
+    pub receipt_ms: Option<u64>,
+    pub ack_ms: Option<u64>,
+    pub ack_hash: Option<Hash32>,
+    pub receipt_missed: bool,
+    pub ack_missed: bool,
+}
+
+/// A notice this node sent.
+pub(super) struct Outgoing {
+    pub notice: Notice,
+    pub hash: Hash32,
+    pub sent_ms: u64,
+    pub parties: BTreeMap<NodeId, PartyStatus>,
+}
+
+/// A notice this node accepted.
+pub(super) struct Incoming {
+    pub notice: Notice,
+    pub hash: Hash32,
+    pub receipt: Option<Vec<u8>>,
+    pub needs_ack: bool,
+    pub acked: bool,
+    pub overdue: bool,
+}
+
+/// An acknowledgement this node sent.
+pub(super) struct OwnAck {
+    pub notice: crate::NoticeId,
+    pub to: NodeId,
+    pub receipted: bool,
+}
+
+/// 80 % of an acknowledgement window: when the approaching-deadline warning fires.
+pub(super) fn warn_at(created_ms: u64, ack_ms: u64) -> u64 {
+    created_ms.saturating_add(ack_ms / 5 * 4)
+}
+
+impl Node {
+    /// Applies one log entry to the state. `opened` is the entry's embedded message, if any.
+    pub(super) fn apply(&mut self, entry: &LogEntry, opened: Option<&Opened>) {
+        let t = entry.time_ms;
+        match (&entry.record, opened.map(|o| (&o.message, o.hash, &o.frame))) {
+            (Record::Sent { .. }, Some((Message::Notice(n), hash, frame))) => {
+                self.apply_sent_notice(t, n, hash, frame)
+            }
+            (Record::Sent { .. }, Some((Message::Ack(a), hash, frame))) => {
+                let to = a.notice.sender;
+                self.own_acks.insert(hash, OwnAck { notice: a.notice, to, receipted: false });
+                let precedence =
+                    self.incoming.get(&a.notice).map_or(Precedence::Routine, |i| i.notice.precedence);
+                if let Some(incoming) = self.incoming.get_mut(&a.notice) {
+                    incoming.acked = true;
+                    let d = self.roster.policy.deadlines(incoming.notice.precedence);
+                    let created = incoming.notice.created_ms;
+                    let me = self.id;
+                    self.unschedule(
+                        created.saturating_add(d.ack_ms),
+                        Timer::Deadline { notice: a.notice, party: me, kind: DeadlineKind::Ack },
+                    );
+                    self.unschedule(warn_at(created, d.ack_ms), Timer::Warn { notice: a.notice, party: me });
+                }
+                self.start_retransmission(t, to, hash, precedence, frame);
+            }
+            (Record::Accepted { .. }, Some((Message::Notice(n), hash, _))) => {
+                self.apply_accepted_notice(t, n, hash)
+            }
+            (Record::Accepted { .. }, Some((Message::Receipt(r), _, _))) => match r.of.kind {
+                Kind::Notice => {
+                    let Some(out) = self.outgoing.get_mut(&r.notice) else { return };
+                    let created = out.notice.created_ms;
+                    let precedence = out.notice.precedence;
+                    let link_test = out.notice.kind() == NoticeKind::LinkTest;
+                    if let Some(status) = out.parties.get_mut(&r.signer) {
+                        status.receipt_ms = Some(t);
+                    }
+                    if let Some(peer) = self.peers.get_mut(&r.signer) {
+                        peer.retx.remove(&r.of.hash);
+                        if link_test {
+                            peer.link_test_outstanding = false;
+                        }
+                    }
+                    let d = self.roster.policy.deadlines(precedence);
+                    self.unschedule(
+                        created.saturating_add(d.receipt_ms),
+                        Timer::Deadline { notice: r.notice, party: r.signer, kind: DeadlineKind::Receipt },
+                    );
+                }
+                Kind::Ack => {
+                    if let Some(own) = self.own_acks.get_mut(&r.of.hash) {
+                        own.receipted = true;
+                    }
+                    if let Some(peer) = self.peers.get_mut(&r.signer) {
+                        peer.retx.remove(&r.of.hash);
+                    }
+                }
+                Kind::Receipt => {}
+            },
+            (Record::Accepted { .. }, Some((Message::Ack(a), hash, _))) => {
+                let Some(out) = self.outgoing.get_mut(&a.notice) else { return };
+                let created = out.notice.created_ms;
+                let d = self.roster.policy.deadlines(out.notice.precedence);
+                if let Some(status) = out.parties.get_mut(&a.signer) {
+                    status.ack_ms = Some(t);
+                    status.ack_hash = Some(hash);
+                }
+                self.unschedule(
+                    created.saturating_add(d.ack_ms),
+                    Timer::Deadline { notice: a.notice, party: a.signer, kind: DeadlineKind::Ack },
+                );
+                self.unschedule(
+                    warn_at(created, d.ack_ms),
+                    Timer::Warn { notice: a.notice, party: a.signer },
+                );
+            }
+            (Record::Receipted { frame }, Some((Message::Receipt(r), _, _))) => match r.of.kind {
+                Kind::Notice => {
+                    if let Some(incoming) = self.incoming.get_mut(&r.notice) {
+                        incoming.receipt = Some(frame.clone());
+                    }
+                }
+                _ => {
+                    self.ack_receipts.insert(r.of.hash, frame.clone());
+                }
+            },
+            (Record::DeadlineMissed { notice, party, deadline, .. }, _) => {
+                if *party == self.id {
+                    if let Some(incoming) = self.incoming.get_mut(notice) {
+                        incoming.overdue = true;
+                    }
+                } else if let Some(status) =
+                    self.outgoing.get_mut(notice).and_then(|o| o.parties.get_mut(party))
+                {
+                    match deadline {
+                        DeadlineKind::Receipt => status.receipt_missed = true,
+                        DeadlineKind::Ack => status.ack_missed = true,
+                    }
+                }
+            }
+            (Record::LinkDown { peer, .. }, _) => {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.up = false;
+                }
+            }
+            (Record::LinkUp { peer }, _) => {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.up = true;
+                }
+            }
+            (Record::SequenceGap { peer, last, .. }, _) => {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.recv.reported_upto = p.recv.reported_upto.max(*last);
+                }
+            }
+            (Record::ClockSkew { peer, .. }, _) => {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.skewed = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_sent_notice(&mut self, t: u64, n: &Notice, hash: Hash32, frame: &[u8]) {
+        self.next_seq = self.next_seq.max(n.seq + 1);
+        let link_test = n.kind() == NoticeKind::LinkTest;
+        let d = self.roster.policy.deadlines(n.precedence);
+        let mut parties = BTreeMap::new();
+        for a in &n.to {
+            if let Some(peer) = self.peers.get_mut(&a.node) {
+                peer.link_seq_out = peer.link_seq_out.max(a.link_seq);
+                if link_test {
+                    peer.link_test_outstanding = true;
+                }
+            }
+            self.start_retransmission(t, a.node, hash, n.precedence, frame);
+            let needs_ack = a.role == Role::Action && !link_test;
+            parties.insert(
+                a.node,
+                PartyStatus {
+                    needs_ack,
+                    receipt_ms: None,
+                    ack_ms: None,
+                    ack_hash: None,
+                    receipt_missed: false,
+                    ack_missed: false,
+                },
+            );
+            if !link_test {
+                let notice = n.id();
+                self.schedule(
+                    n.created_ms.saturating_add(d.receipt_ms),
+                    Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Receipt },
+                );
+                if needs_ack {
+                    self.schedule(
+                        n.created_ms.saturating_add(d.ack_ms),
+                        Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Ack },
+                    );
+                    self.schedule(warn_at(n.created_ms, d.ack_ms), Timer::Warn { notice, party: a.node });
+                }
+            }
+        }
+        self.outgoing.insert(n.id(), Outgoing { notice: n.clone(), hash, sent_ms: t, parties });
+    }
+
+    fn apply_accepted_notice(&mut self, t: u64, n: &Notice, hash: Hash32) {
+        let me = self.id;
+        let silence = self.roster.policy.link_silence_ms;
+        if let (Some(peer), Some(addressee)) = (self.peers.get_mut(&n.sender), n.addressee(&me)) {
+            if peer.recv.record(addressee.link_seq) && !peer.gap_check_pending {
+                peer.gap_check_pending = true;
+                let sender = n.sender;
+                self.schedule(t.saturating_add(silence), Timer::GapCheck { peer: sender });
+            }
+        }
+        let needs_ack = n.needs_ack_from(&me);
+        if needs_ack {
+            let d = self.roster.policy.deadlines(n.precedence);
+            let notice = n.id();
+            self.schedule(
+                n.created_ms.saturating_add(d.ack_ms),
+                Timer::Deadline { notice, party: me, kind: DeadlineKind::Ack },
+            );
+            self.schedule(warn_at(n.created_ms, d.ack_ms), Timer::Warn { notice, party: me });
+        }
+        self.incoming.insert(
+            n.id(),
+            Incoming { notice: n.clone(), hash, receipt: None, needs_ack, acked: false, overdue: false },
+        );
+    }
+
+    /// Registers a message for retransmission to `peer` until it is receipted. The first
+    /// transmission is the caller's; retries start one initial timeout after `t`.
+    fn start_retransmission(
+        &mut self,
+        t: u64,
+        peer: crate::NodeId,
+        hash: Hash32,
+        precedence: Precedence,
+        frame: &[u8],
+    ) {
+        let rto = self.roster.policy.retransmit_initial_ms;
+        let next_ms = t.saturating_add(rto);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.retx.insert(hash, Retx { frame: frame.to_vec(), precedence, next_ms, rto_ms: rto });
+            self.schedule(next_ms, Timer::Retransmit { peer, hash });
+        }
+    }
+}
