@@ -1,1 +1,16 @@
-//! placeholder
+//! # hotline-sim
+//!
+//! A deterministic simulator of a network of hotline nodes, in the manner of quinn-proto's test
+//! pair and TigerBeetle's VOPR: real [`hotline_proto::Node`] state machines, a virtual clock, a
+//! seeded random source, a network that loses, duplicates, delays, reorders and partitions,
+//! disks whose un-synced writes vanish in a crash, crashes and restarts, and skewed clocks.
+//! Invariants are checked after every step; the same seed always replays the same run.
+
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod fixtures;
+pub mod workload;
+pub mod world;
+
+pub use world::{Faults, Sim, SimConfig, Violation};

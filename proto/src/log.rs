@@ -177,8 +177,8 @@ pub enum Check {
 }
 
 /// Verifies a log one leaf at a time, in bounded memory.
-pub struct LogVerifier<'a> {
-    roster: &'a Roster,
+pub struct LogVerifier {
+    roster: Roster,
     network: Hash32,
     node: NodeId,
     check: Check,
@@ -198,18 +198,23 @@ pub struct VerifiedEntry {
     pub message: Option<Opened>,
 }
 
-impl<'a> LogVerifier<'a> {
+impl LogVerifier {
     /// A verifier of `node`'s log in the network defined by `roster`.
-    pub fn new(roster: &'a Roster, node: NodeId, check: Check) -> Self {
+    pub fn new(roster: Roster, node: NodeId, check: Check) -> Self {
         LogVerifier {
-            roster,
             network: roster.network_id(),
+            roster,
             node,
             check,
             next_index: 0,
             prev: Hash32([0; 32]),
             last_time: 0,
         }
+    }
+
+    /// Leaf hash of the last verified leaf (32 zero bytes before the first).
+    pub fn head(&self) -> Hash32 {
+        self.prev
     }
 
     /// How many leaves verified so far.
@@ -269,7 +274,7 @@ impl<'a> LogVerifier<'a> {
             _ => return Ok(None),
         };
         let opened = match self.check {
-            Check::Full => message::open(frame, self.roster, &self.network)?,
+            Check::Full => message::open(frame, &self.roster, &self.network)?,
             Check::Chain => message::decode_trusted(frame)?,
         };
         let signed_by_node = opened.message.signer() == self.node;

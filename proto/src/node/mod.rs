@@ -224,7 +224,7 @@ impl Node {
         }
         let network = roster.network_id();
         let peers = roster.members.iter().filter(|m| m.key != id).map(|m| (m.key, Peer::new(now))).collect();
-        let verifier_roster = roster.clone();
+        let mut verifier = LogVerifier::new(roster.clone(), id, Check::Chain);
         let mut node = Node {
             key,
             id,
@@ -246,7 +246,6 @@ impl Node {
             #[cfg(feature = "fault-injection")]
             broken: None,
         };
-        let mut verifier = LogVerifier::new(&verifier_roster, id, Check::Chain);
         for leaf in leaves {
             let verified = verifier.push(leaf.as_ref()).map_err(StartError::Log)?;
             node.apply(&verified.entry, verified.message.as_ref());
@@ -360,9 +359,18 @@ impl Node {
     /// told by [`Event::NoticeStored`].
     pub fn send_notice(&mut self, now: u64, draft: Draft) -> Result<NoticeId, CommandError> {
         let now = self.clock(now);
-        for reference in draft.thread.iter().chain(draft.in_reply_to.iter()) {
-            if !self.outgoing.contains_key(reference) && !self.incoming.contains_key(reference) {
+        // The notice answered must be known; the thread must be known at least through one of
+        // its notices (an update may arrive before the initial report it updates).
+        if let Some(reference) = &draft.in_reply_to {
+            if !self.knows(reference) {
                 return Err(CommandError::UnknownNotice(self.roster.notice_name(reference)));
+            }
+        }
+        if let Some(thread) = &draft.thread {
+            let known =
+                self.outgoing.values().map(|o| &o.notice).chain(self.incoming.values().map(|i| &i.notice));
+            if !self.knows(thread) && !known.into_iter().any(|n| n.thread.as_ref() == Some(thread)) {
+                return Err(CommandError::UnknownNotice(self.roster.notice_name(thread)));
             }
         }
         let to = draft
@@ -387,6 +395,10 @@ impl Node {
         };
         notice.check(&self.roster).map_err(CommandError::Invalid)?;
         Ok(self.send_checked(now, &notice))
+    }
+
+    fn knows(&self, id: &NoticeId) -> bool {
+        self.outgoing.contains_key(id) || self.incoming.contains_key(id)
     }
 
     fn send_checked(&mut self, now: u64, notice: &Notice) -> NoticeId {
@@ -513,6 +525,23 @@ impl Node {
             .collect();
         notices.sort_by_key(|n| (n.created_ms, n.id()));
         notices
+    }
+
+    /// Threads this node started: the thread id, its first notice's addressees, and whether this
+    /// node has closed it with a final report.
+    pub fn sent_threads(&self) -> Vec<(NoticeId, Vec<(NodeId, Role)>, bool)> {
+        self.outgoing
+            .values()
+            .filter(|o| o.notice.kind() == NoticeKind::Initial)
+            .map(|o| {
+                let thread = o.notice.id();
+                let closed = self
+                    .outgoing
+                    .values()
+                    .any(|x| x.notice.thread == Some(thread) && x.notice.kind() == NoticeKind::Final);
+                (thread, o.notice.to.iter().map(|a| (a.node, a.role)).collect(), closed)
+            })
+            .collect()
     }
 
     /// Whether a peer's link is up.
