@@ -1,0 +1,330 @@
+//! Test vectors (spec §10): fixed keys → exact bytes, hashes and signatures of the roster, each
+//! message kind and each log record kind.
+//!
+//! `vectors_match_spec` regenerates the vectors and compares them with `spec/vectors/v1.json`;
+//! run with `HOTLINE_UPDATE_VECTORS=1` to rewrite the file after a deliberate change (which is a
+//! protocol change: the spec must change in the same commit). `vectors_verify_independently`
+//! checks the file with plain SHA-256 and Ed25519 only, as an outside implementer would.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use hotline_proto::crypto::{leaf_hash, node_id, sha256};
+use hotline_proto::hex;
+use hotline_proto::incident::{
+    Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity, SystemClass,
+};
+use hotline_proto::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
+use hotline_proto::message::{seal, Addressee, Kind, MessageRef};
+use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::{
+    Ack, Body, Disposition, ErrorCode, Hash32, LangText, Notice, NoticeId, Precedence, Receipt, Role,
+};
+
+const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors/v1.json");
+const T0: u64 = 1_795_860_120_000;
+
+fn key(name: &str) -> SigningKey {
+    SigningKey::from_bytes(&sha256(format!("hotline test key {name}").as_bytes()).0)
+}
+
+fn texts(en: &str, zh: &str) -> Vec<LangText> {
+    vec![LangText { lang: "en".into(), text: en.into() }, LangText { lang: "zh".into(), text: zh.into() }]
+}
+
+fn roster() -> Roster {
+    let members = ["alpha", "bravo", "charlie"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Member {
+            name: (*name).into(),
+            key: node_id(&key(name)),
+            addresses: vec![format!("127.0.0.1:{}", 47000 + i)],
+            languages: vec!["en".into(), "zh".into()],
+        })
+        .collect();
+    let policy = Policy { required_languages: vec!["en".into(), "zh".into()], ..Policy::default() };
+    Roster { format: ROSTER_FORMAT, network: "cbm-hotline-vectors".into(), members, policy }
+}
+
+fn incident() -> Incident {
+    Incident {
+        completeness: Completeness::Initial,
+        domain: Domain::Maritime,
+        system_class: SystemClass::DecisionSupport,
+        failure_modes: vec![FailureMode::Misidentification],
+        severity: Severity::High,
+        occurred_ms: T0 - 600_000,
+        location: Some(Location { region: "East China Sea".into(), lat_decideg: Some(291), lon_decideg: Some(1244) }),
+        summary: texts("Civilian fishing vessel misidentified as hostile.", "民用渔船被误识别为敌方船只。"),
+        suspected_cause: texts("Training-data gap.", "训练数据缺口。"),
+        human_control: HumanControl {
+            role: HumanRole::InTheLoop,
+            final_decision_by: "commanding officer".into(),
+            statement: texts("Engagement withheld by a human.", "人类决定不予交战。"),
+        },
+        actions_taken: vec![],
+        requested_response: texts("Confirm the vessel's identity.", "请确认该船只身份。"),
+        contact: "alpha liaison desk".into(),
+        attachments: vec![],
+    }
+}
+
+struct Built {
+    value: Value,
+    leaves: Vec<Vec<u8>>,
+}
+
+fn message_vector(name: &str, kind: Kind, frame: &[u8], hash: Hash32, value: Value) -> Value {
+    let decoded: hotline_proto::message::Frame = hotline_proto::codec::decode("frame", frame, 1 << 20).unwrap();
+    json!({
+        "name": name,
+        "kind": format!("{kind:?}").to_lowercase(),
+        "context": String::from_utf8(context(kind).to_vec()).unwrap(),
+        "body": hex::encode(&decoded.body),
+        "signature": decoded.signature.to_hex(),
+        "frame": hex::encode(frame),
+        "message_hash": hash.to_hex(),
+        "value": value,
+    })
+}
+
+fn context(kind: Kind) -> &'static [u8] {
+    match kind {
+        Kind::Notice => b"cbm-hotline/v1/notice",
+        Kind::Receipt => b"cbm-hotline/v1/receipt",
+        Kind::Ack => b"cbm-hotline/v1/ack",
+    }
+}
+
+fn build() -> Built {
+    let roster = roster();
+    let network = roster.network_id();
+    let (alpha, bravo, charlie) = (key("alpha"), key("bravo"), key("charlie"));
+    let (a, b, c) = (node_id(&alpha), node_id(&bravo), node_id(&charlie));
+
+    let notice = Notice {
+        network,
+        sender: a,
+        seq: 1,
+        created_ms: T0,
+        precedence: Precedence::Flash,
+        to: vec![
+            Addressee { node: b, role: Role::Action, link_seq: 1 },
+            Addressee { node: c, role: Role::Info, link_seq: 1 },
+        ],
+        thread: None,
+        in_reply_to: None,
+        body: Body::Incident(incident()),
+    };
+    let (notice_frame, notice_hash) = seal(&alpha, Kind::Notice, &notice);
+    let id = NoticeId { sender: a, seq: 1 };
+    let receipt = Receipt {
+        network,
+        signer: b,
+        of: MessageRef { kind: Kind::Notice, hash: notice_hash },
+        notice: id,
+        received_ms: T0 + 40,
+    };
+    let (receipt_frame, receipt_hash) = seal(&bravo, Kind::Receipt, &receipt);
+    let ack = Ack {
+        network,
+        signer: b,
+        notice: id,
+        notice_hash,
+        acked_ms: T0 + 240_000,
+        operator: "bravo watch officer".into(),
+        disposition: Disposition::Investigating,
+        note: vec![],
+    };
+    let (ack_frame, ack_hash) = seal(&bravo, Kind::Ack, &ack);
+    let ack_receipt = Receipt {
+        network,
+        signer: a,
+        of: MessageRef { kind: Kind::Ack, hash: ack_hash },
+        notice: id,
+        received_ms: T0 + 240_050,
+    };
+    let (ack_receipt_frame, ack_receipt_hash) = seal(&alpha, Kind::Receipt, &ack_receipt);
+    let link_test = Notice {
+        network,
+        sender: b,
+        seq: 1,
+        created_ms: T0 + 1,
+        precedence: Precedence::Routine,
+        to: vec![Addressee { node: a, role: Role::Action, link_seq: 1 }],
+        thread: None,
+        in_reply_to: None,
+        body: Body::LinkTest,
+    };
+    let (link_test_frame, link_test_hash) = seal(&bravo, Kind::Notice, &link_test);
+    let mut forged = link_test.clone();
+    forged.created_ms += 1;
+    let (equivocating_frame, _) = seal(&bravo, Kind::Notice, &forged);
+
+    let messages = vec![
+        message_vector("notice-flash-s1", Kind::Notice, &notice_frame, notice_hash, json!(notice)),
+        message_vector("receipt-of-notice", Kind::Receipt, &receipt_frame, receipt_hash, json!(receipt)),
+        message_vector("ack", Kind::Ack, &ack_frame, ack_hash, json!(ack)),
+        message_vector("receipt-of-ack", Kind::Receipt, &ack_receipt_frame, ack_receipt_hash, json!(ack_receipt)),
+        message_vector("notice-link-test", Kind::Notice, &link_test_frame, link_test_hash, json!(link_test)),
+    ];
+
+    // alpha's log with one entry of every record kind, in a plausible order.
+    let records = vec![
+        Record::Started { software: "hotline-proto/vectors".into() },
+        Record::Sent { frame: notice_frame.clone() },
+        Record::Accepted { frame: receipt_frame },
+        Record::Accepted { frame: link_test_frame },
+        Record::DeadlineMissed { notice: id, party: b, deadline: DeadlineKind::Ack, deadline_ms: T0 + 600_000 },
+        Record::LinkDown { peer: c, last_heard_ms: T0 + 10 },
+        Record::LinkUp { peer: c },
+        Record::SequenceGap { peer: b, first: 2, last: 4 },
+        Record::ClockSkew { peer: b, offset_ms: -3_500 },
+        Record::Rejected {
+            peer: c,
+            code: ErrorCode::BadSignature,
+            frame_hash: sha256(b"garbage"),
+            frame_len: 7,
+            suppressed: 0,
+        },
+        Record::Equivocation { frame: equivocating_frame, conflicts_with: link_test_hash },
+        Record::Accepted { frame: ack_frame },
+        Record::Receipted { frame: ack_receipt_frame },
+    ];
+    let mut prev = Hash32([0; 32]);
+    let mut leaves = Vec::new();
+    let mut log = Vec::new();
+    for (i, record) in records.into_iter().enumerate() {
+        let name = record.name();
+        let entry = LogEntry {
+            network,
+            node: a,
+            index: i as u64,
+            prev,
+            time_ms: T0 + 700_000 + i as u64 * 1000,
+            record,
+        };
+        let leaf = seal_entry(&alpha, &entry);
+        let signed: hotline_proto::log::SignedEntry = hotline_proto::codec::decode("leaf", &leaf, 1 << 20).unwrap();
+        prev = leaf_hash(&leaf);
+        log.push(json!({
+            "index": i,
+            "record": name,
+            "entry": hex::encode(&signed.entry),
+            "signature": signed.signature.to_hex(),
+            "leaf": hex::encode(&leaf),
+            "leaf_hash": prev.to_hex(),
+        }));
+        leaves.push(leaf);
+    }
+
+    // Frames every receiver must refuse, with the code.
+    let mut flipped = notice_frame.clone();
+    let last = flipped.len() - 70; // inside the body, before the signature
+    flipped[last] ^= 0x01;
+    let mut trailing = notice_frame.clone();
+    trailing.push(0);
+    let mut version = notice_frame.clone();
+    version[0] = 2;
+    let invalid = vec![
+        json!({"name": "body-bit-flipped", "frame": hex::encode(&flipped), "error": ErrorCode::BadSignature.name()}),
+        json!({"name": "trailing-byte", "frame": hex::encode(&trailing), "error": ErrorCode::Malformed.name()}),
+        json!({"name": "version-2", "frame": hex::encode(&version), "error": ErrorCode::UnsupportedVersion.name()}),
+    ];
+
+    let keys: Vec<Value> = [("alpha", &alpha), ("bravo", &bravo), ("charlie", &charlie)]
+        .iter()
+        .map(|(name, k)| json!({"name": name, "secret_seed": hex::encode(&k.to_bytes()), "public": node_id(k).to_hex()}))
+        .collect();
+    let value = json!({
+        "about": "CBM hotline protocol v1 test vectors (spec/hotline-v1.md §10). Test keys only.",
+        "keys": keys,
+        "roster": { "bytes": hex::encode(&roster.to_bytes()), "network_id": network.to_hex(), "value": roster },
+        "messages": messages,
+        "log": { "node": a.to_hex(), "entries": log },
+        "invalid_frames": invalid,
+    });
+    Built { value, leaves }
+}
+
+#[test]
+fn vectors_match_spec() {
+    let text = serde_json::to_string_pretty(&build().value).unwrap() + "\n";
+    if std::env::var_os("HOTLINE_UPDATE_VECTORS").is_some() {
+        std::fs::write(PATH, &text).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(PATH).expect("spec/vectors/v1.json (generate with HOTLINE_UPDATE_VECTORS=1)");
+    assert!(on_disk == text, "spec/vectors/v1.json differs from what the code produces: a wire change? Regenerate with HOTLINE_UPDATE_VECTORS=1 and update the spec");
+}
+
+#[test]
+fn vectors_verify_with_the_code() {
+    let built = build();
+    let roster = roster();
+    let mut verifier = LogVerifier::new(roster.clone(), node_id(&key("alpha")), Check::Full);
+    for leaf in &built.leaves {
+        verifier.push(leaf).expect("vector leaf verifies");
+    }
+    for bad in built.value["invalid_frames"].as_array().unwrap() {
+        let frame = decode_hex(bad["frame"].as_str().unwrap());
+        let err = hotline_proto::message::open(&frame, &roster, &roster.network_id()).unwrap_err();
+        assert_eq!(err.code.name(), bad["error"].as_str().unwrap());
+    }
+}
+
+fn decode_hex(text: &str) -> Vec<u8> {
+    hex::decode(text).expect("hexadecimal")
+}
+
+fn unhex(v: &Value) -> Vec<u8> {
+    decode_hex(v.as_str().expect("hex string"))
+}
+
+/// An outside implementer's check: SHA-256 and Ed25519 only, no protocol types.
+#[test]
+fn vectors_verify_independently() {
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let roster_bytes = unhex(&file["roster"]["bytes"]);
+    let mut h = Sha256::new();
+    h.update(b"cbm-hotline/v1/roster\0");
+    h.update(&roster_bytes);
+    assert_eq!(hex::encode(&h.finalize()), file["roster"]["network_id"].as_str().unwrap());
+
+    let public = |name: &str| -> VerifyingKey {
+        let k = file["keys"].as_array().unwrap().iter().find(|k| k["name"] == name).unwrap();
+        VerifyingKey::from_bytes(&unhex(&k["public"]).try_into().unwrap()).unwrap()
+    };
+    for m in file["messages"].as_array().unwrap() {
+        let mut signed = m["context"].as_str().unwrap().as_bytes().to_vec();
+        signed.push(0);
+        signed.extend(unhex(&m["body"]));
+        assert_eq!(hex::encode(&Sha256::digest(&signed)), m["message_hash"].as_str().unwrap());
+        let signer = if m["name"].as_str().unwrap() == "receipt-of-ack" || m["name"] == "notice-flash-s1" { "alpha" } else { "bravo" };
+        let sig = Signature::from_bytes(&unhex(&m["signature"]).try_into().unwrap());
+        public(signer).verify_strict(&signed, &sig).expect("message signature");
+        // The frame is version 1, kind, varint body length, body, signature.
+        let frame = unhex(&m["frame"]);
+        assert_eq!(frame[0], 1);
+        assert!(frame.ends_with(&unhex(&m["signature"])));
+    }
+    let mut prev = vec![0u8; 32];
+    for e in file["log"]["entries"].as_array().unwrap() {
+        let entry = unhex(&e["entry"]);
+        let mut signed = b"cbm-hotline/v1/log-entry\0".to_vec();
+        signed.extend(&entry);
+        let sig = Signature::from_bytes(&unhex(&e["signature"]).try_into().unwrap());
+        public("alpha").verify_strict(&signed, &sig).expect("entry signature");
+        // The entry starts with network id (32), node (32), varint index, then prev (32).
+        let index_len = entry[64..].iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+        assert_eq!(&entry[64 + index_len..96 + index_len], &prev[..], "hash chain");
+        let mut leaf_hash = Sha256::new();
+        leaf_hash.update([0u8]);
+        leaf_hash.update(unhex(&e["leaf"]));
+        prev = leaf_hash.finalize().to_vec();
+        assert_eq!(hex::encode(&prev), e["leaf_hash"].as_str().unwrap());
+    }
+}
