@@ -60,9 +60,8 @@ pub fn facts(sim: &Sim, i: usize) -> LogFacts {
                 }
             },
             (Record::DeadlineMissed { notice, party, deadline, deadline_ms }, _) => {
-                if f.misses.insert((*notice, *party, *deadline), (idx, t, *deadline_ms)).is_some() {
-                    f.duplicate_misses += 1;
-                }
+                let previous = f.misses.insert((*notice, *party, *deadline), (idx, t, *deadline_ms));
+                f.duplicate_misses += usize::from(previous.is_some());
             }
             _ => {}
         }
@@ -246,14 +245,12 @@ fn check_link_records(sim: &mut Sim, s: usize) {
             // A restart begins with every link presumed up.
             Record::Started { .. } => up.clear(),
             Record::LinkDown { peer, .. } => {
-                if !up.insert(*peer, false).unwrap_or(true) {
-                    bad = Some("link down twice in a row");
-                }
+                let was_up = up.insert(*peer, false).unwrap_or(true);
+                bad = bad.or((!was_up).then_some("link down twice in a row"));
             }
             Record::LinkUp { peer } => {
-                if up.insert(*peer, true).unwrap_or(true) {
-                    bad = Some("link up while up");
-                }
+                let was_up = up.insert(*peer, true).unwrap_or(true);
+                bad = bad.or(was_up.then_some("link up while up"));
             }
             _ => {}
         }

@@ -48,7 +48,7 @@ pub fn random_run_with(
     seed: u64,
     on_boot: Option<fn(&mut hotline_proto::Node)>,
 ) -> Result<RunReport, Violation> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f_c0ffee);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0fc0_ffee);
     let nodes = rng.gen_range(2..=5);
     let faults = Faults::chaos(&mut rng);
     let ack_probability = rng.gen_range(0.5..=1.0);
@@ -159,12 +159,8 @@ fn draft_for(sim: &mut Sim, i: usize) -> Option<Draft> {
     let me = node.id();
     let others: Vec<_> = sim.roster.members.iter().map(|m| m.key).filter(|k| *k != me).collect();
     // Threads this node started and has not closed; notices it received.
-    let own_open: Vec<_> = node
-        .sent_threads()
-        .into_iter()
-        .filter(|(_, _, closed)| !closed)
-        .map(|(thread, to, _)| (thread, to))
-        .collect();
+    let own_open: Vec<_> =
+        node.sent_threads().into_iter().filter(|t| !t.closed).map(|t| (t.thread, t.to)).collect();
     let received: Vec<_> = node
         .received()
         .filter(|(n, _)| n.kind() != NoticeKind::LinkTest)

@@ -111,6 +111,7 @@ impl fmt::Display for Violation {
 
 /// A scheduled action in the world.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // a few hundred scheduled at most
 pub enum Action {
     /// An officer sends a notice.
     Send(usize, Draft),
@@ -127,6 +128,9 @@ pub enum Action {
     /// Let the workload generator act.
     Workload,
 }
+
+/// A frame on the wire: (arrival time, tie-break order, from, to, bytes).
+type InFlight = (u64, u64, usize, usize, Vec<u8>);
 
 /// One simulated node with its disk and officer.
 pub struct SimNode {
@@ -179,7 +183,7 @@ pub struct Sim {
     pub rng: StdRng,
     /// True time in ms since the start.
     pub now: u64,
-    net: BinaryHeap<Reverse<(u64, u64, usize, usize, Vec<u8>)>>,
+    net: BinaryHeap<Reverse<InFlight>>,
     actions: BinaryHeap<Reverse<(u64, u64, usize)>>,
     action_slots: Vec<Option<Action>>,
     order: u64,

@@ -116,6 +116,7 @@ pub enum HumanRole {
 
 /// The human-control statement: who kept (or did not keep) the final decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HumanControl {
     /// The human's position relative to the decision.
     pub role: HumanRole,
@@ -127,6 +128,7 @@ pub struct HumanControl {
 
 /// A coarse location: a named region and, optionally, a position rounded to 0.1°.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Location {
     /// Named region, e.g. "East China Sea" or a grid reference.
     pub region: String,
@@ -138,6 +140,7 @@ pub struct Location {
 
 /// A file that belongs to the report, by hash only: the bytes travel by other means.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attachment {
     /// SHA-256 of the file's bytes.
     pub sha256: Hash32,
@@ -151,6 +154,7 @@ pub struct Attachment {
 
 /// An incident report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Incident {
     /// Initial, update or final.
     pub completeness: Completeness,

@@ -278,13 +278,13 @@ impl LogVerifier {
             Check::Chain => message::decode_trusted(frame)?,
         };
         let signed_by_node = opened.message.signer() == self.node;
-        let kind_ok = match (record, &opened.message) {
-            (Record::Sent { .. }, Message::Notice(_) | Message::Ack(_)) => true,
-            (Record::Receipted { .. }, Message::Receipt(_)) => true,
-            (Record::Accepted { .. }, _) => true,
-            (Record::Equivocation { .. }, Message::Notice(_)) => true,
-            _ => false,
-        };
+        let kind_ok = matches!(
+            (record, &opened.message),
+            (Record::Sent { .. }, Message::Notice(_) | Message::Ack(_))
+                | (Record::Receipted { .. }, Message::Receipt(_))
+                | (Record::Accepted { .. }, _)
+                | (Record::Equivocation { .. }, Message::Notice(_))
+        );
         if !kind_ok {
             return Err(Rejection::field(
                 "record",

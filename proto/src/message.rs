@@ -375,6 +375,7 @@ impl Ack {
 
 /// A decoded, verified message.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // short-lived, one at a time; boxing buys nothing
 pub enum Message {
     /// A notice.
     Notice(Notice),

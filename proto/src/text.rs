@@ -8,6 +8,7 @@ use crate::limits::{MAX_LANG, MAX_LANGS};
 
 /// One language version of a text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LangText {
     /// BCP 47 language tag, e.g. `en`, `zh`, `zh-Hans`, `fr`.
     pub lang: String,

@@ -1,5 +1,5 @@
 //! Keeps the published JSON Schema (`spec/incident.schema.json`) and the example incidents in step
-//! with the Rust types of `hotline_proto::incident`, as serde_json reads and writes them.
+//! with the Rust types of `hotline_proto::incident`, as `serde_json` reads and writes them.
 //!
 //! Every enum variant is listed explicitly below; a new variant makes `variants!` fail to compile
 //! until it is added here, and then the comparison with the schema fails until the schema names it.
@@ -10,8 +10,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use hotline_proto::incident::{
-    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Location, Severity,
-    SystemClass,
+    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Location, Severity, SystemClass,
 };
 use hotline_proto::limits::{
     MAX_ATTACHMENTS, MAX_FAILURE_MODES, MAX_LANG, MAX_LANGS, MAX_NAME, MAX_SHORT, MAX_TEXT,
@@ -56,9 +55,7 @@ fn required_langs() -> Vec<String> {
 /// Follows a local `$ref` (`#/$defs/<name>`).
 fn deref<'a>(root: &'a Value, node: &'a Value) -> Option<&'a Value> {
     let reference = node.get("$ref")?.as_str()?;
-    let name = reference
-        .strip_prefix("#/$defs/")
-        .unwrap_or_else(|| panic!("unexpected $ref {reference:?}"));
+    let name = reference.strip_prefix("#/$defs/").unwrap_or_else(|| panic!("unexpected $ref {reference:?}"));
     Some(root.get("$defs").and_then(|defs| defs.get(name)).unwrap_or_else(|| panic!("no $defs/{name}")))
 }
 
@@ -84,8 +81,7 @@ fn lookup<'a>(root: &'a Value, node: &'a Value, key: &str) -> Option<&'a Value> 
 fn at<'a>(root: &'a Value, path: &[&str]) -> &'a Value {
     let mut node = root;
     for (i, key) in path.iter().enumerate() {
-        node = lookup(root, node, key)
-            .unwrap_or_else(|| panic!("schema has no {:?}", path[..=i].join(".")));
+        node = lookup(root, node, key).unwrap_or_else(|| panic!("schema has no {:?}", path[..=i].join(".")));
     }
     node
 }
@@ -169,7 +165,8 @@ fn assert_object<T: Serialize + DeserializeOwned>(root: &Value, path: &[&str], s
         let property = &properties[key];
         let mut allows_null = false;
         if let Some(types) = property.get("type") {
-            allows_null |= types == "null" || types.as_array().is_some_and(|t| t.contains(&Value::from("null")));
+            allows_null |=
+                types == "null" || types.as_array().is_some_and(|t| t.contains(&Value::from("null")));
         }
         if let Some(branches) = property.get("anyOf").and_then(Value::as_array) {
             allows_null |= branches.iter().any(|b| b.get("type") == Some(&Value::from("null")));
@@ -201,7 +198,11 @@ fn full_sample() -> Incident {
         failure_modes: vec![FailureMode::Opacity, FailureMode::DataPoisoning],
         severity: Severity::Moderate,
         occurred_ms: 1_795_860_000_000,
-        location: Some(Location { region: "grid QK-17".into(), lat_decideg: Some(-291), lon_decideg: Some(1244) }),
+        location: Some(Location {
+            region: "grid QK-17".into(),
+            lat_decideg: Some(-291),
+            lon_decideg: Some(1244),
+        }),
         summary: texts("summary"),
         suspected_cause: texts("cause"),
         human_control: HumanControl {
@@ -292,10 +293,38 @@ fn schema_fields_match_rust_fields() {
     let root = schema();
     let sample = full_sample();
     assert_object(&root, &[], &sample);
-    assert_object(&root, &["properties", "location"], sample.location.as_ref().expect("sample has a location"));
+    assert_object(
+        &root,
+        &["properties", "location"],
+        sample.location.as_ref().expect("sample has a location"),
+    );
     assert_object(&root, &["properties", "human_control"], &sample.human_control);
     assert_object(&root, &["properties", "summary", "items"], &sample.summary[0]);
     assert_object(&root, &["properties", "attachments", "items"], &sample.attachments[0]);
+}
+
+/// Collects the paths of properties without a description.
+fn collect_undescribed(node: &Value, path: &str, missing: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get("properties") {
+                for (name, property) in properties {
+                    if !property.get("description").is_some_and(Value::is_string) {
+                        missing.push(format!("{path}.{name}"));
+                    }
+                }
+            }
+            for (key, child) in map {
+                collect_undescribed(child, &format!("{path}.{key}"), missing);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect_undescribed(child, &format!("{path}[{i}]"), missing);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[test]
@@ -306,30 +335,8 @@ fn schema_header_and_descriptions() {
     assert!(root["title"].is_string());
 
     // Every property, at every depth, explains itself.
-    fn walk(node: &Value, path: &str, missing: &mut Vec<String>) {
-        match node {
-            Value::Object(map) => {
-                if let Some(Value::Object(properties)) = map.get("properties") {
-                    for (name, property) in properties {
-                        if !property.get("description").is_some_and(Value::is_string) {
-                            missing.push(format!("{path}.{name}"));
-                        }
-                    }
-                }
-                for (key, child) in map {
-                    walk(child, &format!("{path}.{key}"), missing);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    walk(child, &format!("{path}[{i}]"), missing);
-                }
-            }
-            _ => {}
-        }
-    }
     let mut missing = Vec::new();
-    walk(&root, "", &mut missing);
+    collect_undescribed(&root, "", &mut missing);
     assert!(missing.is_empty(), "properties without a description: {missing:?}");
 }
 
@@ -442,12 +449,15 @@ fn malformed_examples_are_refused_with_the_bad_value_named() {
     let error = parse_error(&example_with(&["severity"], Value::from("High")));
     assert!(error.contains("`High`"), "{error}");
 
-    let error = parse_error(&example_with(&["attachments"], serde_json::json!([{
-        "sha256": "not-a-hash",
-        "size": 1,
-        "media_type": "video/mp4",
-        "description": "x"
-    }])));
+    let error = parse_error(&example_with(
+        &["attachments"],
+        serde_json::json!([{
+            "sha256": "not-a-hash",
+            "size": 1,
+            "media_type": "video/mp4",
+            "description": "x"
+        }]),
+    ));
     assert!(error.contains("not-a-hash"), "{error}");
 
     let error = parse_error(&example_with(&["occurred_ms"], Value::from(-1)));

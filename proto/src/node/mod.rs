@@ -163,6 +163,17 @@ pub enum Event {
     },
 }
 
+/// A thread this node started (see [`Node::sent_threads`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentThread {
+    /// The thread id (its initial report).
+    pub thread: NoticeId,
+    /// The initial report's addressees and roles.
+    pub to: Vec<(NodeId, Role)>,
+    /// Whether this node closed it with a final report.
+    pub closed: bool,
+}
+
 /// Rules that can be broken on purpose, to prove that the simulation catches a broken node.
 #[cfg(feature = "fault-injection")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -529,7 +540,7 @@ impl Node {
 
     /// Threads this node started: the thread id, its first notice's addressees, and whether this
     /// node has closed it with a final report.
-    pub fn sent_threads(&self) -> Vec<(NoticeId, Vec<(NodeId, Role)>, bool)> {
+    pub fn sent_threads(&self) -> Vec<SentThread> {
         self.outgoing
             .values()
             .filter(|o| o.notice.kind() == NoticeKind::Initial)
@@ -539,7 +550,7 @@ impl Node {
                     .outgoing
                     .values()
                     .any(|x| x.notice.thread == Some(thread) && x.notice.kind() == NoticeKind::Final);
-                (thread, o.notice.to.iter().map(|a| (a.node, a.role)).collect(), closed)
+                SentThread { thread, to: o.notice.to.iter().map(|a| (a.node, a.role)).collect(), closed }
             })
             .collect()
     }

@@ -1,0 +1,365 @@
+//! One test per rule of the node state machine (spec §6), on a hand-driven pair of nodes in the
+//! manner of quinn-proto's test pair: the test is the network, the disk and the clock.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use ed25519_dalek::SigningKey;
+use hotline_proto::crypto::{node_id, sha256};
+use hotline_proto::log::{LogEntry, SignedEntry};
+use hotline_proto::message::{self, Message};
+use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::{
+    codec, Body, CommandError, DeadlineKind, Disposition, Draft, Event, LangText, Node, NodeId, NoticeId,
+    Precedence, Record, Role, Transmit,
+};
+
+const T0: u64 = 1_800_000_000_000;
+
+fn key(name: &str) -> SigningKey {
+    SigningKey::from_bytes(&sha256(format!("hotline test key {name}").as_bytes()).0)
+}
+
+fn roster(n: usize) -> Roster {
+    let members = ["alpha", "bravo", "charlie"][..n]
+        .iter()
+        .map(|name| Member {
+            name: (*name).into(),
+            key: node_id(&key(name)),
+            addresses: vec![],
+            languages: vec![],
+        })
+        .collect();
+    Roster { format: ROSTER_FORMAT, network: "rules".into(), members, policy: Policy::default() }
+}
+
+/// A node with its own durable disk (a vector of leaves) and what it emitted.
+struct Desk {
+    node: Node,
+    disk: Vec<Vec<u8>>,
+    name: &'static str,
+}
+
+impl Desk {
+    fn new(name: &'static str, n: usize, now: u64) -> Desk {
+        Desk { node: Node::new(key(name), roster(n), now).unwrap(), disk: Vec::new(), name }
+    }
+
+    fn id(&self) -> NodeId {
+        self.node.id()
+    }
+
+    /// Writes everything pending to the disk and reports it durable.
+    fn sync(&mut self) {
+        while let Some(batch) = self.node.poll_persist() {
+            assert_eq!(batch.first_index, self.disk.len() as u64);
+            self.disk.extend(batch.leaves);
+        }
+        self.node.persisted(self.disk.len() as u64);
+    }
+
+    fn transmits(&mut self) -> Vec<Transmit> {
+        std::iter::from_fn(|| self.node.poll_transmit()).collect()
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.node.poll_event()).collect()
+    }
+
+    fn records(&self) -> Vec<Record> {
+        self.disk
+            .iter()
+            .map(|leaf| {
+                let signed: SignedEntry = codec::decode("leaf", leaf, 1 << 20).unwrap();
+                codec::decode::<LogEntry>("entry", &signed.entry, 1 << 20).unwrap().record
+            })
+            .collect()
+    }
+
+    /// Crash and restart from the disk: everything not synced is gone.
+    fn restart(&mut self, now: u64) {
+        self.node = Node::restore(key(self.name), self.node.roster().clone(), self.disk.iter(), now).unwrap();
+    }
+}
+
+fn text(s: &str) -> Vec<LangText> {
+    vec![LangText { lang: "en".into(), text: s.into() }]
+}
+
+fn reply_draft(to: NodeId, precedence: Precedence) -> Draft {
+    Draft {
+        precedence,
+        to: vec![(to, Role::Action)],
+        thread: None,
+        in_reply_to: None,
+        body: codebook_free_body(),
+    }
+}
+
+fn codebook_free_body() -> Body {
+    let mut incident: hotline_proto::Incident =
+        serde_json::from_str(include_str!("../../spec/examples/s1-misidentification.json")).unwrap();
+    incident.summary.truncate(1);
+    incident.suspected_cause.truncate(1);
+    incident.human_control.statement.truncate(1);
+    incident.actions_taken.truncate(1);
+    incident.requested_response.truncate(1);
+    Body::Incident(incident)
+}
+
+/// Delivers every transmit from `from` to `to` (ignoring other addressees); returns them.
+fn deliver(from: &mut Desk, to: &mut Desk, now: u64) -> Vec<Transmit> {
+    let frames = from.transmits();
+    let target = to.id();
+    for t in frames.iter().filter(|t| t.to == target) {
+        to.node.handle_frame(now, from.id(), &t.frame).unwrap();
+    }
+    frames
+}
+
+fn kinds(ts: &[Transmit]) -> Vec<&'static str> {
+    ts.iter()
+        .map(|t| match message::decode_trusted(&t.frame).unwrap().message {
+            Message::Notice(n) if n.kind() == hotline_proto::NoticeKind::LinkTest => "link_test",
+            Message::Notice(_) => "notice",
+            Message::Receipt(_) => "receipt",
+            Message::Ack(_) => "ack",
+        })
+        .collect()
+}
+
+fn start_pair() -> (Desk, Desk) {
+    let mut a = Desk::new("alpha", 2, T0);
+    let mut b = Desk::new("bravo", 2, T0);
+    a.sync();
+    b.sync();
+    (a, b)
+}
+
+#[test]
+fn nothing_leaves_before_it_is_durable() {
+    let (mut a, mut b) = start_pair();
+    let id = a.node.send_notice(T0, reply_draft(b.id(), Precedence::Flash)).unwrap();
+    assert!(a.transmits().is_empty(), "notice sent before its `sent` entry was durable");
+    assert!(a.events().is_empty(), "operator told before durability");
+    a.sync();
+    assert_eq!(a.events(), vec![Event::NoticeStored { id }]);
+    let sent = a.transmits();
+    assert_eq!(kinds(&sent), ["notice"]);
+    b.node.handle_frame(T0 + 5, a.id(), &sent[0].frame).unwrap();
+    assert!(b.transmits().is_empty(), "receipt before the notice was durable");
+    assert!(b.events().is_empty());
+    b.sync();
+    assert_eq!(kinds(&b.transmits()), ["receipt"]);
+    assert!(
+        matches!(b.events()[..], [Event::NoticeReceived { id: got, ack_due_ms: Some(_), .. }] if got == id)
+    );
+}
+
+#[test]
+fn a_duplicate_gets_the_same_receipt_and_is_not_shown_again() {
+    let (mut a, mut b) = start_pair();
+    a.node.send_notice(T0, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    let notice = a.transmits().remove(0);
+    b.node.handle_frame(T0 + 1, a.id(), &notice.frame).unwrap();
+    b.sync();
+    let first = b.transmits();
+    b.events();
+    let entries = b.disk.len();
+    b.node.handle_frame(T0 + 2, a.id(), &notice.frame).unwrap();
+    b.sync();
+    assert_eq!(b.transmits(), first, "a different receipt for the same notice");
+    assert!(b.events().is_empty(), "shown twice");
+    assert_eq!(b.disk.len(), entries, "a duplicate changed the log");
+}
+
+#[test]
+fn retransmits_with_backoff_until_receipted() {
+    let (mut a, b) = start_pair();
+    a.node.send_notice(T0, reply_draft(b.id(), Precedence::Priority)).unwrap();
+    a.sync();
+    assert_eq!(kinds(&a.transmits()), ["notice"]);
+    let mut times = Vec::new();
+    let mut now = T0;
+    while times.len() < 7 {
+        now = a.node.poll_timeout().unwrap();
+        a.node.handle_timeout(now);
+        a.sync();
+        if a.transmits().iter().any(|t| kinds(std::slice::from_ref(t)) == ["notice"]) {
+            times.push(now - T0);
+        }
+    }
+    // 1 s, then doubling, capped at 30 s: never gives up.
+    assert_eq!(times, [1_000, 3_000, 7_000, 15_000, 31_000, 61_000, 91_000]);
+    let _ = now;
+}
+
+#[test]
+fn receipt_deadline_miss_is_recorded_once_at_the_deadline() {
+    let (mut a, b) = start_pair();
+    let id = a.node.send_notice(T0, reply_draft(b.id(), Precedence::Flash)).unwrap();
+    a.sync();
+    let deadline = T0 + Policy::default().flash.receipt_ms;
+    let mut now = T0;
+    while now < deadline + 60_000 {
+        now = a.node.poll_timeout().unwrap();
+        a.node.handle_timeout(now);
+        a.sync();
+    }
+    let misses: Vec<_> = a
+        .records()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::DeadlineMissed { notice, party, deadline, deadline_ms } => {
+                Some((notice, party, deadline, deadline_ms))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(misses, vec![(id, b.id(), DeadlineKind::Receipt, deadline)]);
+    assert!(a
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::DeadlineMissed { deadline: DeadlineKind::Receipt, .. })));
+}
+
+#[test]
+fn ack_flow_and_ack_receipt() {
+    let (mut a, mut b) = start_pair();
+    let id = a.node.send_notice(T0, reply_draft(b.id(), Precedence::Immediate)).unwrap();
+    a.sync();
+    deliver(&mut a, &mut b, T0 + 10);
+    b.sync();
+    deliver(&mut b, &mut a, T0 + 20);
+    a.sync();
+    assert!(a.events().iter().any(|e| matches!(e, Event::ReceiptReceived { late: false, .. })));
+    b.node.acknowledge(T0 + 60_000, id, "bravo watch", Disposition::ActionTaken, text("done")).unwrap();
+    assert_eq!(
+        b.node.acknowledge(T0 + 61_000, id, "bravo watch", Disposition::ActionTaken, vec![]),
+        Err(CommandError::AlreadyAcknowledged(format!("alpha/{}", id.seq)))
+    );
+    b.sync();
+    assert_eq!(kinds(&deliver(&mut b, &mut a, T0 + 60_010)), ["ack"]);
+    a.sync();
+    assert!(a
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::AckReceived { disposition: Disposition::ActionTaken, late: false, .. })));
+    assert_eq!(kinds(&deliver(&mut a, &mut b, T0 + 60_020)), ["receipt"]);
+    b.sync();
+    assert_eq!(b.node.pending_retransmissions(), 0);
+    assert!(a.node.awaiting().is_empty());
+}
+
+#[test]
+fn unknown_and_link_test_acks_are_refused_by_the_command() {
+    let (mut a, b) = start_pair();
+    let ghost = NoticeId { sender: b.id(), seq: 99 };
+    assert!(matches!(
+        a.node.acknowledge(T0, ghost, "x", Disposition::Understood, vec![]),
+        Err(CommandError::UnknownNotice(_))
+    ));
+    let mut draft = reply_draft(b.id(), Precedence::Routine);
+    draft.in_reply_to = Some(ghost);
+    assert!(matches!(a.node.send_notice(T0, draft), Err(CommandError::UnknownNotice(_))));
+    let mut bad = reply_draft(b.id(), Precedence::Flash);
+    bad.to.clear();
+    assert!(matches!(a.node.send_notice(T0, bad), Err(CommandError::Invalid(_))));
+}
+
+#[test]
+fn restart_continues_the_sequence_and_resends_the_unreceipted() {
+    let (mut a, b) = start_pair();
+    let first = a.node.send_notice(T0, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    a.transmits();
+    // A second notice is signed but not durable when the process dies: it never existed.
+    a.node.send_notice(T0 + 1, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    assert!(a.transmits().is_empty());
+    a.restart(T0 + 10_000);
+    // The lost notice never existed for anyone: its number is the next one.
+    let next = a.node.send_notice(T0 + 10_000, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    assert_eq!(next.seq, first.seq + 1, "sequence number skipped across a crash");
+    a.sync();
+    a.node.handle_timeout(T0 + 10_000);
+    a.sync();
+    let sent = a.transmits();
+    let first_again = sent.iter().filter_map(|t| match message::decode_trusted(&t.frame).unwrap().message {
+        Message::Notice(n) => Some(n.id()),
+        _ => None,
+    });
+    assert!(first_again.into_iter().any(|n| n == first), "unreceipted notice not resent after restart");
+    assert!(matches!(
+        a.records()[..],
+        [Record::Started { .. }, Record::Sent { .. }, Record::Started { .. }, ..]
+    ));
+}
+
+#[test]
+fn link_down_after_silence_and_up_when_heard() {
+    let (mut a, mut b) = start_pair();
+    let silence = Policy::default().link_silence_ms;
+    let mut now = T0;
+    while now < T0 + silence {
+        now = a.node.poll_timeout().unwrap();
+        a.node.handle_timeout(now);
+        a.sync();
+    }
+    assert!(a.records().iter().any(
+        |r| matches!(r, Record::LinkDown { peer, last_heard_ms } if *peer == b.id() && *last_heard_ms == T0)
+    ));
+    assert_eq!(a.node.link_up(&b.id()), Some(false));
+    // bravo's link test gets through: the link is up again, and it is recorded.
+    b.node.handle_timeout(now);
+    b.sync();
+    deliver(&mut b, &mut a, now + 1);
+    a.sync();
+    assert!(a.records().iter().any(|r| matches!(r, Record::LinkUp { peer } if *peer == b.id())));
+    assert!(a.events().iter().any(|e| matches!(e, Event::LinkUp { .. })));
+}
+
+#[test]
+fn a_future_notice_is_accepted_and_the_skew_recorded() {
+    let (mut a, mut b) = start_pair();
+    // alpha's clock is 10 s ahead of bravo's.
+    a.node.send_notice(T0 + 10_000, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    deliver(&mut a, &mut b, T0);
+    b.sync();
+    assert!(b.records().iter().any(|r| matches!(r, Record::ClockSkew { offset_ms: 10_000, .. })));
+    assert_eq!(kinds(&b.transmits()), ["receipt"], "skew must not stop delivery");
+}
+
+#[test]
+fn a_missing_notice_is_recorded_as_a_gap_after_the_silence_limit() {
+    let (mut a, mut b) = start_pair();
+    for i in 0..3 {
+        a.node.send_notice(T0 + i, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    }
+    a.sync();
+    let mut frames = a.transmits();
+    frames.retain(|t| kinds(std::slice::from_ref(t)) == ["notice"]);
+    // The second notice is lost; the third arrives.
+    b.node.handle_frame(T0 + 5, a.id(), &frames[0].frame).unwrap();
+    b.node.handle_frame(T0 + 6, a.id(), &frames[2].frame).unwrap();
+    b.sync();
+    let silence = Policy::default().link_silence_ms;
+    b.node.handle_timeout(T0 + 6 + silence - 1);
+    b.sync();
+    assert!(!b.records().iter().any(|r| matches!(r, Record::SequenceGap { .. })), "gap recorded too early");
+    b.node.handle_timeout(T0 + 6 + silence);
+    b.sync();
+    let gaps: Vec<_> = b.records().into_iter().filter(|r| matches!(r, Record::SequenceGap { .. })).collect();
+    assert_eq!(gaps, vec![Record::SequenceGap { peer: a.id(), first: 2, last: 2 }]);
+}
+
+#[test]
+fn frames_are_handed_out_most_urgent_first() {
+    let (mut a, b) = start_pair();
+    a.node.send_notice(T0, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.node.send_notice(T0, reply_draft(b.id(), Precedence::Priority)).unwrap();
+    a.node.send_notice(T0, reply_draft(b.id(), Precedence::Flash)).unwrap();
+    a.sync();
+    let order: Vec<Precedence> = a.transmits().iter().map(|t| t.precedence).collect();
+    assert_eq!(order, [Precedence::Flash, Precedence::Priority, Precedence::Routine]);
+}
