@@ -58,7 +58,11 @@ fn incident() -> Incident {
         failure_modes: vec![FailureMode::Misidentification],
         severity: Severity::High,
         occurred_ms: T0 - 600_000,
-        location: Some(Location { region: "East China Sea".into(), lat_decideg: Some(291), lon_decideg: Some(1244) }),
+        location: Some(Location {
+            region: "East China Sea".into(),
+            lat_decideg: Some(291),
+            lon_decideg: Some(1244),
+        }),
         summary: texts("Civilian fishing vessel misidentified as hostile.", "民用渔船被误识别为敌方船只。"),
         suspected_cause: texts("Training-data gap.", "训练数据缺口。"),
         human_control: HumanControl {
@@ -79,7 +83,8 @@ struct Built {
 }
 
 fn message_vector(name: &str, kind: Kind, frame: &[u8], hash: Hash32, value: Value) -> Value {
-    let decoded: hotline_proto::message::Frame = hotline_proto::codec::decode("frame", frame, 1 << 20).unwrap();
+    let decoded: hotline_proto::message::Frame =
+        hotline_proto::codec::decode("frame", frame, 1 << 20).unwrap();
     json!({
         "name": name,
         "kind": format!("{kind:?}").to_lowercase(),
@@ -169,7 +174,13 @@ fn build() -> Built {
         message_vector("notice-flash-s1", Kind::Notice, &notice_frame, notice_hash, json!(notice)),
         message_vector("receipt-of-notice", Kind::Receipt, &receipt_frame, receipt_hash, json!(receipt)),
         message_vector("ack", Kind::Ack, &ack_frame, ack_hash, json!(ack)),
-        message_vector("receipt-of-ack", Kind::Receipt, &ack_receipt_frame, ack_receipt_hash, json!(ack_receipt)),
+        message_vector(
+            "receipt-of-ack",
+            Kind::Receipt,
+            &ack_receipt_frame,
+            ack_receipt_hash,
+            json!(ack_receipt),
+        ),
         message_vector("notice-link-test", Kind::Notice, &link_test_frame, link_test_hash, json!(link_test)),
     ];
 
@@ -179,7 +190,12 @@ fn build() -> Built {
         Record::Sent { frame: notice_frame.clone() },
         Record::Accepted { frame: receipt_frame },
         Record::Accepted { frame: link_test_frame },
-        Record::DeadlineMissed { notice: id, party: b, deadline: DeadlineKind::Ack, deadline_ms: T0 + 600_000 },
+        Record::DeadlineMissed {
+            notice: id,
+            party: b,
+            deadline: DeadlineKind::Ack,
+            deadline_ms: T0 + 600_000,
+        },
         Record::LinkDown { peer: c, last_heard_ms: T0 + 10 },
         Record::LinkUp { peer: c },
         Record::SequenceGap { peer: b, first: 2, last: 4 },
@@ -209,7 +225,8 @@ fn build() -> Built {
             record,
         };
         let leaf = seal_entry(&alpha, &entry);
-        let signed: hotline_proto::log::SignedEntry = hotline_proto::codec::decode("leaf", &leaf, 1 << 20).unwrap();
+        let signed: hotline_proto::log::SignedEntry =
+            hotline_proto::codec::decode("leaf", &leaf, 1 << 20).unwrap();
         prev = leaf_hash(&leaf);
         log.push(json!({
             "index": i,
@@ -257,7 +274,8 @@ fn vectors_match_spec() {
     if std::env::var_os("HOTLINE_UPDATE_VECTORS").is_some() {
         std::fs::write(PATH, &text).unwrap();
     }
-    let on_disk = std::fs::read_to_string(PATH).expect("spec/vectors/v1.json (generate with HOTLINE_UPDATE_VECTORS=1)");
+    let on_disk =
+        std::fs::read_to_string(PATH).expect("spec/vectors/v1.json (generate with HOTLINE_UPDATE_VECTORS=1)");
     assert!(on_disk == text, "spec/vectors/v1.json differs from what the code produces: a wire change? Regenerate with HOTLINE_UPDATE_VECTORS=1 and update the spec");
 }
 
@@ -303,7 +321,11 @@ fn vectors_verify_independently() {
         signed.push(0);
         signed.extend(unhex(&m["body"]));
         assert_eq!(hex::encode(&Sha256::digest(&signed)), m["message_hash"].as_str().unwrap());
-        let signer = if m["name"].as_str().unwrap() == "receipt-of-ack" || m["name"] == "notice-flash-s1" { "alpha" } else { "bravo" };
+        let signer = if m["name"].as_str().unwrap() == "receipt-of-ack" || m["name"] == "notice-flash-s1" {
+            "alpha"
+        } else {
+            "bravo"
+        };
         let sig = Signature::from_bytes(&unhex(&m["signature"]).try_into().unwrap());
         public(signer).verify_strict(&signed, &sig).expect("message signature");
         // The frame is version 1, kind, varint body length, body, signature.
