@@ -7,6 +7,7 @@
 //! Invariants are checked after every step; the same seed always replays the same run.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
 pub mod fixtures;

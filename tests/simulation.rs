@@ -5,6 +5,8 @@
 //! `HOTLINE_SIM_SEEDS` (default 1000) seeds run, from `HOTLINE_SIM_FIRST_SEED` (default 0).
 //! A failure prints its seed and the command that replays exactly that run.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;

@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod codec;
 pub mod crypto;
@@ -34,7 +35,9 @@ pub use ids::{Hash32, NodeId, NoticeId, Sig64};
 pub use incident::Incident;
 pub use log::{DeadlineKind, LogEntry, LogVerifier, Record};
 pub use message::{Ack, Body, Disposition, Kind, Message, Notice, NoticeKind, Receipt, Role};
-pub use node::{Draft, Event, Node, PersistBatch, Transmit};
+pub use node::{
+    Direction, Draft, Event, LinkView, Node, NoticeView, PartyView, PersistBatch, SentThread, Transmit,
+};
 pub use precedence::Precedence;
 pub use roster::{Member, Policy, Roster};
 pub use text::{LangText, Texts};

@@ -79,7 +79,9 @@ fn config(cases: u32) -> ProptestConfig {
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
-fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) -> Result<(), TestCaseError> {
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
+    value: &T,
+) -> Result<(), TestCaseError> {
     let bytes = codec::encode(value);
     let back: T = codec::decode("value", &bytes, usize::MAX)
         .map_err(|e| TestCaseError::fail(format!("decode failed: {e}")))?;
@@ -177,7 +179,14 @@ fn completeness() -> impl Strategy<Value = Completeness> {
 }
 
 fn domain() -> impl Strategy<Value = Domain> {
-    select(vec![Domain::Maritime, Domain::Land, Domain::Air, Domain::Space, Domain::Cyber, Domain::Information])
+    select(vec![
+        Domain::Maritime,
+        Domain::Land,
+        Domain::Air,
+        Domain::Space,
+        Domain::Cyber,
+        Domain::Information,
+    ])
 }
 
 fn system_class() -> impl Strategy<Value = SystemClass> {
@@ -200,12 +209,16 @@ fn human_role() -> impl Strategy<Value = HumanRole> {
 }
 
 fn texts() -> impl Strategy<Value = Texts> {
-    prop::collection::vec((short_string(), short_string()).prop_map(|(lang, text)| LangText { lang, text }), 0..3)
+    prop::collection::vec(
+        (short_string(), short_string()).prop_map(|(lang, text)| LangText { lang, text }),
+        0..3,
+    )
 }
 
 fn attachment() -> impl Strategy<Value = Attachment> {
-    (hash32(), any::<u64>(), short_string(), short_string())
-        .prop_map(|(sha256, size, media_type, description)| Attachment { sha256, size, media_type, description })
+    (hash32(), any::<u64>(), short_string(), short_string()).prop_map(
+        |(sha256, size, media_type, description)| Attachment { sha256, size, media_type, description },
+    )
 }
 
 fn location() -> impl Strategy<Value = Location> {
@@ -226,8 +239,9 @@ fn incident() -> impl Strategy<Value = Incident> {
     let tail = (
         texts(),
         texts(),
-        (human_role(), short_string(), texts())
-            .prop_map(|(role, final_decision_by, statement)| HumanControl { role, final_decision_by, statement }),
+        (human_role(), short_string(), texts()).prop_map(|(role, final_decision_by, statement)| {
+            HumanControl { role, final_decision_by, statement }
+        }),
         texts(),
         texts(),
         short_string(),
@@ -236,7 +250,15 @@ fn incident() -> impl Strategy<Value = Incident> {
     (head, tail).prop_map(
         |(
             (completeness, domain, system_class, failure_modes, severity, occurred_ms, location),
-            (summary, suspected_cause, human_control, actions_taken, requested_response, contact, attachments),
+            (
+                summary,
+                suspected_cause,
+                human_control,
+                actions_taken,
+                requested_response,
+                contact,
+                attachments,
+            ),
         )| Incident {
             completeness,
             domain,
@@ -262,7 +284,12 @@ fn body() -> impl Strategy<Value = Body> {
         texts().prop_map(Body::Reply),
         texts().prop_map(Body::Clarification),
         (any::<u32>(), short_string(), texts(), prop::collection::vec(attachment(), 0..2)).prop_map(
-            |(number, word, note, attachments)| Body::Codebook(CodedMessage { number, word, note, attachments })
+            |(number, word, note, attachments)| Body::Codebook(CodedMessage {
+                number,
+                word,
+                note,
+                attachments
+            })
         ),
         Just(Body::LinkTest),
     ]
@@ -284,16 +311,8 @@ fn notice() -> impl Strategy<Value = Notice> {
         prop::option::of(notice_id()),
         body(),
     )
-        .prop_map(|(network, sender, seq, created_ms, precedence, to, thread, in_reply_to, body)| Notice {
-            network,
-            sender,
-            seq,
-            created_ms,
-            precedence,
-            to,
-            thread,
-            in_reply_to,
-            body,
+        .prop_map(|(network, sender, seq, created_ms, precedence, to, thread, in_reply_to, body)| {
+            Notice { network, sender, seq, created_ms, precedence, to, thread, in_reply_to, body }
         })
 }
 
@@ -310,8 +329,8 @@ fn receipt() -> impl Strategy<Value = Receipt> {
 }
 
 fn ack() -> impl Strategy<Value = Ack> {
-    (hash32(), node_id(), notice_id(), hash32(), any::<u64>(), short_string(), disposition(), texts()).prop_map(
-        |(network, signer, notice, notice_hash, acked_ms, operator, disposition, note)| Ack {
+    (hash32(), node_id(), notice_id(), hash32(), any::<u64>(), short_string(), disposition(), texts())
+        .prop_map(|(network, signer, notice, notice_hash, acked_ms, operator, disposition, note)| Ack {
             network,
             signer,
             notice,
@@ -320,8 +339,7 @@ fn ack() -> impl Strategy<Value = Ack> {
             operator,
             disposition,
             note,
-        },
-    )
+        })
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
@@ -339,12 +357,20 @@ fn record() -> impl Strategy<Value = Record> {
         small_bytes().prop_map(|frame| Record::Sent { frame }),
         small_bytes().prop_map(|frame| Record::Accepted { frame }),
         small_bytes().prop_map(|frame| Record::Receipted { frame }),
-        (notice_id(), node_id(), select(vec![DeadlineKind::Receipt, DeadlineKind::Ack]), any::<u64>()).prop_map(
-            |(notice, party, deadline, deadline_ms)| Record::DeadlineMissed { notice, party, deadline, deadline_ms }
-        ),
+        (notice_id(), node_id(), select(vec![DeadlineKind::Receipt, DeadlineKind::Ack]), any::<u64>())
+            .prop_map(|(notice, party, deadline, deadline_ms)| Record::DeadlineMissed {
+                notice,
+                party,
+                deadline,
+                deadline_ms
+            }),
         (node_id(), any::<u64>()).prop_map(|(peer, last_heard_ms)| Record::LinkDown { peer, last_heard_ms }),
         node_id().prop_map(|peer| Record::LinkUp { peer }),
-        (node_id(), any::<u64>(), any::<u64>()).prop_map(|(peer, first, last)| Record::SequenceGap { peer, first, last }),
+        (node_id(), any::<u64>(), any::<u64>()).prop_map(|(peer, first, last)| Record::SequenceGap {
+            peer,
+            first,
+            last
+        }),
         (node_id(), any::<i64>()).prop_map(|(peer, offset_ms)| Record::ClockSkew { peer, offset_ms }),
         (node_id(), error_code(), hash32(), any::<u32>(), any::<u32>()).prop_map(
             |(peer, code, frame_hash, frame_len, suppressed)| Record::Rejected {
@@ -355,13 +381,21 @@ fn record() -> impl Strategy<Value = Record> {
                 suppressed
             }
         ),
-        (small_bytes(), hash32()).prop_map(|(frame, conflicts_with)| Record::Equivocation { frame, conflicts_with }),
+        (small_bytes(), hash32())
+            .prop_map(|(frame, conflicts_with)| Record::Equivocation { frame, conflicts_with }),
     ]
 }
 
 fn log_entry() -> impl Strategy<Value = LogEntry> {
     (hash32(), node_id(), any::<u64>(), hash32(), any::<u64>(), record()).prop_map(
-        |(network, node, index, prev, time_ms, record)| LogEntry { network, node, index, prev, time_ms, record },
+        |(network, node, index, prev, time_ms, record)| LogEntry {
+            network,
+            node,
+            index,
+            prev,
+            time_ms,
+            record,
+        },
     )
 }
 
@@ -386,7 +420,13 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
         .prop_map(
             |(
                 (flash, immediate, priority, routine),
-                (link_test_interval_ms, link_silence_ms, max_clock_skew_ms, retransmit_initial_ms, retransmit_max_ms),
+                (
+                    link_test_interval_ms,
+                    link_silence_ms,
+                    max_clock_skew_ms,
+                    retransmit_initial_ms,
+                    retransmit_max_ms,
+                ),
                 required_languages,
                 codebook,
             )| Policy {
@@ -428,7 +468,11 @@ fn line() -> impl Strategy<Value = String> {
 fn valid_texts() -> impl Strategy<Value = Texts> {
     (subsequence(vec!["zh", "fr", "de-CH"], 0..=2), prop::collection::vec(line(), 3))
         .prop_map(|(others, lines)| {
-            std::iter::once("en").chain(others).zip(lines).map(|(lang, text)| LangText { lang: lang.into(), text }).collect::<Texts>()
+            std::iter::once("en")
+                .chain(others)
+                .zip(lines)
+                .map(|(lang, text)| LangText { lang: lang.into(), text })
+                .collect::<Texts>()
         })
         .prop_shuffle()
 }
@@ -452,17 +496,17 @@ fn valid_incident(completeness: Completeness) -> impl Strategy<Value = Incident>
     let tail = (
         valid_texts(),
         optional_texts(),
-        (human_role(), line(), valid_texts())
-            .prop_map(|(role, final_decision_by, statement)| HumanControl { role, final_decision_by, statement }),
+        (human_role(), line(), valid_texts()).prop_map(|(role, final_decision_by, statement)| HumanControl {
+            role,
+            final_decision_by,
+            statement,
+        }),
         optional_texts(),
         optional_texts(),
         line(),
         prop::collection::vec(
-            (hash32(), any::<u64>(), line(), line()).prop_map(|(sha256, size, media_type, description)| Attachment {
-                sha256,
-                size,
-                media_type,
-                description,
+            (hash32(), any::<u64>(), line(), line()).prop_map(|(sha256, size, media_type, description)| {
+                Attachment { sha256, size, media_type, description }
             }),
             0..2,
         ),
@@ -470,7 +514,15 @@ fn valid_incident(completeness: Completeness) -> impl Strategy<Value = Incident>
     (head, tail).prop_map(
         move |(
             (domain, system_class, failure_modes, severity, occurred_ms, location),
-            (summary, suspected_cause, human_control, actions_taken, requested_response, contact, attachments),
+            (
+                summary,
+                suspected_cause,
+                human_control,
+                actions_taken,
+                requested_response,
+                contact,
+                attachments,
+            ),
         )| Incident {
             completeness,
             domain,
@@ -507,10 +559,16 @@ fn valid_content(sender: usize) -> impl Strategy<Value = (Body, Option<NoticeId>
             .prop_flat_map(|(c, thread, reply)| {
                 valid_incident(c).prop_map(move |i| (Body::Incident(i), Some(thread), reply))
             }),
-        (valid_texts(), foreign_ref(sender), foreign_ref(sender))
-            .prop_map(|(t, thread, reply)| (Body::Reply(t), Some(thread), Some(reply))),
-        (valid_texts(), foreign_ref(sender), foreign_ref(sender))
-            .prop_map(|(t, thread, reply)| (Body::Clarification(t), Some(thread), Some(reply))),
+        (valid_texts(), foreign_ref(sender), foreign_ref(sender)).prop_map(|(t, thread, reply)| (
+            Body::Reply(t),
+            Some(thread),
+            Some(reply)
+        )),
+        (valid_texts(), foreign_ref(sender), foreign_ref(sender)).prop_map(|(t, thread, reply)| (
+            Body::Clarification(t),
+            Some(thread),
+            Some(reply)
+        )),
         (optional_texts(), prop::option::of(foreign_ref(sender))).prop_map(|(note, thread)| {
             let coded = CodedMessage { number: 7, word: "LANTERN".into(), note, attachments: vec![] };
             (Body::Codebook(coded), thread, None)
@@ -528,26 +586,28 @@ fn valid_notice(sender: usize) -> impl Strategy<Value = Notice> {
         (1..1_000_000u64, prop::option::of((role(), 1..1_000_000u64))),
         valid_content(sender),
     )
-        .prop_map(move |(seq, created_ms, precedence, (link_seq, second), (body, thread, in_reply_to))| {
-            let mut to = vec![Addressee { node: id(others[0]), role: Role::Action, link_seq }];
-            let mut precedence = precedence;
-            if body == Body::LinkTest {
-                precedence = Precedence::Routine;
-            } else if let Some((role, link_seq)) = second {
-                to.push(Addressee { node: id(others[1]), role, link_seq });
-            }
-            Notice {
-                network: roster().network_id(),
-                sender: id(sender),
-                seq,
-                created_ms,
-                precedence,
-                to,
-                thread,
-                in_reply_to,
-                body,
-            }
-        })
+        .prop_map(
+            move |(seq, created_ms, precedence, (link_seq, second), (body, thread, in_reply_to))| {
+                let mut to = vec![Addressee { node: id(others[0]), role: Role::Action, link_seq }];
+                let mut precedence = precedence;
+                if body == Body::LinkTest {
+                    precedence = Precedence::Routine;
+                } else if let Some((role, link_seq)) = second {
+                    to.push(Addressee { node: id(others[1]), role, link_seq });
+                }
+                Notice {
+                    network: roster().network_id(),
+                    sender: id(sender),
+                    seq,
+                    created_ms,
+                    precedence,
+                    to,
+                    thread,
+                    in_reply_to,
+                    body,
+                }
+            },
+        )
 }
 
 fn valid_receipt(signer: usize) -> impl Strategy<Value = Receipt> {
@@ -563,8 +623,8 @@ fn valid_receipt(signer: usize) -> impl Strategy<Value = Receipt> {
 }
 
 fn valid_ack(signer: usize) -> impl Strategy<Value = Ack> {
-    (foreign_ref(signer), hash32(), any::<u64>(), "[a-z][a-z0-9 -]{0,19}", disposition(), optional_texts()).prop_map(
-        move |(notice, notice_hash, acked_ms, operator, disposition, note)| Ack {
+    (foreign_ref(signer), hash32(), any::<u64>(), "[a-z][a-z0-9 -]{0,19}", disposition(), optional_texts())
+        .prop_map(move |(notice, notice_hash, acked_ms, operator, disposition, note)| Ack {
             network: roster().network_id(),
             signer: id(signer),
             notice,
@@ -573,8 +633,7 @@ fn valid_ack(signer: usize) -> impl Strategy<Value = Ack> {
             operator,
             disposition,
             note,
-        },
-    )
+        })
 }
 
 /// A frame sealed by member `signer` that `message::open` accepts.
@@ -596,20 +655,33 @@ fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
         ]
         .prop_map(|frame| Record::Sent { frame }),
         valid_frame(1).prop_map(|frame| Record::Accepted { frame }),
-        valid_receipt(0).prop_map(|r| Record::Receipted { frame: message::seal(&key(0), Kind::Receipt, &r).0 }),
+        valid_receipt(0)
+            .prop_map(|r| Record::Receipted { frame: message::seal(&key(0), Kind::Receipt, &r).0 }),
         (valid_notice(2), hash32()).prop_map(|(n, conflicts_with)| Record::Equivocation {
             frame: message::seal(&key(2), Kind::Notice, &n).0,
             conflicts_with,
         }),
-        (error_code(), hash32(), any::<u32>(), any::<u32>()).prop_map(|(code, frame_hash, frame_len, suppressed)| {
-            Record::Rejected { peer: id(1), code, frame_hash, frame_len, suppressed }
+        (error_code(), hash32(), any::<u32>(), any::<u32>()).prop_map(
+            |(code, frame_hash, frame_len, suppressed)| {
+                Record::Rejected { peer: id(1), code, frame_hash, frame_len, suppressed }
+            }
+        ),
+        (any::<u64>(), any::<u64>()).prop_map(|(first, last)| Record::SequenceGap {
+            peer: id(2),
+            first,
+            last
         }),
-        (any::<u64>(), any::<u64>()).prop_map(|(first, last)| Record::SequenceGap { peer: id(2), first, last }),
         any::<i64>().prop_map(|offset_ms| Record::ClockSkew { peer: id(1), offset_ms }),
     ];
     (any::<u64>(), record).prop_map(|(time_ms, record)| {
-        let entry =
-            LogEntry { network: roster().network_id(), node: id(0), index: 0, prev: Hash32([0; 32]), time_ms, record };
+        let entry = LogEntry {
+            network: roster().network_id(),
+            node: id(0),
+            index: 0,
+            prev: Hash32([0; 32]),
+            time_ms,
+            record,
+        };
         seal_entry(&key(0), &entry)
     })
 }
@@ -677,7 +749,7 @@ proptest! {
 // ---- 2. a sealed frame survives no damage --------------------------------------------------------
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(512))]
 
     #[test]
     fn sealed_frame_opens(frame in valid_frame(1)) {
@@ -788,7 +860,7 @@ fn every_bit_flip_and_truncation_of_sealed_frames_is_refused() {
 // ---- 3. a signed log leaf survives no damage under a full audit ----------------------------------
 
 proptest! {
-    #![proptest_config(config(128))]
+    #![proptest_config(config(256))]
 
     #[test]
     fn signed_leaf_verifies(leaf in valid_leaf()) {

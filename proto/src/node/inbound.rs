@@ -73,10 +73,14 @@ impl Node {
                 return Ok(());
             }
             if existing.hash != opened.hash {
+                // Each piece of evidence is recorded once, within the refusal rate limit: an
+                // equivocating peer retransmits its conflicting notice for ever.
                 let conflicts_with = existing.hash;
-                self.append(now, Record::Equivocation { frame: opened.frame.clone(), conflicts_with });
-                let after = self.log_len;
-                self.outputs.event(after, Event::Equivocation { peer: from, notice: id });
+                if !self.equivocations.contains(&opened.hash) && self.refusal_budget(now, from) {
+                    self.append(now, Record::Equivocation { frame: opened.frame.clone(), conflicts_with });
+                    let after = self.log_len;
+                    self.outputs.event(after, Event::Equivocation { peer: from, notice: id });
+                }
                 return Err(Rejection::new(
                     ErrorCode::Equivocation,
                     format!(
@@ -241,8 +245,10 @@ impl Node {
         self.outputs.event(after, Event::ClockSkew { peer, offset_ms });
     }
 
-    fn record_rejection(&mut self, now: u64, peer: NodeId, bytes: &[u8], rejection: &Rejection) {
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+    /// Takes one unit of `peer`'s refusal budget (spec §6.8); false, and counted as suppressed,
+    /// when the window's budget is spent.
+    fn refusal_budget(&mut self, now: u64, peer: NodeId) -> bool {
+        let Some(p) = self.peers.get_mut(&peer) else { return false };
         let limit = &mut p.rejects;
         if now >= limit.window_start.saturating_add(REJECT_WINDOW_MS) {
             limit.window_start = now;
@@ -250,10 +256,17 @@ impl Node {
         }
         if limit.logged >= REJECTS_PER_WINDOW {
             limit.suppressed = limit.suppressed.saturating_add(1);
-            return;
+            return false;
         }
         limit.logged += 1;
-        let suppressed = std::mem::take(&mut limit.suppressed);
+        true
+    }
+
+    fn record_rejection(&mut self, now: u64, peer: NodeId, bytes: &[u8], rejection: &Rejection) {
+        if !self.refusal_budget(now, peer) {
+            return;
+        }
+        let suppressed = self.peers.get_mut(&peer).map_or(0, |p| std::mem::take(&mut p.rejects.suppressed));
         let record = Record::Rejected {
             peer,
             code: rejection.code,

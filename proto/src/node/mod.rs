@@ -163,6 +163,74 @@ pub enum Event {
     },
 }
 
+/// An addressee's progress on a notice this node sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartyView {
+    /// The addressee.
+    pub party: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// When its receipt was accepted (this node's clock).
+    pub receipt_ms: Option<u64>,
+    /// When its acknowledgement was accepted.
+    pub ack_ms: Option<u64>,
+    /// Whether the receipt deadline was missed.
+    pub receipt_missed: bool,
+    /// Whether the acknowledgement deadline was missed.
+    pub ack_missed: bool,
+}
+
+/// Sent or received, with what is known of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// This node sent it.
+    Sent {
+        /// Each addressee's progress.
+        parties: Vec<PartyView>,
+    },
+    /// This node received it.
+    Received {
+        /// Whether this node's officer owes an acknowledgement.
+        needs_ack: bool,
+        /// Whether it was acknowledged.
+        acked: bool,
+        /// Whether the acknowledgement deadline passed first.
+        overdue: bool,
+    },
+}
+
+/// A notice as an operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeView<'a> {
+    /// The notice.
+    pub notice: &'a Notice,
+    /// Its message hash.
+    pub hash: Hash32,
+    /// When this node logged it (sent or accepted).
+    pub logged_ms: u64,
+    /// Its receipt deadline.
+    pub receipt_due_ms: u64,
+    /// Its acknowledgement deadline.
+    pub ack_due_ms: u64,
+    /// Sent or received.
+    pub direction: Direction,
+}
+
+/// One peer's link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkView {
+    /// The peer.
+    pub peer: NodeId,
+    /// Up or down (spec §6.5).
+    pub up: bool,
+    /// When something valid was last heard from it.
+    pub last_heard_ms: u64,
+    /// Messages to it not yet receipted.
+    pub unreceipted: usize,
+    /// Whether its clock is currently flagged as skewed.
+    pub clock_skewed: bool,
+}
+
 /// A thread this node started (see [`Node::sent_threads`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentThread {
@@ -206,6 +274,8 @@ pub struct Node {
     own_acks: BTreeMap<Hash32, OwnAck>,
     /// Receipts this node issued for acks it accepted, by ack hash (to answer duplicates).
     ack_receipts: BTreeMap<Hash32, Vec<u8>>,
+    /// Message hashes of conflicting notices already recorded as equivocation evidence.
+    equivocations: BTreeSet<Hash32>,
     // Outside the log.
     timers: BTreeSet<(u64, Timer)>,
     outputs: Outputs,
@@ -252,6 +322,7 @@ impl Node {
             incoming: BTreeMap::new(),
             own_acks: BTreeMap::new(),
             ack_receipts: BTreeMap::new(),
+            equivocations: BTreeSet::new(),
             timers: BTreeSet::new(),
             outputs: Outputs::default(),
             #[cfg(feature = "fault-injection")]
@@ -504,9 +575,60 @@ impl Node {
 
     // ---- queries ------------------------------------------------------------------------------
 
-    /// Notices received, in the order of their ids.
+    /// Notices received (link tests excluded), in the order of their ids.
     pub fn received(&self) -> impl Iterator<Item = (&Notice, bool)> {
         self.incoming.values().map(|i| (&i.notice, i.acked))
+    }
+
+    /// What this node knows of a notice it received or sent, for operators.
+    pub fn view(&self, id: &NoticeId) -> Option<NoticeView<'_>> {
+        if let Some(o) = self.outgoing.get(id) {
+            let d = self.policy().deadlines(o.notice.precedence);
+            let parties = o
+                .parties
+                .iter()
+                .map(|(party, s)| PartyView {
+                    party: *party,
+                    role: o.notice.addressee(party).map_or(Role::Info, |a| a.role),
+                    receipt_ms: s.receipt_ms,
+                    ack_ms: s.ack_ms,
+                    receipt_missed: s.receipt_missed,
+                    ack_missed: s.ack_missed,
+                })
+                .collect();
+            return Some(NoticeView {
+                notice: &o.notice,
+                hash: o.hash,
+                logged_ms: o.sent_ms,
+                receipt_due_ms: o.notice.created_ms.saturating_add(d.receipt_ms),
+                ack_due_ms: o.notice.created_ms.saturating_add(d.ack_ms),
+                direction: Direction::Sent { parties },
+            });
+        }
+        let i = self.incoming.get(id)?;
+        let d = self.policy().deadlines(i.notice.precedence);
+        Some(NoticeView {
+            notice: &i.notice,
+            hash: i.hash,
+            logged_ms: i.received_ms,
+            receipt_due_ms: i.notice.created_ms.saturating_add(d.receipt_ms),
+            ack_due_ms: i.notice.created_ms.saturating_add(d.ack_ms),
+            direction: Direction::Received { needs_ack: i.needs_ack, acked: i.acked, overdue: i.overdue },
+        })
+    }
+
+    /// Ids of every notice this node sent or received (link tests excluded), oldest first.
+    pub fn notice_ids(&self) -> Vec<NoticeId> {
+        let mut ids: Vec<(u64, NoticeId)> = self
+            .outgoing
+            .values()
+            .map(|o| (o.sent_ms, o.notice.id(), o.notice.kind()))
+            .chain(self.incoming.values().map(|i| (i.received_ms, i.notice.id(), i.notice.kind())))
+            .filter(|(_, _, kind)| *kind != NoticeKind::LinkTest)
+            .map(|(t, id, _)| (t, id))
+            .collect();
+        ids.sort();
+        ids.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Notices sent that still wait for a receipt or an acknowledgement from someone.
@@ -522,6 +644,44 @@ impl Node {
             }
         }
         out
+    }
+
+    /// The state of each peer's link.
+    pub fn links(&self) -> Vec<LinkView> {
+        self.peers
+            .iter()
+            .map(|(peer, p)| LinkView {
+                peer: *peer,
+                up: p.up,
+                last_heard_ms: p.last_heard_ms,
+                unreceipted: p.retx.len(),
+                clock_skewed: p.skewed,
+            })
+            .collect()
+    }
+
+    /// The transport has (re)connected to `peer`: send everything it has not receipted now rather
+    /// than at the next retransmission time. Changes no protocol state.
+    pub fn peer_reachable(&mut self, now: u64, peer: NodeId) {
+        let now = self.clock(now);
+        let initial = self.policy().retransmit_initial_ms;
+        let after = self.log_len;
+        let mut retries = Vec::new();
+        if let Some(p) = self.peers.get_mut(&peer) {
+            for (hash, retx) in p.retx.iter_mut() {
+                retx.rto_ms = initial;
+                retx.next_ms = now.saturating_add(initial);
+                retries.push((
+                    *hash,
+                    retx.next_ms,
+                    Transmit { to: peer, precedence: retx.precedence, frame: retx.frame.clone() },
+                ));
+            }
+        }
+        for (hash, next, transmit) in retries {
+            self.outputs.transmit(after, transmit);
+            self.schedule(next, Timer::Retransmit { peer, hash });
+        }
     }
 
     /// The notices of a thread this node knows, in reading order (creation time, then id): the

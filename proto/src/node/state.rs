@@ -124,6 +124,7 @@ pub(super) struct Outgoing {
 pub(super) struct Incoming {
     pub notice: Notice,
     pub hash: Hash32,
+    pub received_ms: u64,
     pub receipt: Option<Vec<u8>>,
     pub needs_ack: bool,
     pub acked: bool,
@@ -258,6 +259,9 @@ impl Node {
                     p.recv.reported_upto = p.recv.reported_upto.max(*last);
                 }
             }
+            (Record::Equivocation { .. }, Some((_, hash, _))) => {
+                self.equivocations.insert(hash);
+            }
             (Record::ClockSkew { peer, .. }, _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
                     p.skewed = true;
@@ -332,7 +336,15 @@ impl Node {
         }
         self.incoming.insert(
             n.id(),
-            Incoming { notice: n.clone(), hash, receipt: None, needs_ack, acked: false, overdue: false },
+            Incoming {
+                notice: n.clone(),
+                hash,
+                received_ms: t,
+                receipt: None,
+                needs_ack,
+                acked: false,
+                overdue: false,
+            },
         );
     }
 

@@ -160,7 +160,6 @@ impl Node {
 
     /// Called for every valid frame from `peer`: the link is alive.
     pub(super) fn heard_from(&mut self, now: u64, peer: NodeId) {
-        let initial = self.policy().retransmit_initial_ms;
         let silence = self.policy().link_silence_ms;
         let Some(p) = self.peers.get_mut(&peer) else { return };
         p.last_heard_ms = now;
@@ -172,21 +171,6 @@ impl Node {
         self.outputs.event(after, Event::LinkUp { peer });
         self.schedule(now.saturating_add(silence), Timer::Silence { peer });
         // The peer is back: send everything it has not receipted now, and restart the backoff.
-        let mut retries = Vec::new();
-        if let Some(p) = self.peers.get_mut(&peer) {
-            for (hash, retx) in p.retx.iter_mut() {
-                retx.rto_ms = initial;
-                retx.next_ms = now.saturating_add(initial);
-                retries.push((
-                    *hash,
-                    retx.next_ms,
-                    Transmit { to: peer, precedence: retx.precedence, frame: retx.frame.clone() },
-                ));
-            }
-        }
-        for (hash, next, transmit) in retries {
-            self.outputs.transmit(after, transmit);
-            self.schedule(next, Timer::Retransmit { peer, hash });
-        }
+        self.peer_reachable(now, peer);
     }
 }
