@@ -1,0 +1,836 @@
+//! The `hotline` command line: clap definitions, human and JSON output, exit codes.
+//!
+//! Exit codes: 0 success; 1 error; 2 bad usage; 3 the node is not running; 4 the node or the
+//! input refused the request (an invalid notice, an unknown id, ...).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hotline_node::api::{Request, SendRequest};
+use hotline_node::client::{self, NotRunning, Refused};
+use hotline_node::home::{self, Config, Home};
+use hotline_proto::message::CodedMessage;
+use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::{Body, Disposition, Incident, LangText, Precedence, Texts};
+use serde_json::{json, Value};
+
+mod demo;
+mod testnet;
+
+/// The CBM hotline: signed, deadline-bound notification of military AI incidents between parties.
+#[derive(Parser)]
+#[command(name = "hotline", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The node directory (key, configuration, roster, store).
+    #[arg(long, env = "HOTLINE_HOME", global = true, default_value = ".")]
+    home: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Plays scenario S1 on a temporary three-node network and prints the timeline.
+    Demo(demo::DemoArgs),
+    /// Generates an Ed25519 key (PKCS#8 PEM, mode 0600) and prints its public key.
+    Keygen {
+        /// Where to write the key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Creates a node directory with a new key and configuration; prints its member card.
+    Init {
+        /// This node's member name (a-z, 0-9, -).
+        #[arg(long)]
+        name: String,
+        /// UDP address to listen on.
+        #[arg(long, default_value = "0.0.0.0:4733")]
+        listen: SocketAddr,
+        /// Addresses peers reach this node at (host:port); default: the listen address.
+        #[arg(long = "address")]
+        addresses: Vec<String>,
+        /// Languages this party's officers read.
+        #[arg(long = "language", default_value = "en")]
+        languages: Vec<String>,
+    },
+    /// Builds and inspects rosters (network definitions).
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Runs the node until SIGINT or SIGTERM.
+    Run {
+        /// Log format.
+        #[arg(long, value_enum, default_value = "human")]
+        log_format: LogFormat,
+    },
+    /// Sends an incident report; prints the notice id once it is durable.
+    Send(SendArgs),
+    /// Replies in the thread of a received notice.
+    Reply(ReplyArgs),
+    /// Coded messages from the network's codebook.
+    #[command(subcommand)]
+    Codebook(CodebookCommand),
+    /// Received notices: awaiting acknowledgement first, with time left.
+    Inbox(JsonFlag),
+    /// A notice's whole thread, with each party's receipt and acknowledgement times.
+    Show {
+        /// The notice (sender/number, e.g. alpha/3).
+        id: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Acknowledges a received notice on the officer's behalf.
+    Ack {
+        /// The notice (sender/number).
+        id: String,
+        /// The officer's decision.
+        #[arg(long, value_enum, default_value = "understood")]
+        disposition: DispositionArg,
+        /// The officer's position or call sign.
+        #[arg(long, env = "HOTLINE_OPERATOR", default_value = "watch officer")]
+        operator: String,
+        /// A remark, as LANG=TEXT (repeatable).
+        #[arg(long = "note")]
+        notes: Vec<String>,
+    },
+    /// Streams live events until interrupted.
+    Watch(JsonFlag),
+    /// Links, pending receipts and acknowledgements, next deadlines.
+    Status(JsonFlag),
+    /// The node's log.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Local multi-node networks for testing.
+    #[command(subcommand)]
+    Testnet(testnet::TestnetCommand),
+}
+
+#[derive(Args)]
+struct JsonFlag {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrecedenceArg {
+    Flash,
+    Immediate,
+    Priority,
+    Routine,
+}
+
+impl From<PrecedenceArg> for Precedence {
+    fn from(p: PrecedenceArg) -> Precedence {
+        match p {
+            PrecedenceArg::Flash => Precedence::Flash,
+            PrecedenceArg::Immediate => Precedence::Immediate,
+            PrecedenceArg::Priority => Precedence::Priority,
+            PrecedenceArg::Routine => Precedence::Routine,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DispositionArg {
+    Understood,
+    Investigating,
+    ActionTaken,
+    Disputed,
+}
+
+impl From<DispositionArg> for Disposition {
+    fn from(d: DispositionArg) -> Disposition {
+        match d {
+            DispositionArg::Understood => Disposition::Understood,
+            DispositionArg::Investigating => Disposition::Investigating,
+            DispositionArg::ActionTaken => Disposition::ActionTaken,
+            DispositionArg::Disputed => Disposition::Disputed,
+        }
+    }
+}
+
+#[derive(Args)]
+struct SendArgs {
+    /// Action addressees (comma-separated names).
+    #[arg(long, value_delimiter = ',', required = true)]
+    to: Vec<String>,
+    /// Information addressees (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    info: Vec<String>,
+    /// Precedence.
+    #[arg(long, value_enum)]
+    precedence: PrecedenceArg,
+    /// The incident report, as JSON (spec/incident.schema.json).
+    #[arg(long)]
+    incident: PathBuf,
+    /// The thread (for updates and final reports).
+    #[arg(long)]
+    thread: Option<String>,
+    /// The notice this one answers.
+    #[arg(long)]
+    in_reply_to: Option<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Args)]
+struct ReplyArgs {
+    /// The notice answered (sender/number).
+    id: String,
+    /// The reply, as LANG=TEXT, once per language the network requires.
+    #[arg(long = "text", required = true)]
+    texts: Vec<String>,
+    /// Ask for clarification instead of replying.
+    #[arg(long)]
+    clarification: bool,
+    /// Precedence (default: that of the notice answered).
+    #[arg(long, value_enum)]
+    precedence: Option<PrecedenceArg>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+enum CodebookCommand {
+    /// Lists the codebook of the network.
+    List(JsonFlag),
+    /// Sends a coded message.
+    Send {
+        /// The code number.
+        number: u32,
+        /// Action addressees (comma-separated names).
+        #[arg(long, value_delimiter = ',', required = true)]
+        to: Vec<String>,
+        /// Information addressees.
+        #[arg(long, value_delimiter = ',')]
+        info: Vec<String>,
+        /// Precedence.
+        #[arg(long, value_enum, default_value = "priority")]
+        precedence: PrecedenceArg,
+        /// A note, as LANG=TEXT (repeatable; every required language if any).
+        #[arg(long = "note")]
+        notes: Vec<String>,
+        /// A file to reference by SHA-256 (its bytes do not travel).
+        #[arg(long = "attach")]
+        attachments: Vec<PathBuf>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Subcommand)]
+enum RosterCommand {
+    /// Prints this node's member card (name, key, addresses, languages) as JSON.
+    Card,
+    /// Builds a roster from member cards and an optional policy (TOML); prints the network id.
+    Build {
+        /// The network's name.
+        #[arg(long)]
+        network: String,
+        /// Member cards (JSON, from `hotline roster card`), one per member.
+        #[arg(long = "card", required = true)]
+        cards: Vec<PathBuf>,
+        /// The policy (TOML with the fields of spec §3.2); default: the spec's defaults.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Where to write the roster.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Shows a roster and its network id.
+    Show {
+        /// The roster file (default: the node's).
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Installs a roster in the node directory after checking that it names this node.
+    Install {
+        /// The roster file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Writes the node's log as JSON Lines: a header with the roster, then one line per entry.
+    Export {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Runs the CLI and maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<NotRunning>().is_some() {
+                ExitCode::from(3)
+            } else if e.downcast_ref::<Refused>().is_some() || e.downcast_ref::<Invalid>().is_some() {
+                ExitCode::from(4)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Input that breaks the rules: exit code 4.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn run(cli: Cli) -> Result<()> {
+    let home = Home::new(&cli.home);
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Keygen { out } => {
+            let key = hotline_node::keys::generate();
+            hotline_node::keys::write(&out, &key)?;
+            println!("{}", hotline_proto::crypto::node_id(&key));
+            Ok(())
+        }
+        Command::Init { name, listen, addresses, languages } => {
+            hotline_proto::roster::check_name("name", &name).map_err(|e| Invalid(e.to_string()))?;
+            home.init(&Config { name: name.clone(), listen })?;
+            let addresses = if addresses.is_empty() { vec![listen.to_string()] } else { addresses };
+            let card = card(&home, addresses, languages)?;
+            let path = home.dir().join("card.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&card)? + "\n")?;
+            eprintln!(
+                "created node {name} in {}; its member card is {}",
+                home.dir().display(),
+                path.display()
+            );
+            println!("{}", serde_json::to_string_pretty(&card)?);
+            Ok(())
+        }
+        Command::Roster(command) => roster(&home, command),
+        Command::Run { log_format } => {
+            init_tracing(log_format);
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(hotline_node::daemon::run(&home))
+        }
+        Command::Send(args) => {
+            let text = std::fs::read_to_string(&args.incident)
+                .with_context(|| format!("reading {}", args.incident.display()))?;
+            let incident: Incident = serde_json::from_str(&text).map_err(|e| {
+                Invalid(format!("{} does not match spec/incident.schema.json: {e}", args.incident.display()))
+            })?;
+            let request = SendRequest {
+                precedence: args.precedence.into(),
+                to: args.to,
+                info: args.info,
+                thread: args.thread,
+                in_reply_to: args.in_reply_to,
+                body: Body::Incident(incident),
+            };
+            sent(&home, request, args.json.json)
+        }
+        Command::Reply(args) => {
+            let api = home.api_path();
+            let shown = client::call(&api, &Request::Show { notice: args.id.clone() })?;
+            let original =
+                shown["notices"].as_array().and_then(|ns| ns.iter().find(|n| n["id"] == args.id.as_str()));
+            let original = original.ok_or_else(|| Invalid(format!("no notice {}", args.id)))?;
+            let precedence = match args.precedence {
+                Some(p) => p.into(),
+                None => serde_json::from_value(original["precedence"].clone())?,
+            };
+            let texts = parse_texts(&args.texts)?;
+            let body = if args.clarification { Body::Clarification(texts) } else { Body::Reply(texts) };
+            let request = SendRequest {
+                precedence,
+                to: vec![original["from"].as_str().unwrap_or_default().to_string()],
+                info: vec![],
+                thread: shown["thread"].as_str().map(str::to_string),
+                in_reply_to: Some(args.id),
+                body,
+            };
+            sent(&home, request, args.json.json)
+        }
+        Command::Codebook(CodebookCommand::List(json)) => {
+            let roster = home.roster()?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&roster.policy.codebook)?);
+            } else {
+                for entry in &roster.policy.codebook {
+                    println!("{:>5}  {}", entry.number, entry.word);
+                    for t in &entry.meaning {
+                        println!("       [{}] {}", t.lang, t.text);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Codebook(CodebookCommand::Send {
+            number,
+            to,
+            info,
+            precedence,
+            notes,
+            attachments,
+            json,
+        }) => {
+            let roster = home.roster()?;
+            let entry = roster.policy.code(number).ok_or_else(|| {
+                Invalid(format!("code {number} is not in the codebook (see `hotline codebook list`)"))
+            })?;
+            let attachments = attachments.iter().map(|p| attachment(p)).collect::<Result<Vec<_>>>()?;
+            let body = Body::Codebook(CodedMessage {
+                number,
+                word: entry.word.clone(),
+                note: parse_texts(&notes)?,
+                attachments,
+            });
+            sent(
+                &home,
+                SendRequest {
+                    precedence: precedence.into(),
+                    to,
+                    info,
+                    thread: None,
+                    in_reply_to: None,
+                    body,
+                },
+                json.json,
+            )
+        }
+        Command::Inbox(json) => {
+            let inbox = client::call(&home.api_path(), &Request::Inbox)?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&inbox)?);
+            } else {
+                print_inbox(&inbox);
+            }
+            Ok(())
+        }
+        Command::Show { id, json } => {
+            let thread = client::call(&home.api_path(), &Request::Show { notice: id })?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&thread)?);
+            } else {
+                print_thread(&thread);
+            }
+            Ok(())
+        }
+        Command::Ack { id, disposition, operator, notes } => {
+            let request = Request::Ack {
+                notice: id,
+                operator,
+                disposition: disposition.into(),
+                note: parse_texts(&notes)?,
+            };
+            let result = client::call(&home.api_path(), &request)?;
+            println!("acknowledged {}", result["notice"].as_str().unwrap_or_default());
+            Ok(())
+        }
+        Command::Watch(json) => {
+            let mut c = client::Client::connect(&home.api_path())?;
+            c.call(&Request::Watch)?;
+            while let Some(event) = c.next()? {
+                if json.json {
+                    println!("{event}");
+                } else {
+                    println!("{}  {}", clock(hotline_node::now_ms()), describe(&event));
+                }
+            }
+            Ok(())
+        }
+        Command::Status(json) => {
+            let status = client::call(&home.api_path(), &Request::Status)?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
+            Ok(())
+        }
+        Command::Log(LogCommand::Export { out }) => export(&home, &out),
+        Command::Testnet(command) => testnet::run(command),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
+    let result = client::call(&home.api_path(), &Request::Send(request))?;
+    if json {
+        println!("{result}");
+    } else {
+        println!("{}", result["notice"].as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Parses `LANG=TEXT` arguments.
+pub fn parse_texts(items: &[String]) -> Result<Texts> {
+    items
+        .iter()
+        .map(|item| {
+            let (lang, text) = item.split_once('=').ok_or_else(|| {
+                Invalid(format!("{item:?} is not LANG=TEXT (e.g. en=\"Vessel confirmed civilian.\")"))
+            })?;
+            Ok(LangText { lang: lang.trim().to_string(), text: text.to_string() })
+        })
+        .collect()
+}
+
+fn attachment(path: &Path) -> Result<hotline_proto::incident::Attachment> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hotline_proto::incident::Attachment {
+        sha256: hotline_proto::crypto::sha256(&bytes),
+        size: bytes.len() as u64,
+        media_type: "application/octet-stream".into(),
+        description: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    })
+}
+
+fn card(home: &Home, addresses: Vec<String>, languages: Vec<String>) -> Result<Member> {
+    let config = home.config()?;
+    let key = home.key()?;
+    Ok(Member { name: config.name, key: hotline_proto::crypto::node_id(&key), addresses, languages })
+}
+
+/// Builds a roster from cards and a policy; checks it.
+pub fn build_roster(network: &str, members: Vec<Member>, policy: Policy) -> Result<Roster> {
+    let roster = Roster { format: ROSTER_FORMAT, network: network.into(), members, policy };
+    roster.check().map_err(|e| Invalid(format!("the roster is invalid: {e}")))?;
+    Ok(roster)
+}
+
+fn roster(home: &Home, command: RosterCommand) -> Result<()> {
+    match command {
+        RosterCommand::Card => {
+            let card_path = home.dir().join("card.json");
+            let text = std::fs::read_to_string(&card_path)
+                .with_context(|| format!("reading {}", card_path.display()))?;
+            print!("{text}");
+            Ok(())
+        }
+        RosterCommand::Build { network, cards, policy, out } => {
+            let mut members = Vec::new();
+            for path in &cards {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                members.push(
+                    serde_json::from_str(&text)
+                        .map_err(|e| Invalid(format!("{} is not a member card: {e}", path.display())))?,
+                );
+            }
+            let policy = match policy {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    toml::from_str(&text)
+                        .map_err(|e| Invalid(format!("{} is not a policy: {e}", path.display())))?
+                }
+                None => Policy::default(),
+            };
+            let roster = build_roster(&network, members, policy)?;
+            std::fs::write(&out, roster.to_bytes()).with_context(|| format!("writing {}", out.display()))?;
+            println!("network id {}", roster.network_id());
+            eprintln!("compare this id with every party by voice before going live");
+            Ok(())
+        }
+        RosterCommand::Show { file, json } => {
+            let roster = match file {
+                Some(path) => home::read_roster(&path)?,
+                None => home.roster()?,
+            };
+            if json.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({ "network_id": roster.network_id().to_hex(), "roster": roster })
+                    )?
+                );
+            } else {
+                println!("network {}  id {}", roster.network, roster.network_id());
+                for m in &roster.members {
+                    println!(
+                        "  {:<10} {}  {}  [{}]",
+                        m.name,
+                        m.key,
+                        m.addresses.join(" "),
+                        m.languages.join(",")
+                    );
+                }
+                let p = &roster.policy;
+                for precedence in Precedence::ALL {
+                    let d = p.deadlines(precedence);
+                    println!(
+                        "  {:<10} receipt {:>8}  acknowledgement {:>8}",
+                        precedence.name(),
+                        span(d.receipt_ms),
+                        span(d.ack_ms)
+                    );
+                }
+                println!(
+                    "  link test every {}, down after {} silent; languages {}",
+                    span(p.link_test_interval_ms),
+                    span(p.link_silence_ms),
+                    p.required_languages.join(", ")
+                );
+            }
+            Ok(())
+        }
+        RosterCommand::Install { file } => {
+            let roster = home::read_roster(&file)?;
+            let key = home.key()?;
+            let config = home.config()?;
+            let id = hotline_proto::crypto::node_id(&key);
+            match roster.member(&id) {
+                Some(m) if m.name == config.name => {}
+                Some(m) => bail!("the roster calls this node {:?}, not {:?}", m.name, config.name),
+                None => bail!("this node ({id}) is not in that roster"),
+            }
+            std::fs::write(home.roster_path(), roster.to_bytes())?;
+            println!("installed roster of network {} (id {})", roster.network, roster.network_id());
+            Ok(())
+        }
+    }
+}
+
+fn export(home: &Home, out: &Path) -> Result<()> {
+    let roster = home.roster()?;
+    let leaves: Vec<Vec<u8>> = match client::call(&home.api_path(), &Request::Export) {
+        Ok(result) => result["leaves"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().and_then(hotline_proto::hex::decode)).collect())
+            .unwrap_or_default(),
+        Err(e) if e.downcast_ref::<NotRunning>().is_some() => {
+            hotline_node::store::read_leaves(&home.store_path())?
+        }
+        Err(e) => return Err(e),
+    };
+    let (_, key, _) = home.load()?;
+    let id = hotline_proto::crypto::node_id(&key);
+    let lines = hotline_node::export::lines(&roster, id, &leaves)?;
+    std::fs::write(out, lines.join("\n") + "\n").with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("wrote {} entries of {}'s log to {}", leaves.len(), home.config()?.name, out.display());
+    Ok(())
+}
+
+/// `1h 30m`, `10m`, `5s`, `250ms`.
+pub fn span(ms: u64) -> String {
+    match ms {
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// A signed duration for humans: `4m 12s`, `-35s`.
+pub fn left(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let s = ms.unsigned_abs() / 1000;
+    match s {
+        s if s >= 3600 => format!("{sign}{}h {:02}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{sign}{}m {:02}s", s / 60, s % 60),
+        s => format!("{sign}{s}s"),
+    }
+}
+
+/// UTC `HH:MM:SS.mmm`.
+pub fn clock(ms: u64) -> String {
+    let day = ms % 86_400_000;
+    format!("{:02}:{:02}:{:02}.{:03}Z", day / 3_600_000, (day / 60_000) % 60, (day / 1000) % 60, day % 1000)
+}
+
+fn print_inbox(inbox: &Value) {
+    let empty = Vec::new();
+    let waiting = inbox["awaiting_ack"].as_array().unwrap_or(&empty);
+    let other = inbox["other"].as_array().unwrap_or(&empty);
+    if waiting.is_empty() && other.is_empty() {
+        println!("inbox empty");
+        return;
+    }
+    if !waiting.is_empty() {
+        println!("AWAITING YOUR ACKNOWLEDGEMENT");
+        for n in waiting {
+            let left_ms = n["ack_left_ms"].as_i64().unwrap_or(0);
+            let mark = if left_ms < 0 {
+                format!("OVERDUE by {}", left(-left_ms))
+            } else {
+                format!("{} left", left(left_ms))
+            };
+            println!(
+                "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
+                n["id"].as_str().unwrap_or(""),
+                upper(&n["precedence"]),
+                n["kind"].as_str().unwrap_or(""),
+                n["from"].as_str().unwrap_or(""),
+                mark,
+                n["headline"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if !other.is_empty() {
+        println!("OTHER");
+        for n in other {
+            let state = if n["acked"].as_bool() == Some(true) { "acknowledged" } else { "information" };
+            println!(
+                "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
+                n["id"].as_str().unwrap_or(""),
+                upper(&n["precedence"]),
+                n["kind"].as_str().unwrap_or(""),
+                n["from"].as_str().unwrap_or(""),
+                state,
+                n["headline"].as_str().unwrap_or("")
+            );
+        }
+    }
+}
+
+fn upper(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_uppercase()
+}
+
+fn print_thread(thread: &Value) {
+    println!("thread {}", thread["thread"].as_str().unwrap_or(""));
+    for n in thread["notices"].as_array().into_iter().flatten() {
+        println!(
+            "\n{}  {} {} from {}  created {}",
+            n["id"].as_str().unwrap_or(""),
+            upper(&n["precedence"]),
+            n["kind"].as_str().unwrap_or(""),
+            n["from"].as_str().unwrap_or(""),
+            clock(n["created_ms"].as_u64().unwrap_or(0))
+        );
+        println!("  {}", n["headline"].as_str().unwrap_or(""));
+        let created = n["created_ms"].as_u64().unwrap_or(0);
+        let after = |v: &Value| {
+            v.as_u64().map_or("—".to_string(), |t| format!("+{}", left(t.saturating_sub(created) as i64)))
+        };
+        for p in n["parties"].as_array().into_iter().flatten() {
+            let missed = |flag: &str| if p[flag].as_bool() == Some(true) { " (deadline missed)" } else { "" };
+            println!(
+                "  {:<8} {:<6} receipt {:<10}{}  acknowledgement {:<10}{}",
+                p["name"].as_str().unwrap_or(""),
+                p["role"].as_str().unwrap_or(""),
+                after(&p["receipt_ms"]),
+                missed("receipt_missed"),
+                after(&p["ack_ms"]),
+                missed("ack_missed")
+            );
+        }
+        if n["direction"] == "received" {
+            let state = match (n["needs_ack"].as_bool(), n["acked"].as_bool(), n["overdue"].as_bool()) {
+                (_, Some(true), _) => "acknowledged here".to_string(),
+                (Some(true), _, Some(true)) => "NOT acknowledged here: OVERDUE".to_string(),
+                (Some(true), _, _) => format!(
+                    "awaiting acknowledgement here, {} left",
+                    left(n["ack_left_ms"].as_i64().unwrap_or(0))
+                ),
+                _ => "information copy".to_string(),
+            };
+            println!("  received {}; {state}", clock(n["logged_ms"].as_u64().unwrap_or(0)));
+        }
+    }
+}
+
+fn print_status(s: &Value) {
+    println!(
+        "{}  network {} ({})",
+        s["name"].as_str().unwrap_or(""),
+        s["network"].as_str().unwrap_or(""),
+        s["network_id"].as_str().unwrap_or("")
+    );
+    println!("log: {} entries ({} durable)", s["log_entries"], s["durable_entries"]);
+    println!("links:");
+    for l in s["links"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<10} {:<4} last heard {} ago{}{}",
+            l["peer"].as_str().unwrap_or(""),
+            if l["up"].as_bool() == Some(true) { "up" } else { "DOWN" },
+            left(l["silent_ms"].as_i64().unwrap_or(0)),
+            match l["unreceipted"].as_u64() {
+                Some(0) | None => String::new(),
+                Some(n) => format!(", {n} unreceipted"),
+            },
+            if l["clock_skewed"].as_bool() == Some(true) { ", CLOCK SKEW" } else { "" }
+        );
+    }
+    let awaiting = s["awaiting"].as_array().cloned().unwrap_or_default();
+    if awaiting.is_empty() {
+        println!("nothing awaited");
+    } else {
+        println!("awaiting:");
+        for a in awaiting {
+            let left_ms = a["left_ms"].as_i64().unwrap_or(0);
+            let due = if left_ms < 0 {
+                format!("OVERDUE by {}", left(-left_ms))
+            } else {
+                format!("due in {}", left(left_ms))
+            };
+            println!(
+                "  {:<12} {} from {:<8} {due}",
+                a["notice"].as_str().unwrap_or(""),
+                a["awaiting"].as_str().unwrap_or(""),
+                a["party"].as_str().unwrap_or("")
+            );
+        }
+    }
+}
+
+/// One line for an event.
+pub fn describe(e: &Value) -> String {
+    let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+    match e["event"].as_str().unwrap_or("") {
+        "notice_received" => {
+            format!("NEW {} {} {} ({})", upper(&e["precedence"]), s("kind"), s("notice"), s("role"))
+        }
+        "notice_stored" => format!("sent {}", s("notice")),
+        "ack_stored" => format!("acknowledged {}", s("notice")),
+        "receipt_received" => format!(
+            "receipt for {} from {}{}",
+            s("notice"),
+            s("from"),
+            if e["late"] == true { " (LATE)" } else { "" }
+        ),
+        "ack_received" => format!(
+            "{} acknowledged {}: {}{}",
+            s("from"),
+            s("notice"),
+            s("disposition"),
+            if e["late"] == true { " (LATE)" } else { "" }
+        ),
+        "deadline_approaching" => format!("deadline approaching: {} awaiting {}", s("notice"), s("party")),
+        "deadline_missed" => format!("DEADLINE MISSED: {} {} by {}", s("notice"), s("deadline"), s("party")),
+        "link_down" => format!("LINK DOWN to {}", s("peer")),
+        "link_up" => format!("link up to {}", s("peer")),
+        "sequence_gap" => format!("MISSING notices {}..{} from {}", e["first"], e["last"], s("peer")),
+        "clock_skew" => format!("CLOCK SKEW with {}: {} ms", s("peer"), e["offset_ms"]),
+        "rejected" => format!("refused a frame from {}: {} ({})", s("peer"), s("code"), s("detail")),
+        "equivocation" => format!("EQUIVOCATION by {} on {}", s("peer"), s("notice")),
+        other => format!("{other}: {e}"),
+    }
+}
+
+/// Anything that can go wrong with arguments.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow!(Invalid(message.into()))
+}

@@ -1,0 +1,181 @@
+//! `hotline testnet`: a whole network on one machine, for testers.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use hotline_node::home::{Config, Home};
+use hotline_proto::roster::{Member, Policy};
+
+/// Names of testnet nodes, in order (the NATO alphabet); beyond it, `node-27`, `node-28`, ...
+pub const NAMES: [&str; 26] = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo",
+    "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor",
+    "whiskey", "xray", "yankee", "zulu",
+];
+
+/// Testnet commands.
+#[derive(Subcommand)]
+pub enum TestnetCommand {
+    /// Creates N node directories (alpha, bravo, ...) with keys and one shared roster on loopback.
+    Init {
+        /// Where to create the testnet.
+        dir: PathBuf,
+        /// Number of nodes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// UDP port of the first node; the others follow.
+        #[arg(long, default_value_t = 47000)]
+        base_port: u16,
+        /// The network policy (TOML); default: the spec's defaults.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Runs every node of a testnet as a child process; Ctrl-C or SIGTERM stops them all.
+    Up {
+        /// The testnet directory.
+        dir: PathBuf,
+    },
+}
+
+/// Runs a testnet command.
+pub fn run(command: TestnetCommand) -> Result<()> {
+    match command {
+        TestnetCommand::Init { dir, nodes, base_port, policy } => {
+            let policy = match policy {
+                Some(path) => toml::from_str(
+                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                )
+                .map_err(|e| super::usage(format!("{} is not a policy: {e}", path.display())))?,
+                None => Policy::default(),
+            };
+            let ports: Vec<u16> = (0..nodes).map(|i| base_port.saturating_add(i as u16)).collect();
+            let homes = init(&dir, &ports, policy)?;
+            for (name, home) in &homes {
+                println!("{name:<10} {}", home.dir().display());
+            }
+            eprintln!("start it with `hotline testnet up {}`", dir.display());
+            Ok(())
+        }
+        TestnetCommand::Up { dir } => up(&dir),
+    }
+}
+
+/// The name of the i-th testnet node.
+pub fn name(i: usize) -> String {
+    NAMES.get(i).map_or_else(|| format!("node-{}", i + 1), |n| (*n).to_string())
+}
+
+/// Creates one node directory per port, all on 127.0.0.1, and installs one roster in each.
+pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Home)>> {
+    if ports.len() < 2 || ports.len() > hotline_proto::limits::MAX_MEMBERS {
+        bail!(super::Invalid(format!("a testnet has 2 to {} nodes", hotline_proto::limits::MAX_MEMBERS)));
+    }
+    let mut homes = Vec::new();
+    let mut members = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let name = name(i);
+        let home = Home::new(dir.join(&name));
+        let listen = format!("127.0.0.1:{port}").parse()?;
+        let key = home.init(&Config { name: name.clone(), listen })?;
+        members.push(Member {
+            name: name.clone(),
+            key: hotline_proto::crypto::node_id(&key),
+            addresses: vec![listen.to_string()],
+            languages: policy.required_languages.clone(),
+        });
+        homes.push((name, home));
+    }
+    let roster = super::build_roster("testnet", members, policy)?;
+    std::fs::write(dir.join("roster.bin"), roster.to_bytes())?;
+    for (_, home) in &homes {
+        std::fs::write(home.roster_path(), roster.to_bytes())?;
+    }
+    Ok(homes)
+}
+
+/// The node directories of a testnet, in name order.
+pub fn homes(dir: &Path) -> Result<Vec<Home>> {
+    let mut homes: Vec<Home> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("config.toml").exists())
+        .map(Home::new)
+        .collect();
+    homes.sort_by_key(|h| h.dir().to_path_buf());
+    if homes.is_empty() {
+        bail!(super::Invalid(format!(
+            "{} holds no node directories; create them with `hotline testnet init`",
+            dir.display()
+        )));
+    }
+    Ok(homes)
+}
+
+/// A node process.
+pub struct Child(std::process::Child);
+
+impl Child {
+    /// Starts `hotline run` for `home`, with its log going to `log` (or inherited).
+    pub fn start(home: &Home, log: Option<&Path>) -> Result<Child> {
+        let exe = std::env::current_exe().context("finding the hotline executable")?;
+        let mut command = std::process::Command::new(exe);
+        command.arg("run").arg("--home").arg(home.dir()).stdin(std::process::Stdio::null());
+        if let Some(log) = log {
+            let file = std::fs::File::create(log)?;
+            command.stdout(file.try_clone()?).stderr(file);
+        }
+        Ok(Child(command.spawn().context("starting a node")?))
+    }
+
+    /// Asks the node to stop (SIGTERM) and waits up to 10 s before killing it.
+    pub fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.0.id()).unwrap_or(i32::MAX));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+fn up(dir: &Path) -> Result<()> {
+    let homes = homes(dir)?;
+    let mut children = Vec::new();
+    for home in &homes {
+        eprintln!("starting {}", home.dir().display());
+        children.push(Child::start(home, None)?);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let stopped_by = runtime.block_on(async {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return anyhow::Ok("interrupt"),
+                _ = terminate.recv() => return Ok("SIGTERM"),
+                _ = tick.tick() => {
+                    if children.iter_mut().any(Child::exited) {
+                        return Ok("a node exited");
+                    }
+                }
+            }
+        }
+    })?;
+    eprintln!("stopping all nodes ({stopped_by})");
+    for child in children {
+        child.stop();
+    }
+    Ok(())
+}

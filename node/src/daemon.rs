@@ -1,0 +1,184 @@
+//! `hotline run`: one event loop that owns the protocol core and feeds it frames from the
+//! transport, durable lengths from the store writer, operator requests from the API, and the
+//! clock; after every input it hands what the core produced to the store, the transport and the
+//! operators.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use hotline_proto::{Draft, Event, Node, NoticeId, Role};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::api::{self, Call, Request, SendRequest};
+use crate::home::Home;
+use crate::names;
+use crate::store::Store;
+use crate::transport::{Inbound, Transport};
+use crate::{now_ms, views};
+
+struct Daemon {
+    node: Node,
+    name: String,
+    writer: std::sync::mpsc::Sender<(u64, Vec<Vec<u8>>)>,
+    transport: Transport,
+    events: broadcast::Sender<Value>,
+    /// Answers waiting for a notice's `sent` entry to be durable.
+    sends: HashMap<NoticeId, oneshot::Sender<Value>>,
+    /// Answers waiting for an acknowledgement's entry to be durable.
+    acks: HashMap<NoticeId, oneshot::Sender<Value>>,
+}
+
+/// Runs the node in `home` until SIGINT or SIGTERM.
+pub async fn run(home: &Home) -> Result<()> {
+    let (config, key, roster) = home.load()?;
+    let (store, leaves) = Store::open(&home.store_path())?;
+    let reader = store.reader();
+    let started = std::time::Instant::now();
+    let node = Node::restore(key.clone(), roster.clone(), leaves.iter(), now_ms())
+        .with_context(|| format!("restoring the node from {}", home.store_path().display()))?;
+    tracing::info!(
+        name = %config.name,
+        entries = leaves.len(),
+        ms = started.elapsed().as_millis() as u64,
+        network_id = %roster.network_id(),
+        "log restored"
+    );
+    drop(leaves);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let writer = store.spawn_writer(done_tx);
+    let (in_tx, mut in_rx) = mpsc::channel(256);
+    let transport = Transport::start(&key, &roster, config.listen, in_tx)?;
+    tracing::info!(listen = %transport.local_addr()?, "listening");
+    let (events, _) = broadcast::channel(1024);
+    let (call_tx, mut calls) = mpsc::channel::<Call>(64);
+    api::serve(&home.api_path(), call_tx, events.clone(), reader)?;
+    let mut d = Daemon {
+        node,
+        name: config.name,
+        writer,
+        transport,
+        events,
+        sends: HashMap::new(),
+        acks: HashMap::new(),
+    };
+    d.pump();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let wait = d
+            .node
+            .poll_timeout()
+            .map_or(Duration::from_secs(3600), |t| Duration::from_millis(t.saturating_sub(now_ms())));
+        tokio::select! {
+            Some(inbound) = in_rx.recv() => match inbound {
+                Inbound::Frame(peer, bytes) => {
+                    if let Err(e) = d.node.handle_frame(now_ms(), peer, &bytes) {
+                        tracing::warn!(peer = %names::name(d.node.roster(), &peer), code = e.code.name(), detail = %e.detail, "frame refused");
+                    }
+                }
+                Inbound::Connected(peer) => d.node.peer_reachable(now_ms(), peer),
+            },
+            Some(done) = done_rx.recv() => match done {
+                Ok(len) => d.node.persisted(len),
+                Err(e) => return Err(anyhow!("the store failed; stopping so that nothing unsaved is receipted: {e}")),
+            },
+            Some(call) = calls.recv() => d.handle(call),
+            () = tokio::time::sleep(wait) => d.node.handle_timeout(now_ms()),
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        }
+        d.pump();
+    }
+    tracing::info!("stopping");
+    let _ = std::fs::remove_file(home.api_path());
+    d.transport.shutdown().await;
+    Ok(())
+}
+
+impl Daemon {
+    /// Hands everything the core produced to the store, the transport and the operators.
+    fn pump(&mut self) {
+        while let Some(batch) = self.node.poll_persist() {
+            if self.writer.send((batch.first_index, batch.leaves)).is_err() {
+                tracing::error!("the store writer has stopped");
+            }
+        }
+        while let Some(t) = self.node.poll_transmit() {
+            self.transport.send(t.to, t.precedence, t.frame);
+        }
+        while let Some(event) = self.node.poll_event() {
+            let value = views::event(self.node.roster(), &event);
+            match &event {
+                Event::NoticeStored { id } => {
+                    if let Some(reply) = self.sends.remove(id) {
+                        let _ = reply.send(api::ok(json!({ "notice": self.node.roster().notice_name(id) })));
+                    }
+                }
+                Event::AckStored { notice } => {
+                    if let Some(reply) = self.acks.remove(notice) {
+                        let _ =
+                            reply.send(api::ok(json!({ "notice": self.node.roster().notice_name(notice) })));
+                    }
+                }
+                _ => {}
+            }
+            tracing::info!(event = %value, "event");
+            let _ = self.events.send(value);
+        }
+    }
+
+    fn handle(&mut self, call: Call) {
+        let now = now_ms();
+        let answer = match call.request {
+            Request::Send(send) => match self.draft(send).and_then(|d| Ok(self.node.send_notice(now, d)?)) {
+                Ok(id) => {
+                    self.sends.insert(id, call.reply);
+                    return;
+                }
+                Err(e) => api::error(format!("{e:#}")),
+            },
+            Request::Ack { notice, operator, disposition, note } => {
+                let result = names::notice(self.node.roster(), &notice)
+                    .and_then(|id| Ok((id, self.node.acknowledge(now, id, &operator, disposition, note)?)));
+                match result {
+                    Ok((id, ())) => {
+                        self.acks.insert(id, call.reply);
+                        return;
+                    }
+                    Err(e) => api::error(format!("{e:#}")),
+                }
+            }
+            Request::Inbox => api::ok(views::inbox(&self.node, now)),
+            Request::Show { notice } => match names::notice(self.node.roster(), &notice) {
+                Ok(id) => match views::thread(&self.node, &id, now) {
+                    Some(v) => api::ok(v),
+                    None => api::error(format!("this node has no notice {notice}")),
+                },
+                Err(e) => api::error(e),
+            },
+            Request::Status => api::ok(views::status(&self.node, &self.name, now)),
+            Request::Watch | Request::Export => api::error("handled by the API task"),
+        };
+        let _ = call.reply.send(answer);
+    }
+
+    fn draft(&self, send: SendRequest) -> Result<Draft> {
+        let roster = self.node.roster();
+        let mut to = Vec::new();
+        for name in &send.to {
+            to.push((names::member(roster, name)?, Role::Action));
+        }
+        for name in &send.info {
+            to.push((names::member(roster, name)?, Role::Info));
+        }
+        let notice = |s: &Option<String>| s.as_deref().map(|s| names::notice(roster, s)).transpose();
+        Ok(Draft {
+            precedence: send.precedence,
+            to,
+            thread: notice(&send.thread)?,
+            in_reply_to: notice(&send.in_reply_to)?,
+            body: send.body,
+        })
+    }
+}

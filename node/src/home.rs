@@ -1,0 +1,136 @@
+//! The node directory: key, configuration, roster, store and API socket in one place.
+//!
+//! ```text
+//! HOME/
+//!   node.key       Ed25519 key, PKCS#8 PEM, mode 0600
+//!   config.toml    name, listen address
+//!   roster.bin     the network's roster (canonical bytes; its hash is the network id)
+//!   store.redb     the durable log
+//!   api.sock       the local operator API (Unix socket, mode 0600)
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use ed25519_dalek::SigningKey;
+use hotline_proto::Roster;
+use serde::{Deserialize, Serialize};
+
+/// The node's configuration file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This node's member name in the roster.
+    pub name: String,
+    /// UDP address to listen on for QUIC.
+    pub listen: SocketAddr,
+}
+
+/// A node directory.
+#[derive(Clone, Debug)]
+pub struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    /// The directory at `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Home {
+        Home { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of the key file.
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join("node.key")
+    }
+
+    /// Path of the configuration.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+
+    /// Path of the roster.
+    pub fn roster_path(&self) -> PathBuf {
+        self.dir.join("roster.bin")
+    }
+
+    /// Path of the store.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.join("store.redb")
+    }
+
+    /// Path of the operator API socket.
+    pub fn api_path(&self) -> PathBuf {
+        self.dir.join("api.sock")
+    }
+
+    /// Creates a new node directory with a fresh key. Refuses an existing key.
+    pub fn init(&self, config: &Config) -> Result<SigningKey> {
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let key = crate::keys::generate();
+        crate::keys::write(&self.key_path(), &key)?;
+        self.write_config(config)?;
+        Ok(key)
+    }
+
+    /// Writes the configuration.
+    pub fn write_config(&self, config: &Config) -> Result<()> {
+        let text = toml::to_string(config).context("encoding the configuration")?;
+        std::fs::write(self.config_path(), text)
+            .with_context(|| format!("writing {}", self.config_path().display()))
+    }
+
+    /// Reads the configuration.
+    pub fn config(&self) -> Result<Config> {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {} (is {} a node directory? create one with `hotline init`)",
+                path.display(),
+                self.dir.display()
+            )
+        })?;
+        toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))
+    }
+
+    /// Reads the key.
+    pub fn key(&self) -> Result<SigningKey> {
+        crate::keys::read(&self.key_path())
+    }
+
+    /// Reads and checks the roster.
+    pub fn roster(&self) -> Result<Roster> {
+        read_roster(&self.roster_path()).with_context(|| {
+            format!(
+                "no usable roster in {}; install one with `hotline roster install FILE`",
+                self.dir.display()
+            )
+        })
+    }
+
+    /// Everything a running node needs, checked against each other.
+    pub fn load(&self) -> Result<(Config, SigningKey, Roster)> {
+        let config = self.config()?;
+        let key = self.key()?;
+        let roster = self.roster()?;
+        let id = hotline_proto::crypto::node_id(&key);
+        match roster.member(&id) {
+            Some(m) if m.name == config.name => Ok((config, key, roster)),
+            Some(m) => {
+                bail!("the roster names this node's key {:?}, but config.toml says {:?}", m.name, config.name)
+            }
+            None => bail!("this node's key {} is not in the roster (network {})", id, roster.network_id()),
+        }
+    }
+}
+
+/// Reads a roster file: its canonical bytes, strictly decoded and checked.
+pub fn read_roster(path: &Path) -> Result<Roster> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Roster::from_bytes(&bytes).with_context(|| format!("{} is not a valid roster", path.display()))
+}

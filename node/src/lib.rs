@@ -1,0 +1,28 @@
+//! # hotline-node
+//!
+//! The CBM hotline node: it drives the sans-IO [`hotline_proto::Node`] with real sockets (QUIC,
+//! TLS 1.3 with raw public keys pinned to the roster), a real disk (redb, fsynced, group commit),
+//! a real clock, and a local operator API used by the `hotline` command-line tool.
+//!
+//! No protocol rule lives here: every decision is the core's; this crate moves bytes and time.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod client;
+pub mod daemon;
+pub mod export;
+pub mod home;
+pub mod keys;
+pub mod names;
+pub mod store;
+pub mod transport;
+pub mod views;
+
+/// Milliseconds since the Unix epoch, from the system clock: the only clock read in the node.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

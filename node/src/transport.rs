@@ -1,0 +1,437 @@
+//! QUIC between nodes: TLS 1.3 only, RFC 7250 raw public keys pinned to the roster in both
+//! directions, one unidirectional stream per protocol frame, size-limited before allocation.
+//!
+//! * The server side accepts a client only if the client's raw key is a roster member; the client
+//!   side accepts a server only if its raw key is the member it meant to reach. A key outside the
+//!   roster never gets a connection, and a member cannot pose as another (identity *is* the key).
+//! * Of each pair of members, the one with the smaller key dials and keeps the connection up
+//!   (reconnecting with backoff); the other accepts. So there is one connection per pair.
+//! * Every frame travels on its own unidirectional stream whose priority is the frame's
+//!   precedence, so a FLASH frame is not queued behind ROUTINE traffic on the same connection.
+//!   A stream longer than the protocol's frame limit is cut off at the limit.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use ed25519_dalek::SigningKey;
+use hotline_proto::limits::MAX_FRAME;
+use hotline_proto::{NodeId, Precedence, Roster};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls13_signature_with_raw_key, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, Error as TlsError, SignatureScheme};
+use tokio::sync::{mpsc, Semaphore};
+
+/// The ALPN protocol id: protocol version 1.
+pub const ALPN: &[u8] = b"cbm-hotline/1";
+
+/// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the key's 32 bytes follow.
+const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+
+/// Concurrent incoming streams per connection: bounds the memory a peer can pin.
+const MAX_STREAMS: u32 = 64;
+/// Outgoing frames in flight at once, over all peers.
+const MAX_SENDS: usize = 512;
+/// How long a peer may take to deliver one frame's stream.
+const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The raw public key "certificate" of a node: its SubjectPublicKeyInfo.
+pub fn spki(id: &NodeId) -> Vec<u8> {
+    let mut der = SPKI_PREFIX.to_vec();
+    der.extend_from_slice(&id.0);
+    der
+}
+
+/// The node id in a raw public key, if it is an Ed25519 one.
+pub fn node_from_spki(der: &[u8]) -> Option<NodeId> {
+    let key = der.strip_prefix(&SPKI_PREFIX[..])?;
+    Some(NodeId(key.try_into().ok()?))
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn algorithms() -> WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
+}
+
+fn verify_raw(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    algs: &WebPkiSupportedAlgorithms,
+) -> Result<HandshakeSignatureValid, TlsError> {
+    verify_tls13_signature_with_raw_key(message, &SubjectPublicKeyInfoDer::from(cert.as_ref()), dss, algs)
+}
+
+/// Server side: the client must present the raw key of a roster member (other than this node).
+#[derive(Debug)]
+struct RosterClientVerifier {
+    members: Vec<NodeId>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for RosterClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: UnixTime,
+    ) -> Result<ClientCertVerified, TlsError> {
+        match node_from_spki(end_entity.as_ref()) {
+            Some(id) if self.members.contains(&id) => Ok(ClientCertVerified::assertion()),
+            _ => Err(TlsError::InvalidCertificate(rustls::CertificateError::UnknownIssuer)),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        Err(TlsError::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        verify_raw(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![SignatureScheme::ED25519]
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        true
+    }
+}
+
+/// Client side: the server must present exactly the raw key of the member we dialled.
+#[derive(Debug)]
+struct PinnedServerVerifier {
+    expected: NodeId,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        if node_from_spki(end_entity.as_ref()) == Some(self.expected) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(TlsError::InvalidCertificate(rustls::CertificateError::UnknownIssuer))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        Err(TlsError::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        verify_raw(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![SignatureScheme::ED25519]
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        true
+    }
+}
+
+fn certified_key(key: &SigningKey) -> Result<Arc<CertifiedKey>> {
+    let der = crate::keys::pkcs8_der(key)?;
+    let signer = rustls::crypto::ring::sign::any_eddsa_type(&PrivatePkcs8KeyDer::from(der))
+        .map_err(|e| anyhow!("loading the key into TLS: {e}"))?;
+    let id = hotline_proto::crypto::node_id(key);
+    Ok(Arc::new(CertifiedKey::new(vec![CertificateDer::from(spki(&id))], signer)))
+}
+
+fn transport_config() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.max_concurrent_uni_streams(MAX_STREAMS.into());
+    t.max_concurrent_bidi_streams(0u32.into());
+    t.keep_alive_interval(Some(Duration::from_secs(3)));
+    t.max_idle_timeout(Some(
+        Duration::from_secs(12)
+            .try_into()
+            .unwrap_or(quinn::IdleTimeout::from(quinn::VarInt::from_u32(12_000))),
+    ));
+    t.stream_receive_window(quinn::VarInt::from_u32(u32::try_from(2 * MAX_FRAME).unwrap_or(u32::MAX)));
+    Arc::new(t)
+}
+
+/// The QUIC server configuration of a node: its raw key, and roster members only as clients.
+pub fn server_config(key: &SigningKey, roster: &Roster) -> Result<quinn::ServerConfig> {
+    let me = hotline_proto::crypto::node_id(key);
+    let members = roster.members.iter().map(|m| m.key).filter(|k| *k != me).collect();
+    let verifier = Arc::new(RosterClientVerifier { members, algs: algorithms() });
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(Arc::new(rustls::server::AlwaysResolvesServerRawPublicKeys::new(certified_key(
+            key,
+        )?)));
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(tls)?));
+    config.transport_config(transport_config());
+    Ok(config)
+}
+
+/// The QUIC client configuration for dialling `peer`, pinned to its key.
+pub fn client_config(key: &SigningKey, peer: NodeId) -> Result<quinn::ClientConfig> {
+    let verifier = Arc::new(PinnedServerVerifier { expected: peer, algs: algorithms() });
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_cert_resolver(Arc::new(rustls::client::AlwaysResolvesClientRawPublicKeys::new(
+            certified_key(key)?,
+        )));
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let mut config = quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls)?));
+    config.transport_config(transport_config());
+    Ok(config)
+}
+
+/// The roster member at the other end of an established connection.
+pub fn peer_of(conn: &quinn::Connection) -> Option<NodeId> {
+    let identity = conn.peer_identity()?;
+    let certs = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
+    node_from_spki(certs.first()?.as_ref())
+}
+
+/// What the transport tells the node.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A frame (or, if longer than the limit, its first `MAX_FRAME + 1` bytes) from a peer.
+    Frame(NodeId, Vec<u8>),
+    /// A connection to the peer was established.
+    Connected(NodeId),
+}
+
+/// The running transport of one node.
+#[derive(Clone)]
+pub struct Transport {
+    endpoint: quinn::Endpoint,
+    conns: Arc<Mutex<HashMap<NodeId, quinn::Connection>>>,
+    sends: Arc<Semaphore>,
+}
+
+impl Transport {
+    /// Binds `listen` and starts accepting and dialling. Frames and connection events go to `tx`.
+    pub fn start(
+        key: &SigningKey,
+        roster: &Roster,
+        listen: SocketAddr,
+        tx: mpsc::Sender<Inbound>,
+    ) -> Result<Transport> {
+        let endpoint = quinn::Endpoint::server(server_config(key, roster)?, listen)
+            .with_context(|| format!("binding UDP {listen}"))?;
+        let transport =
+            Transport { endpoint, conns: Arc::default(), sends: Arc::new(Semaphore::new(MAX_SENDS)) };
+        let me = hotline_proto::crypto::node_id(key);
+        tokio::spawn(transport.clone().accept_loop(tx.clone()));
+        for member in roster.members.iter().filter(|m| m.key > me) {
+            let config = client_config(key, member.key)?;
+            let addresses: Vec<String> = member.addresses.clone();
+            tokio::spawn(transport.clone().dial_loop(
+                member.key,
+                member.name.clone(),
+                addresses,
+                config,
+                tx.clone(),
+            ));
+        }
+        Ok(transport)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.endpoint.local_addr()?)
+    }
+
+    async fn accept_loop(self, tx: mpsc::Sender<Inbound>) {
+        while let Some(incoming) = self.endpoint.accept().await {
+            let this = self.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                match incoming.await {
+                    Ok(conn) => match peer_of(&conn) {
+                        Some(peer) => this.serve(peer, conn, tx).await,
+                        None => conn.close(1u32.into(), b"no identity"),
+                    },
+                    Err(e) => tracing::info!(error = %e, "refused an incoming connection"),
+                }
+            });
+        }
+    }
+
+    async fn dial_loop(
+        self,
+        peer: NodeId,
+        name: String,
+        addresses: Vec<String>,
+        config: quinn::ClientConfig,
+        tx: mpsc::Sender<Inbound>,
+    ) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            for address in &addresses {
+                let Ok(addr) = address.parse::<SocketAddr>() else {
+                    tracing::warn!(%address, peer = %name, "not an ip:port address; skipped");
+                    continue;
+                };
+                let attempt = self.endpoint.connect_with(config.clone(), addr, "peer.cbm-hotline.invalid");
+                match attempt {
+                    Ok(connecting) => match connecting.await {
+                        Ok(conn) => {
+                            backoff = Duration::from_millis(200);
+                            tracing::info!(peer = %name, %addr, "connected");
+                            self.clone().serve(peer, conn, tx.clone()).await;
+                            tracing::info!(peer = %name, "connection closed");
+                            break;
+                        }
+                        Err(e) => tracing::debug!(peer = %name, %addr, error = %e, "connection failed"),
+                    },
+                    Err(e) => tracing::warn!(peer = %name, %addr, error = %e, "cannot dial"),
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Registers a connection and reads frames from it until it closes.
+    async fn serve(self, peer: NodeId, conn: quinn::Connection, tx: mpsc::Sender<Inbound>) {
+        if let Ok(mut conns) = self.conns.lock() {
+            conns.insert(peer, conn.clone());
+        }
+        if tx.send(Inbound::Connected(peer)).await.is_err() {
+            return;
+        }
+        while let Ok(mut stream) = conn.accept_uni().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(STREAM_TIMEOUT, read_frame(&mut stream)).await {
+                    Ok(Some(bytes)) => {
+                        let _ = tx.send(Inbound::Frame(peer, bytes)).await;
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        let _ = stream.stop(2u32.into());
+                    }
+                }
+            });
+        }
+        if let Ok(mut conns) = self.conns.lock() {
+            if conns.get(&peer).is_some_and(|c| c.stable_id() == conn.stable_id()) {
+                conns.remove(&peer);
+            }
+        }
+    }
+
+    /// Sends a frame to a peer on a new stream at the frame's precedence. Without a connection
+    /// the frame is dropped: the protocol retransmits until it is receipted.
+    pub fn send(&self, peer: NodeId, precedence: Precedence, frame: Vec<u8>) {
+        let conn = self.conns.lock().ok().and_then(|c| c.get(&peer).cloned());
+        let Some(conn) = conn else {
+            tracing::trace!(peer = %peer.short(), "no connection; frame left to retransmission");
+            return;
+        };
+        let Ok(permit) = self.sends.clone().try_acquire_owned() else {
+            tracing::warn!("send queue full; frame left to retransmission");
+            return;
+        };
+        tokio::spawn(async move {
+            let _permit = permit;
+            let result = async {
+                let mut stream = conn.open_uni().await?;
+                stream.set_priority(priority(precedence))?;
+                stream.write_all(&frame).await?;
+                stream.finish()?;
+                anyhow::Ok(())
+            };
+            if let Err(e) = result.await {
+                tracing::debug!(error = %e, "frame not sent");
+            }
+        });
+    }
+
+    /// Closes every connection and the endpoint.
+    pub async fn shutdown(&self) {
+        self.endpoint.close(0u32.into(), b"shutdown");
+        self.endpoint.wait_idle().await;
+    }
+}
+
+/// Stream priority of a precedence: FLASH highest.
+pub fn priority(precedence: Precedence) -> i32 {
+    match precedence {
+        Precedence::Flash => 3,
+        Precedence::Immediate => 2,
+        Precedence::Priority => 1,
+        Precedence::Routine => 0,
+    }
+}
+
+/// Reads one frame: the whole stream, or its first `MAX_FRAME + 1` bytes if it is longer (the
+/// protocol core then refuses it as too large). `None` if the stream failed.
+async fn read_frame(stream: &mut quinn::RecvStream) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.read_chunk(MAX_FRAME + 1 - bytes.len(), true).await.ok()? {
+        bytes.extend_from_slice(&chunk.bytes);
+        if bytes.len() > MAX_FRAME {
+            let _ = stream.stop(1u32.into());
+            break;
+        }
+    }
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spki_round_trip() {
+        let id = NodeId([7; 32]);
+        let der = spki(&id);
+        assert_eq!(der.len(), 44);
+        assert_eq!(node_from_spki(&der), Some(id));
+        assert_eq!(node_from_spki(&der[1..]), None);
+    }
+}
