@@ -41,7 +41,7 @@ pub struct SendRequest {
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// Send a notice; answered once it is durable, with its id.
-    Send(SendRequest),
+    Send(Box<SendRequest>),
     /// Acknowledge a received notice; answered once durable.
     Ack {
         /// `sender/seq`.

@@ -441,7 +441,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Watch(json) => {
             let mut c = client::Client::connect(&home.api_path())?;
             c.call(&Request::Watch)?;
-            while let Some(event) = c.next()? {
+            while let Some(event) = c.next_line()? {
                 if json.json {
                     println!("{event}");
                 } else {
@@ -475,7 +475,7 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
-    let result = client::call(&home.api_path(), &Request::Send(request))?;
+    let result = client::call(&home.api_path(), &Request::Send(Box::new(request)))?;
     if json {
         println!("{result}");
     } else {

@@ -42,7 +42,7 @@ impl Client {
         let mut line = serde_json::to_vec(request)?;
         line.push(b'\n');
         self.stream.get_mut().write_all(&line).context("writing to the node")?;
-        let answer = self.next()?.ok_or_else(|| anyhow!("the node closed the connection"))?;
+        let answer = self.next_line()?.ok_or_else(|| anyhow!("the node closed the connection"))?;
         match answer.get("ok").and_then(Value::as_bool) {
             Some(true) => Ok(answer.get("result").cloned().unwrap_or(Value::Null)),
             _ => Err(Refused(
@@ -53,7 +53,7 @@ impl Client {
     }
 
     /// The next line from the node (events after `watch`); `None` when it hangs up.
-    pub fn next(&mut self) -> Result<Option<Value>> {
+    pub fn next_line(&mut self) -> Result<Option<Value>> {
         let mut line = String::new();
         if self.stream.read_line(&mut line).context("reading from the node")? == 0 {
             return Ok(None);

@@ -73,8 +73,9 @@ pub async fn run(home: &Home) -> Result<()> {
         tokio::select! {
             Some(inbound) = in_rx.recv() => match inbound {
                 Inbound::Frame(peer, bytes) => {
+                    // Refusals are reported (rate-limited) as events; each one only at debug level.
                     if let Err(e) = d.node.handle_frame(now_ms(), peer, &bytes) {
-                        tracing::warn!(peer = %names::name(d.node.roster(), &peer), code = e.code.name(), detail = %e.detail, "frame refused");
+                        tracing::debug!(peer = %names::name(d.node.roster(), &peer), code = e.code.name(), detail = %e.detail, "frame refused");
                     }
                 }
                 Inbound::Connected(peer) => d.node.peer_reachable(now_ms(), peer),
@@ -105,6 +106,7 @@ impl Daemon {
             }
         }
         while let Some(t) = self.node.poll_transmit() {
+            tracing::trace!(to = %t.to.short(), precedence = %t.precedence, len = t.frame.len(), "transmit");
             self.transport.send(t.to, t.precedence, t.frame);
         }
         while let Some(event) = self.node.poll_event() {
@@ -131,7 +133,7 @@ impl Daemon {
     fn handle(&mut self, call: Call) {
         let now = now_ms();
         let answer = match call.request {
-            Request::Send(send) => match self.draft(send).and_then(|d| Ok(self.node.send_notice(now, d)?)) {
+            Request::Send(send) => match self.draft(*send).and_then(|d| Ok(self.node.send_notice(now, d)?)) {
                 Ok(id) => {
                     self.sends.insert(id, call.reply);
                     return;

@@ -291,7 +291,11 @@ impl Transport {
             tokio::spawn(async move {
                 match incoming.await {
                     Ok(conn) => match peer_of(&conn) {
-                        Some(peer) => this.serve(peer, conn, tx).await,
+                        Some(peer) => {
+                            tracing::info!(peer = %peer.short(), addr = %conn.remote_address(), "accepted");
+                            this.serve(peer, conn, tx).await;
+                            tracing::info!(peer = %peer.short(), "accepted connection closed");
+                        }
                         None => conn.close(1u32.into(), b"no identity"),
                     },
                     Err(e) => tracing::info!(error = %e, "refused an incoming connection"),
@@ -385,8 +389,9 @@ impl Transport {
                 stream.finish()?;
                 anyhow::Ok(())
             };
-            if let Err(e) = result.await {
-                tracing::debug!(error = %e, "frame not sent");
+            match result.await {
+                Ok(()) => tracing::trace!(peer = %peer.short(), "frame sent"),
+                Err(e) => tracing::debug!(peer = %peer.short(), error = %e, "frame not sent"),
             }
         });
     }

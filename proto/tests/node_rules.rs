@@ -363,3 +363,24 @@ fn frames_are_handed_out_most_urgent_first() {
     let order: Vec<Precedence> = a.transmits().iter().map(|t| t.precedence).collect();
     assert_eq!(order, [Precedence::Flash, Precedence::Priority, Precedence::Routine]);
 }
+
+#[test]
+fn output_that_depends_on_nothing_new_is_released_at_once() {
+    // Regression: a retransmission on an idle node (no new log entry since the last persist)
+    // waited for a `persisted` call that never came, so a quiet node never retransmitted.
+    let (mut a, b) = start_pair();
+    a.node.send_notice(T0, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    assert_eq!(kinds(&a.transmits()), ["notice"]);
+    // Link tests and the like first: everything before the retransmission is made durable.
+    a.node.handle_timeout(T0 + 999);
+    a.sync();
+    a.transmits();
+    a.node.handle_timeout(T0 + 1_000);
+    assert!(a.node.poll_persist().is_none(), "a retransmission logs nothing");
+    assert_eq!(
+        kinds(&a.transmits()),
+        ["notice"],
+        "retransmission held back although nothing new must be durable"
+    );
+}

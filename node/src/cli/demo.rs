@@ -56,7 +56,7 @@ impl Watch {
             let tx = tx.clone();
             let name = name.clone();
             std::thread::spawn(move || {
-                while let Ok(Some(event)) = c.next() {
+                while let Ok(Some(event)) = c.next_line() {
                     if tx.send((name.clone(), now_ms(), event)).is_err() {
                         return;
                     }
@@ -109,7 +109,7 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
 }
 
 fn send(home: &Home, request: SendRequest) -> Result<String> {
-    let result = client::call(&home.api_path(), &Request::Send(request))?;
+    let result = client::call(&home.api_path(), &Request::Send(Box::new(request)))?;
     Ok(result["notice"].as_str().unwrap_or_default().to_string())
 }
 

@@ -28,6 +28,9 @@ pub enum TestnetCommand {
         /// UDP port of the first node; the others follow.
         #[arg(long, default_value_t = 47000)]
         base_port: u16,
+        /// Exact UDP ports, one per node (instead of --base-port).
+        #[arg(long, value_delimiter = ',', conflicts_with = "base_port")]
+        ports: Vec<u16>,
         /// The network policy (TOML); default: the spec's defaults.
         #[arg(long)]
         policy: Option<PathBuf>,
@@ -42,7 +45,7 @@ pub enum TestnetCommand {
 /// Runs a testnet command.
 pub fn run(command: TestnetCommand) -> Result<()> {
     match command {
-        TestnetCommand::Init { dir, nodes, base_port, policy } => {
+        TestnetCommand::Init { dir, nodes, base_port, ports, policy } => {
             let policy = match policy {
                 Some(path) => toml::from_str(
                     &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
@@ -50,7 +53,13 @@ pub fn run(command: TestnetCommand) -> Result<()> {
                 .map_err(|e| super::usage(format!("{} is not a policy: {e}", path.display())))?,
                 None => Policy::default(),
             };
-            let ports: Vec<u16> = (0..nodes).map(|i| base_port.saturating_add(i as u16)).collect();
+            let ports: Vec<u16> = if ports.is_empty() {
+                (0..nodes).map(|i| base_port.saturating_add(i as u16)).collect()
+            } else if ports.len() == nodes {
+                ports
+            } else {
+                return Err(super::usage(format!("--ports lists {} ports for {nodes} nodes", ports.len())));
+            };
             let homes = init(&dir, &ports, policy)?;
             for (name, home) in &homes {
                 println!("{name:<10} {}", home.dir().display());

@@ -336,6 +336,7 @@ impl Node {
             node.last_time = verified.entry.time_ms;
         }
         node.durable = node.log_len;
+        node.outputs.release(node.durable);
         node.start(now);
         Ok(node)
     }

@@ -41,13 +41,15 @@ pub(super) struct Outputs {
     ready_transmits: BTreeMap<(Precedence, u64), Transmit>,
     ready_events: VecDeque<Event>,
     order: u64,
+    /// Entries known durable: output that depends on no more than these is ready at once.
+    durable: u64,
     /// Test-only fault: release transmits without waiting for durability.
     pub(super) ungated_transmits: bool,
 }
 
 impl Outputs {
     pub(super) fn transmit(&mut self, after: u64, transmit: Transmit) {
-        if self.ungated_transmits {
+        if self.ungated_transmits || after <= self.durable {
             self.order += 1;
             self.ready_transmits.insert((transmit.precedence, self.order), transmit);
         } else {
@@ -56,11 +58,16 @@ impl Outputs {
     }
 
     pub(super) fn event(&mut self, after: u64, event: Event) {
-        self.gated_events.push_back((after, event));
+        if after <= self.durable && self.gated_events.is_empty() {
+            self.ready_events.push_back(event);
+        } else {
+            self.gated_events.push_back((after, event));
+        }
     }
 
     /// Releases everything that depends only on the first `durable` entries.
     pub(super) fn release(&mut self, durable: u64) {
+        self.durable = self.durable.max(durable);
         while self.gated_transmits.front().is_some_and(|(after, _)| *after <= durable) {
             if let Some((_, transmit)) = self.gated_transmits.pop_front() {
                 self.order += 1;

@@ -1,0 +1,240 @@
+//! A real network of `hotline` processes on loopback for tests: each test gets its own directory
+//! and free ports, and every process is killed when the network is dropped.
+
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hotline_node::api::Request;
+use hotline_node::client;
+use hotline_node::home::Home;
+use hotline_proto::log::{Check, LogVerifier, VerifiedEntry};
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+
+/// A short policy for tests: deadlines of seconds, link tests every second.
+pub const FAST_POLICY: &str = r#"
+link_test_interval_ms = 1000
+link_silence_ms = 3000
+max_clock_skew_ms = 2000
+retransmit_initial_ms = 100
+retransmit_max_ms = 1000
+required_languages = ["en"]
+codebook = []
+[flash]
+receipt_ms = 1000
+ack_ms = 2000
+[immediate]
+receipt_ms = 1000
+ack_ms = 3000
+[priority]
+receipt_ms = 2000
+ack_ms = 4000
+[routine]
+receipt_ms = 2000
+ack_ms = 60000
+"#;
+
+pub struct Net {
+    pub dir: tempfile::TempDir,
+    pub names: Vec<String>,
+    children: BTreeMap<String, Child>,
+}
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<_> = (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    sockets.iter().map(|s| s.local_addr().unwrap().port()).collect()
+}
+
+impl Net {
+    /// `hotline testnet init` with `n` nodes and an optional policy (TOML text).
+    pub fn init(n: usize, policy: Option<&str>) -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = free_ports(n);
+        let mut args =
+            vec!["testnet".to_string(), "init".into(), dir.path().join("net").display().to_string()];
+        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        args.extend(["--nodes".into(), n.to_string(), "--ports".into(), ports.join(",")]);
+        if let Some(policy) = policy {
+            let path = dir.path().join("policy.toml");
+            std::fs::write(&path, policy).unwrap();
+            args.extend(["--policy".into(), path.display().to_string()]);
+        }
+        let out = cli(None, &args);
+        assert!(out.status.success(), "testnet init: {}", String::from_utf8_lossy(&out.stderr));
+        let names =
+            ["alpha", "bravo", "charlie", "delta", "echo"][..n].iter().map(|s| s.to_string()).collect();
+        Net { dir, names, children: BTreeMap::new() }
+    }
+
+    pub fn home(&self, name: &str) -> Home {
+        Home::new(self.dir.path().join("net").join(name))
+    }
+
+    pub fn start(&mut self, name: &str) {
+        let home = self.home(name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{name}.log")))
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(["run", "--home"])
+            .arg(home.dir())
+            .env("HOTLINE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.children.insert(name.to_string(), child);
+        wait_until(&format!("{name} answers"), Duration::from_secs(20), || {
+            client::call(&home.api_path(), &Request::Status).is_ok()
+        });
+    }
+
+    pub fn start_all(&mut self) {
+        for name in self.names.clone() {
+            self.start(&name);
+        }
+    }
+
+    /// Waits until every node has every link tested (all link tests receipted).
+    pub fn wait_links(&self) {
+        for name in &self.names {
+            if !self.children.contains_key(name) {
+                continue;
+            }
+            let home = self.home(name);
+            wait_until(&format!("{name}'s links are tested"), Duration::from_secs(20), || {
+                client::call(&home.api_path(), &Request::Status)
+                    .map(|s| s["links"].as_array().is_some_and(|ls| ls.iter().all(|l| l["unreceipted"] == 0)))
+                    .unwrap_or(false)
+            });
+        }
+    }
+
+    pub fn pid(&self, name: &str) -> u32 {
+        self.children[name].id()
+    }
+
+    /// `kill -9`: no chance to flush anything.
+    pub fn kill9(&mut self, name: &str) {
+        let mut child = self.children.remove(name).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(&mut self, name: &str) {
+        let mut child = self.children.remove(name).unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "{name} did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn api(&self, name: &str, request: &Request) -> Value {
+        client::call(&self.home(name).api_path(), request).unwrap_or_else(|e| panic!("{name}: {e:#}"))
+    }
+
+    /// Runs the CLI against a node's home.
+    pub fn cli(&self, name: &str, args: &[&str]) -> Output {
+        let mut all = vec!["--home".to_string(), self.home(name).dir().display().to_string()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        cli(None, &all)
+    }
+
+    /// The CLI's stdout, asserting success.
+    pub fn ok(&self, name: &str, args: &[&str]) -> String {
+        let out = self.cli(name, args);
+        assert!(
+            out.status.success(),
+            "hotline {args:?} at {name} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn json(&self, name: &str, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(name, args)).unwrap()
+    }
+
+    /// A stopped node's durable log, fully verified.
+    pub fn log(&self, name: &str) -> Vec<VerifiedEntry> {
+        let home = self.home(name);
+        let leaves = hotline_node::store::read_leaves(&home.store_path()).unwrap();
+        let mut verifier = LogVerifier::new(
+            home.roster().unwrap(),
+            hotline_proto::crypto::node_id(&home.key().unwrap()),
+            Check::Full,
+        );
+        leaves.iter().map(|l| verifier.push(l).unwrap_or_else(|e| panic!("{name}'s log: {e}"))).collect()
+    }
+
+    pub fn node_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for (_, mut child) in std::mem::take(&mut self.children) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn cli(cwd: Option<&Path>, args: &[String]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).stdin(Stdio::null());
+    if let Some(cwd) = cwd {
+        c.current_dir(cwd);
+    }
+    c.output().unwrap()
+}
+
+pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/examples").join(name)
+}
+
+/// An incident file whose texts are English only (for networks that require only English).
+pub fn english_incident(dir: &Path) -> PathBuf {
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(example("s1-misidentification.json")).unwrap())
+            .unwrap();
+    for field in ["summary", "suspected_cause", "actions_taken", "requested_response"] {
+        v[field].as_array_mut().unwrap().truncate(1);
+    }
+    v["human_control"]["statement"].as_array_mut().unwrap().truncate(1);
+    let path = dir.join("incident-en.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    path
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}

@@ -1,0 +1,502 @@
+//! Real processes over loopback QUIC: scenarios S1, S2 (with `kill -9`), S3, S5, and crash
+//! durability under a burst of notices.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::{english_incident, example, rss_kib, wait_until, Net, FAST_POLICY};
+use hotline_node::api::{Request, SendRequest};
+use hotline_proto::{Body, Hash32, Message, Precedence, Record};
+use serde_json::Value;
+
+fn accepted_notices(log: &[hotline_proto::log::VerifiedEntry]) -> Vec<(String, Hash32)> {
+    log.iter()
+        .filter(|e| matches!(e.entry.record, Record::Accepted { .. }))
+        .filter_map(|e| e.message.as_ref())
+        .filter_map(|o| match &o.message {
+            Message::Notice(n) if n.kind() != hotline_proto::NoticeKind::LinkTest => {
+                Some((format!("{}", n.seq), o.hash))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn s1_end_to_end_through_the_cli() {
+    let mut net = Net::init(3, None);
+    net.start_all();
+    net.wait_links();
+    let incident = example("s1-misidentification.json");
+    let id = net.ok(
+        "alpha",
+        &[
+            "send",
+            "--to",
+            "bravo",
+            "--info",
+            "charlie",
+            "--precedence",
+            "flash",
+            "--incident",
+            incident.to_str().unwrap(),
+        ],
+    );
+    let id = id.trim().to_string();
+    assert!(id.starts_with("alpha/"), "{id}");
+    // bravo's inbox shows it awaiting acknowledgement, with time left; charlie's as information.
+    wait_until("bravo has it", Duration::from_secs(10), || {
+        net.json("bravo", &["inbox", "--json"])["awaiting_ack"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|n| n["id"] == id.as_str()))
+    });
+    let human = net.ok("bravo", &["inbox"]);
+    assert!(
+        human.contains("AWAITING YOUR ACKNOWLEDGEMENT") && human.contains(&id) && human.contains("left"),
+        "{human}"
+    );
+    wait_until("charlie has it", Duration::from_secs(10), || {
+        net.json("charlie", &["inbox", "--json"])["other"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|n| n["id"] == id.as_str()))
+    });
+    net.ok("bravo", &["ack", &id, "--disposition", "investigating", "--operator", "bravo duty officer"]);
+    // Acknowledging twice is refused with exit code 4.
+    assert_eq!(net.cli("bravo", &["ack", &id]).status.code(), Some(4));
+    let reply = net
+        .ok(
+            "bravo",
+            &[
+                "reply",
+                &id,
+                "--text",
+                "en=Vessel confirmed civilian.",
+                "--text",
+                "zh=已确认该船只为民用船只。",
+            ],
+        )
+        .trim()
+        .to_string();
+    wait_until("alpha has the reply", Duration::from_secs(10), || {
+        net.json("alpha", &["inbox", "--json"])["awaiting_ack"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|n| n["id"] == reply.as_str()))
+    });
+    net.ok("alpha", &["ack", &reply]);
+    let mut closing: Value = serde_json::from_str(&std::fs::read_to_string(&incident).unwrap()).unwrap();
+    closing["completeness"] = "final".into();
+    let closing_path = net.dir.path().join("final.json");
+    std::fs::write(&closing_path, closing.to_string()).unwrap();
+    let fin = net.ok(
+        "alpha",
+        &[
+            "send",
+            "--to",
+            "bravo",
+            "--info",
+            "charlie",
+            "--precedence",
+            "immediate",
+            "--thread",
+            &id,
+            "--incident",
+            closing_path.to_str().unwrap(),
+        ],
+    );
+    let fin = fin.trim().to_string();
+    wait_until("bravo has the final report", Duration::from_secs(10), || {
+        net.cli("bravo", &["ack", &fin]).status.success()
+    });
+    // alpha's view of the thread: both receipts and bravo's acknowledgements.
+    wait_until("alpha has every receipt and acknowledgement", Duration::from_secs(10), || {
+        let thread = net.json("alpha", &["show", &id, "--json"]);
+        let notices = thread["notices"].as_array().unwrap();
+        notices.len() == 3
+            && notices.iter().filter(|n| n["direction"] == "sent").all(|n| {
+                n["parties"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|p| p["receipt_ms"].is_u64() && (p["role"] == "info" || p["ack_ms"].is_u64()))
+            })
+    });
+    let shown = net.ok("alpha", &["show", &id]);
+    assert!(
+        shown.contains("receipt") && shown.contains("charlie") && !shown.contains("deadline missed"),
+        "{shown}"
+    );
+    let status = net.json("alpha", &["status", "--json"]);
+    assert!(status["links"].as_array().unwrap().iter().all(|l| l["up"] == true));
+    assert_eq!(status["awaiting"].as_array().unwrap().len(), 0, "{status}");
+    // Export, then stop everything and verify every log; the recipients hold alpha's exact bytes.
+    let export = net.dir.path().join("alpha.jsonl");
+    net.ok("alpha", &["log", "export", "--out", export.to_str().unwrap()]);
+    let lines = std::fs::read_to_string(&export).unwrap();
+    assert!(lines.lines().next().unwrap().contains("cbm-hotline-log-export/1"));
+    for name in ["alpha", "bravo", "charlie"] {
+        net.stop(name);
+    }
+    let seq = id.trim_start_matches("alpha/").to_string();
+    let sent_hash = net
+        .log("alpha")
+        .iter()
+        .filter_map(|e| e.message.as_ref())
+        .find_map(|o| match &o.message {
+            Message::Notice(n) if n.seq.to_string() == seq && matches!(o.message, Message::Notice(_)) => {
+                Some(o.hash)
+            }
+            _ => None,
+        })
+        .unwrap();
+    for name in ["bravo", "charlie"] {
+        let copies: Vec<_> =
+            accepted_notices(&net.log(name)).into_iter().filter(|(s, _)| *s == seq).collect();
+        assert_eq!(copies, vec![(seq.clone(), sent_hash)], "{name}");
+    }
+    assert!(!net.log("alpha").iter().any(|e| matches!(e.entry.record, Record::DeadlineMissed { .. })));
+}
+
+#[test]
+fn s2_the_line_is_dead_kill_9_and_restart() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start_all();
+    net.wait_links();
+    net.kill9("bravo");
+    let incident = english_incident(net.dir.path());
+    let id = net
+        .ok(
+            "alpha",
+            &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
+        )
+        .trim()
+        .to_string();
+    // The receipt deadline (1 s) passes: alpha records the miss and its officer sees it.
+    wait_until("the receipt miss", Duration::from_secs(10), || {
+        net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["receipt_missed"] == true
+    });
+    wait_until("link down", Duration::from_secs(10), || {
+        net.json("alpha", &["status", "--json"])["links"][0]["up"] == false
+    });
+    net.start("bravo");
+    wait_until("the late receipt", Duration::from_secs(20), || {
+        net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["receipt_ms"].is_u64()
+    });
+    wait_until("link up", Duration::from_secs(10), || {
+        net.json("alpha", &["status", "--json"])["links"][0]["up"] == true
+    });
+    net.ok("bravo", &["ack", &id]);
+    wait_until("the ack", Duration::from_secs(10), || {
+        net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["ack_ms"].is_u64()
+    });
+    net.stop("alpha");
+    net.stop("bravo");
+    let alpha = net.log("alpha");
+    let records: Vec<&Record> = alpha.iter().map(|e| &e.entry.record).collect();
+    let miss = records
+        .iter()
+        .position(|r| {
+            matches!(r, Record::DeadlineMissed { deadline: hotline_proto::DeadlineKind::Receipt, .. })
+        })
+        .expect("miss");
+    let down = records.iter().position(|r| matches!(r, Record::LinkDown { .. })).expect("link down");
+    let up = records.iter().position(|r| matches!(r, Record::LinkUp { .. })).expect("link up");
+    assert!(miss < up && down < up);
+    // Exactly one copy at bravo, and bravo's receipt time is after the miss.
+    assert_eq!(accepted_notices(&net.log("bravo")).len(), 1);
+}
+
+#[test]
+fn s3_nobody_answers() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start_all();
+    net.wait_links();
+    let incident = english_incident(net.dir.path());
+    let id = net
+        .ok(
+            "alpha",
+            &["send", "--to", "bravo", "--precedence", "immediate", "--incident", incident.to_str().unwrap()],
+        )
+        .trim()
+        .to_string();
+    wait_until("the acknowledgement miss at alpha", Duration::from_secs(10), || {
+        net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["ack_missed"] == true
+    });
+    wait_until("bravo's inbox shows it overdue", Duration::from_secs(10), || {
+        net.json("bravo", &["inbox", "--json"])["awaiting_ack"][0]["overdue"] == true
+    });
+    assert!(net.ok("bravo", &["inbox"]).contains("OVERDUE"));
+    net.stop("alpha");
+    net.stop("bravo");
+    for name in ["alpha", "bravo"] {
+        let missed = net.log(name).iter().any(|e| {
+            matches!(
+                e.entry.record,
+                Record::DeadlineMissed { deadline: hotline_proto::DeadlineKind::Ack, .. }
+            )
+        });
+        assert!(missed, "{name} did not record the missed acknowledgement");
+    }
+}
+
+/// Sends frames to a node as `as_name` (whose process is not running), over a real QUIC
+/// connection made with that member's key.
+struct Rogue {
+    rt: tokio::runtime::Runtime,
+    conn: Option<quinn::Connection>,
+}
+
+impl Rogue {
+    fn connect(net: &Net, key: &ed25519_dalek::SigningKey, to: &str) -> Result<Rogue, String> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let home = net.home(to);
+        let target = hotline_proto::crypto::node_id(&home.key().unwrap());
+        let addr = home.config().unwrap().listen;
+        let config = hotline_node::transport::client_config(key, target).unwrap();
+        let conn = rt.block_on(async {
+            let mut endpoint =
+                quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).map_err(|e| e.to_string())?;
+            endpoint.set_default_client_config(config);
+            let conn = endpoint
+                .connect(addr, "peer.cbm-hotline.invalid")
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())?;
+            // TLS 1.3: the server checks the client's key last; give it time to refuse.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            match conn.close_reason() {
+                Some(reason) => Err(reason.to_string()),
+                None => Ok(conn),
+            }
+        })?;
+        Ok(Rogue { rt, conn: Some(conn) })
+    }
+
+    fn send(&self, bytes: &[u8]) {
+        let conn = self.conn.clone().unwrap();
+        let bytes = bytes.to_vec();
+        self.rt.block_on(async move {
+            let mut s = conn.open_uni().await.unwrap();
+            let _ = s.write_all(&bytes).await;
+            let _ = s.finish();
+            let _ = s.stopped().await;
+        });
+    }
+
+    /// The next receipt the node sends us, within 5 s (link tests and the like are skipped).
+    fn receipt(&self) -> Option<hotline_proto::Receipt> {
+        let conn = self.conn.clone().unwrap();
+        self.rt.block_on(async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let mut s = tokio::time::timeout_at(deadline, conn.accept_uni()).await.ok()?.ok()?;
+                let bytes = s.read_to_end(1 << 20).await.ok()?;
+                if let Ok(opened) = hotline_proto::message::decode_trusted(&bytes) {
+                    if let Message::Receipt(r) = opened.message {
+                        return Some(r);
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn notice_from(net: &Net, sender: &str, to: &str, seq: u64, link_seq: u64) -> hotline_proto::Notice {
+    let roster = net.home(to).roster().unwrap();
+    let sender = roster.member_named(sender).unwrap().key;
+    let to = roster.member_named(to).unwrap().key;
+    hotline_proto::Notice {
+        network: roster.network_id(),
+        sender,
+        seq,
+        created_ms: hotline_node::now_ms(),
+        precedence: Precedence::Priority,
+        to: vec![hotline_proto::message::Addressee { node: to, role: hotline_proto::Role::Action, link_seq }],
+        thread: None,
+        in_reply_to: None,
+        body: Body::Incident(
+            serde_json::from_str(&std::fs::read_to_string(english_incident(net.dir.path())).unwrap())
+                .unwrap(),
+        ),
+    }
+}
+
+#[test]
+fn s5_hostile_input() {
+    let mut net = Net::init(3, Some(FAST_POLICY));
+    net.start("alpha");
+    // A key that is not in the roster is refused during the handshake.
+    let stranger = hotline_node::keys::generate();
+    assert!(Rogue::connect(&net, &stranger, "alpha").is_err(), "a stranger got a connection");
+    // charlie's key (charlie's process is not running) speaks for charlie.
+    let charlie_key = net.home("charlie").key().unwrap();
+    let rogue = Rogue::connect(&net, &charlie_key, "alpha").expect("a member connects");
+    let (frame, _) = hotline_proto::message::seal(
+        &charlie_key,
+        hotline_proto::Kind::Notice,
+        &notice_from(&net, "charlie", "alpha", 900, 900),
+    );
+    // Tampered after signing: flip a byte of the body.
+    let mut tampered = frame.clone();
+    let at = tampered.len() - 70; // inside the body text, before the signature
+    tampered[at] ^= 0x20;
+    rogue.send(&tampered);
+    // Oversized, truncated, garbage.
+    rogue.send(&vec![1u8; hotline_proto::limits::MAX_FRAME + 10_000]);
+    rogue.send(&frame[..frame.len() / 2]);
+    rogue.send(b"\x01\xff\xff\xff garbage");
+    // A stream flood: memory stays bounded and the node keeps serving.
+    let before = rss_kib(net.pid("alpha"));
+    let conn = rogue.conn.clone().unwrap();
+    rogue.rt.block_on(async move {
+        let mut tasks = Vec::new();
+        for i in 0..3000u32 {
+            let conn = conn.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Ok(mut s) = conn.open_uni().await {
+                    let _ = s.write_all(&vec![(i % 251) as u8; 4096]).await;
+                    let _ = s.finish();
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    let after = rss_kib(net.pid("alpha"));
+    assert!(after < before + 150 * 1024, "memory grew from {before} KiB to {after} KiB under a stream flood");
+    // Valid traffic on the same connection still gets a receipt.
+    rogue.send(&frame);
+    let receipt = rogue.receipt().unwrap_or_else(|| {
+        panic!(
+            "no receipt for the valid notice; alpha's log:\n{}",
+            net.node_log("alpha").lines().rev().take(30).collect::<Vec<_>>().join("\n")
+        )
+    });
+    assert_eq!(receipt.notice.seq, 900);
+    let status = net.json("alpha", &["status", "--json"]);
+    assert!(status["log_entries"].as_u64().unwrap() > 0);
+    net.stop("alpha");
+    let log = net.log("alpha");
+    let codes: BTreeSet<&str> = log
+        .iter()
+        .filter_map(|e| match &e.entry.record {
+            Record::Rejected { code, .. } => Some(code.name()),
+            _ => None,
+        })
+        .collect();
+    for expected in ["bad_signature", "frame_too_large", "malformed"] {
+        assert!(codes.contains(expected), "no {expected} refusal logged: {codes:?}");
+    }
+    let rejected = log.iter().filter(|e| matches!(e.entry.record, Record::Rejected { .. })).count();
+    assert!(rejected <= 16 * 2, "{rejected} refusals logged: the rate limit does not hold");
+    assert_eq!(accepted_notices(&log).len(), 1);
+}
+
+#[test]
+fn crash_durability_under_a_burst() {
+    const N: usize = 1000;
+    let mut net = Net::init(2, None);
+    net.start_all();
+    net.wait_links();
+    // Watch alpha's receipts as they come.
+    let mut watch = hotline_node::client::Client::connect(&net.home("alpha").api_path()).unwrap();
+    watch.call(&Request::Watch).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        while let Ok(Some(e)) = watch.next_line() {
+            if e["event"] == "receipt_received"
+                && tx.send(e["notice"].as_str().unwrap_or_default().to_string()).is_err()
+            {
+                return;
+            }
+        }
+    });
+    // Eight officers send at once.
+    let api = net.home("alpha").api_path();
+    let senders: Vec<_> = (0..8)
+        .map(|_| {
+            let api = api.clone();
+            std::thread::spawn(move || {
+                let mut ids = Vec::new();
+                let mut client = hotline_node::client::Client::connect(&api).unwrap();
+                for _ in 0..N / 8 {
+                    let incident: hotline_proto::Incident = serde_json::from_str(
+                        &std::fs::read_to_string(common::example("s1-misidentification.json")).unwrap(),
+                    )
+                    .unwrap();
+                    let mut incident = incident;
+                    for t in [
+                        &mut incident.summary,
+                        &mut incident.suspected_cause,
+                        &mut incident.actions_taken,
+                        &mut incident.requested_response,
+                        &mut incident.human_control.statement,
+                    ] {
+                        t.truncate(1);
+                    }
+                    let request = Request::Send(Box::new(SendRequest {
+                        precedence: Precedence::Routine,
+                        to: vec!["bravo".into()],
+                        info: vec![],
+                        thread: None,
+                        in_reply_to: None,
+                        body: Body::Incident(incident),
+                    }));
+                    ids.push(client.call(&request).unwrap()["notice"].as_str().unwrap().to_string());
+                }
+                ids
+            })
+        })
+        .collect();
+    // Kill bravo once it has receipted a third of the burst.
+    let mut receipted = BTreeSet::new();
+    while receipted.len() < N / 3 {
+        receipted.insert(rx.recv_timeout(Duration::from_secs(30)).expect("receipts"));
+    }
+    net.kill9("bravo");
+    while let Ok(id) = rx.try_recv() {
+        receipted.insert(id);
+    }
+    // Every notice alpha holds a receipt for is in bravo's store, exactly once.
+    let at_crash: BTreeMap<String, usize> =
+        accepted_notices(&net.log("bravo")).into_iter().fold(BTreeMap::new(), |mut m, (seq, _)| {
+            *m.entry(format!("alpha/{seq}")).or_default() += 1;
+            m
+        });
+    for id in &receipted {
+        assert_eq!(at_crash.get(id), Some(&1), "{id} was receipted but is not durable at bravo exactly once");
+    }
+    let sent: Vec<String> = senders.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert_eq!(sent.len(), N);
+    net.start("bravo");
+    let all: BTreeSet<String> = sent.iter().cloned().collect();
+    let mut got = receipted.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !all.is_subset(&got) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {N} receipted after restart",
+            got.intersection(&all).count()
+        );
+        if let Ok(id) = rx.recv_timeout(Duration::from_secs(1)) {
+            got.insert(id);
+        }
+    }
+    net.stop("alpha");
+    net.stop("bravo");
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (seq, _) in accepted_notices(&net.log("bravo")) {
+        *counts.entry(format!("alpha/{seq}")).or_default() += 1;
+    }
+    for id in &sent {
+        assert_eq!(counts.get(id), Some(&1), "{id} is not at bravo exactly once");
+    }
+    eprintln!(
+        "burst: {N} notices, {} receipted before the kill, all delivered exactly once after restart",
+        receipted.len()
+    );
+}
