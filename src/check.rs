@@ -149,9 +149,10 @@ pub fn final_checks(sim: &mut Sim, quiet_ms: u64) {
                 if notice.kind() == NoticeKind::LinkTest {
                     continue;
                 }
-                if settled && sim.nodes[r].shown.get(&notice.id()).copied().unwrap_or(0) != 1 {
+                let shown = sim.nodes[r].shown.get(&notice.id()).copied().unwrap_or(0);
+                if settled && shown != 1 {
                     return sim.fail(format!(
-                        "notice {} was not shown exactly once to {rname}'s officer",
+                        "notice {} was shown {shown} times to {rname}'s officer",
                         notice.id()
                     ));
                 }

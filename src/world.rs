@@ -328,6 +328,7 @@ impl Sim {
             last.1 = Some(now);
         }
         self.boot(i);
+        self.reload_inbox(i);
         // The officer re-does acknowledgements that a crash took back.
         let wanted: Vec<NoticeId> = self.nodes[i].acks_wanted.iter().copied().collect();
         for notice in wanted {
@@ -446,31 +447,57 @@ impl Sim {
     fn on_event(&mut self, i: usize, event: Event) {
         let local = self.local(i);
         match &event {
-            Event::NoticeReceived { id, ack_due_ms, .. } => {
-                let count = self.nodes[i].shown.entry(*id).or_insert(0);
-                *count += 1;
-                let count = *count;
-                if count > 1 {
-                    let what =
-                        format!("{} showed notice {id} to its officer {} times", self.nodes[i].name, count);
-                    self.fail(what);
-                }
-                if let Some(due) = ack_due_ms {
-                    if self.rng.gen_bool(self.config.ack_probability) {
-                        // Some officers answer late: up to 1.3 times the window.
-                        let window = due.saturating_sub(local).max(1_000);
-                        let delay = self.rng.gen_range(500..=window + window * 3 / 10);
-                        let at = self.now + delay;
-                        self.schedule(at, Action::Ack(i, *id));
-                    }
-                }
-            }
+            Event::NoticeReceived { id, ack_due_ms, .. } => self.officer_sees(i, *id, *ack_due_ms),
             Event::AckStored { notice } => {
                 self.nodes[i].acks_wanted.remove(notice);
             }
             _ => {}
         }
         self.nodes[i].events.push((local, event));
+    }
+
+    /// Node `i`'s officer sees a notice (an event, or the inbox reloaded after a restart) and,
+    /// if it asks for an acknowledgement, perhaps decides to give one.
+    fn officer_sees(&mut self, i: usize, id: NoticeId, ack_due_ms: Option<u64>) {
+        let local = self.local(i);
+        let count = self.nodes[i].shown.entry(id).or_insert(0);
+        *count += 1;
+        let count = *count;
+        if count > 1 {
+            let what = format!("{} showed notice {id} to its officer {count} times", self.nodes[i].name);
+            return self.fail(what);
+        }
+        if let Some(due) = ack_due_ms {
+            if self.rng.gen_bool(self.config.ack_probability) {
+                // Some officers answer late: up to 1.3 times the window.
+                let window = due.saturating_sub(local).max(1_000);
+                let delay = self.rng.gen_range(500..=window + window * 3 / 10);
+                let at = self.now + delay;
+                self.schedule(at, Action::Ack(i, id));
+            }
+        }
+    }
+
+    /// After a restart the officer's console reloads the inbox: a notice that became durable just
+    /// before the crash, whose event the crash took, is shown now (the inbox, not the event
+    /// stream, is the officer's record; spec §6.10).
+    fn reload_inbox(&mut self, i: usize) {
+        let Some(node) = self.nodes[i].node.as_ref() else { return };
+        let me = node.id();
+        let policy = &self.roster.policy;
+        let shown = &self.nodes[i].shown;
+        let unseen: Vec<(NoticeId, Option<u64>)> = node
+            .received()
+            .filter(|(n, _)| n.kind() != hotline_proto::NoticeKind::LinkTest && !shown.contains_key(&n.id()))
+            .map(|(n, acked)| {
+                let due = (n.needs_ack_from(&me) && !acked)
+                    .then(|| n.created_ms + policy.deadlines(n.precedence).ack_ms);
+                (n.id(), due)
+            })
+            .collect();
+        for (id, due) in unseen {
+            self.officer_sees(i, id, due);
+        }
     }
 
     fn make_durable(&mut self, i: usize, leaves: Vec<Vec<u8>>) {

@@ -14,9 +14,15 @@ pub fn generate() -> SigningKey {
     SigningKey::generate(&mut rand::rngs::OsRng)
 }
 
+/// PKCS#8 v1 (RFC 5958 without the optional public key): the form `openssl genpkey -algorithm
+/// ed25519` writes and every tool reads.
+fn keypair_bytes(key: &SigningKey) -> ed25519_dalek::pkcs8::KeypairBytes {
+    ed25519_dalek::pkcs8::KeypairBytes { secret_key: key.to_bytes(), public_key: None }
+}
+
 /// Writes `key` to `path` as PKCS#8 PEM with mode 0600. Refuses to overwrite a file.
 pub fn write(path: &Path, key: &SigningKey) -> Result<()> {
-    let pem = key.to_pkcs8_pem(Default::default()).context("encoding the key as PKCS#8")?;
+    let pem = keypair_bytes(key).to_pkcs8_pem(Default::default()).context("encoding the key as PKCS#8")?;
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -42,7 +48,7 @@ pub fn read(path: &Path) -> Result<SigningKey> {
 
 /// The key's PKCS#8 DER encoding (for rustls).
 pub fn pkcs8_der(key: &SigningKey) -> Result<Vec<u8>> {
-    Ok(key.to_pkcs8_der().context("encoding the key as PKCS#8")?.as_bytes().to_vec())
+    Ok(keypair_bytes(key).to_pkcs8_der().context("encoding the key as PKCS#8")?.as_bytes().to_vec())
 }
 
 #[cfg(test)]
@@ -58,6 +64,11 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(read(&path).unwrap().to_bytes(), key.to_bytes());
         assert!(write(&path, &key).is_err(), "overwrote a key");
+        let pem = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"),
+            "not PKCS#8 v1 Ed25519: {pem}"
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(read(&path).unwrap_err().to_string().contains("chmod 600"));
     }
