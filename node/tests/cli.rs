@@ -1,0 +1,237 @@
+//! The command line as people use it: setting up a network by hand, codebook messages, watching,
+//! testnets, `--help`, and exit codes that say what happened.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{cli, wait_until, BIN};
+
+fn run(args: &[&str]) -> std::process::Output {
+    cli(None, &args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(out.status.success(), "hotline {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn help_everywhere() {
+    for sub in [
+        vec![],
+        vec!["demo"],
+        vec!["keygen"],
+        vec!["init"],
+        vec!["roster"],
+        vec!["roster", "build"],
+        vec!["run"],
+        vec!["send"],
+        vec!["reply"],
+        vec!["codebook", "send"],
+        vec!["inbox"],
+        vec!["show"],
+        vec!["ack"],
+        vec!["watch"],
+        vec!["status"],
+        vec!["log", "export"],
+        vec!["testnet", "init"],
+        vec!["testnet", "up"],
+    ] {
+        let mut args = sub.clone();
+        args.push("--help");
+        let out = ok(&args);
+        assert!(out.contains("Usage:"), "{sub:?}: {out}");
+    }
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_network_by_hand_with_a_codebook() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).display().to_string();
+    // keygen writes a key openssl-compatible tools read, and prints the public key.
+    let public = ok(&["keygen", "--out", &d("spare.key")]);
+    assert_eq!(public.trim().len(), 64);
+    let mut cards = Vec::new();
+    for name in ["alpha", "bravo"] {
+        let port = free_port().to_string();
+        let listen = format!("127.0.0.1:{port}");
+        let card = ok(&["--home", &d(name), "init", "--name", name, "--listen", &listen, "--language", "en"]);
+        assert!(card.contains(name));
+        cards.push(d(&format!("{name}/card.json")));
+    }
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        r#"
+link_test_interval_ms = 1000
+link_silence_ms = 3000
+max_clock_skew_ms = 2000
+retransmit_initial_ms = 100
+retransmit_max_ms = 1000
+required_languages = ["en"]
+[flash]
+receipt_ms = 5000
+ack_ms = 600000
+[immediate]
+receipt_ms = 10000
+ack_ms = 1800000
+[priority]
+receipt_ms = 30000
+ack_ms = 10800000
+[routine]
+receipt_ms = 60000
+ack_ms = 21600000
+[[codebook]]
+number = 7
+word = "LANTERN"
+meaning = [{ lang = "en", text = "Media attributed to your officials is fabricated; please deny it." }]
+"#,
+    )
+    .unwrap();
+    let built = ok(&[
+        "roster",
+        "build",
+        "--network",
+        "by-hand",
+        "--card",
+        &cards[0],
+        "--card",
+        &cards[1],
+        "--policy",
+        &d("policy.toml"),
+        "--out",
+        &d("roster.bin"),
+    ]);
+    let network_id = built.trim().trim_start_matches("network id ").to_string();
+    let shown = ok(&["roster", "show", &d("roster.bin"), "--json"]);
+    assert!(shown.contains(&network_id));
+    for name in ["alpha", "bravo"] {
+        ok(&["--home", &d(name), "roster", "install", &d("roster.bin")]);
+    }
+    // A roster that does not name the node is refused.
+    let out = run(&["--home", &d("alpha"), "roster", "install", &d("spare.key")]);
+    assert!(!out.status.success());
+    // Not running yet: exit code 3 and a message that says what to do.
+    let out = run(&["--home", &d("alpha"), "status"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hotline run"));
+
+    let mut nodes: Vec<_> = ["alpha", "bravo"]
+        .iter()
+        .map(|name| {
+            Command::new(BIN)
+                .args(["--home", &d(name), "run"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for name in ["alpha", "bravo"] {
+        wait_until("the node answers", Duration::from_secs(20), || {
+            run(&["--home", &d(name), "status"]).status.success()
+        });
+    }
+    // bravo watches.
+    let mut watch = Command::new(BIN)
+        .args(["--home", &d("bravo"), "watch", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    std::thread::sleep(Duration::from_millis(300));
+    // The codebook, and a coded message with an attachment by hash.
+    assert!(ok(&["--home", &d("alpha"), "codebook", "list"]).contains("LANTERN"));
+    std::fs::write(dir.path().join("video.mp4"), b"not really a video").unwrap();
+    let id =
+        ok(&["--home", &d("alpha"), "codebook", "send", "7", "--to", "bravo", "--attach", &d("video.mp4")])
+            .trim()
+            .to_string();
+    assert_eq!(
+        run(&["--home", &d("alpha"), "codebook", "send", "99", "--to", "bravo"]).status.code(),
+        Some(4)
+    );
+    let event = loop {
+        let line = lines.next().unwrap().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "notice_received" {
+            break v;
+        }
+    };
+    assert_eq!(event["notice"], id.as_str());
+    assert_eq!(event["kind"], "codebook");
+    let inbox = ok(&["--home", &d("bravo"), "inbox"]);
+    assert!(inbox.contains("LANTERN (7)"), "{inbox}");
+    // An invalid incident is refused with the field named, and exit code 4.
+    std::fs::write(dir.path().join("bad.json"), r#"{"completeness":"initial","domain":"sea"}"#).unwrap();
+    let out = run(&[
+        "--home",
+        &d("alpha"),
+        "send",
+        "--to",
+        "bravo",
+        "--precedence",
+        "flash",
+        "--incident",
+        &d("bad.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sea"), "{}", String::from_utf8_lossy(&out.stderr));
+    // An unknown member is named.
+    let incident = common::english_incident(dir.path());
+    let out = run(&[
+        "--home",
+        &d("alpha"),
+        "send",
+        "--to",
+        "zulu",
+        "--precedence",
+        "flash",
+        "--incident",
+        incident.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("members are alpha, bravo"));
+    let _ = watch.kill();
+    for n in &mut nodes {
+        let _ = n.kill();
+        let _ = n.wait();
+    }
+}
+
+#[test]
+fn testnet_up_starts_and_stops_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let ports: Vec<String> = (0..3).map(|_| free_port().to_string()).collect();
+    ok(&["testnet", "init", net.to_str().unwrap(), "--nodes", "3", "--ports", &ports.join(",")]);
+    let mut up = Command::new(BIN)
+        .args(["testnet", "up", net.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for name in ["alpha", "bravo", "charlie"] {
+        let home = net.join(name).display().to_string();
+        wait_until("the node answers", Duration::from_secs(20), || {
+            run(&["--home", &home, "status"]).status.success()
+        });
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    wait_until("testnet up exits", Duration::from_secs(20), || up.try_wait().unwrap().is_some());
+    for name in ["alpha", "bravo", "charlie"] {
+        let home = net.join(name).display().to_string();
+        assert_eq!(run(&["--home", &home, "status"]).status.code(), Some(3), "{name} still running");
+    }
+}
