@@ -203,6 +203,7 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("members are alpha, bravo"));
     let _ = watch.kill();
+    let _ = watch.wait();
     for n in &mut nodes {
         let _ = n.kill();
         let _ = n.wait();
