@@ -305,7 +305,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Init { name, listen, addresses, languages } => {
             hotline_proto::roster::check_name("name", &name).map_err(|e| Invalid(e.to_string()))?;
-            home.init(&Config { name: name.clone(), listen })?;
+            home.init(&Config { name: name.clone(), listen, peers: Default::default() })?;
             let addresses = if addresses.is_empty() { vec![listen.to_string()] } else { addresses };
             let card = card(&home, addresses, languages)?;
             let path = home.dir().join("card.json");

@@ -49,7 +49,7 @@ pub async fn run(home: &Home) -> Result<()> {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let writer = store.spawn_writer(done_tx);
     let (in_tx, mut in_rx) = mpsc::channel(256);
-    let transport = Transport::start(&key, &roster, config.listen, in_tx)?;
+    let transport = Transport::start(&key, &roster, config.listen, &config.peers, in_tx)?;
     tracing::info!(listen = %transport.local_addr()?, "listening");
     let (events, _) = broadcast::channel(1024);
     let (call_tx, mut calls) = mpsc::channel::<Call>(64);

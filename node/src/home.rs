@@ -25,6 +25,10 @@ pub struct Config {
     pub name: String,
     /// UDP address to listen on for QUIC.
     pub listen: SocketAddr,
+    /// Local overrides of peers' roster addresses, by member name (e.g. to reach a peer through a
+    /// fault-injecting relay, or a NAT). The roster, and so the network id, is unchanged.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub peers: std::collections::BTreeMap<String, String>,
 }
 
 /// A node directory.

@@ -16,6 +16,7 @@ pub mod export;
 pub mod home;
 pub mod keys;
 pub mod names;
+pub mod relay;
 pub mod store;
 pub mod transport;
 pub mod views;

@@ -252,11 +252,13 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// Binds `listen` and starts accepting and dialling. Frames and connection events go to `tx`.
+    /// Binds `listen` and starts accepting and dialling (at `overrides[name]` instead of the
+    /// roster's addresses where given). Frames and connection events go to `tx`.
     pub fn start(
         key: &SigningKey,
         roster: &Roster,
         listen: SocketAddr,
+        overrides: &std::collections::BTreeMap<String, String>,
         tx: mpsc::Sender<Inbound>,
     ) -> Result<Transport> {
         let endpoint = quinn::Endpoint::server(server_config(key, roster)?, listen)
@@ -267,7 +269,10 @@ impl Transport {
         tokio::spawn(transport.clone().accept_loop(tx.clone()));
         for member in roster.members.iter().filter(|m| m.key > me) {
             let config = client_config(key, member.key)?;
-            let addresses: Vec<String> = member.addresses.clone();
+            let addresses: Vec<String> = match overrides.get(&member.name) {
+                Some(address) => vec![address.clone()],
+                None => member.addresses.clone(),
+            };
             tokio::spawn(transport.clone().dial_loop(
                 member.key,
                 member.name.clone(),

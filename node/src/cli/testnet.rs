@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use hotline_node::home::{Config, Home};
+use hotline_node::relay::Scenario;
 use hotline_proto::roster::{Member, Policy};
 
 /// Names of testnet nodes, in order (the NATO alphabet); beyond it, `node-27`, `node-28`, ...
@@ -39,6 +40,25 @@ pub enum TestnetCommand {
     Up {
         /// The testnet directory.
         dir: PathBuf,
+        /// Route every link through a fault-injecting relay with this scenario (TOML: seed,
+        /// [default] faults, [[link]] overrides, [[partition]] cuts; see node/README.md).
+        #[arg(long)]
+        faults: Option<PathBuf>,
+        /// Loss probability on every link (overrides the scenario's default; implies relays).
+        #[arg(long)]
+        loss: Option<f64>,
+        /// Duplication probability on every link.
+        #[arg(long)]
+        duplicate: Option<f64>,
+        /// One-way delay on every link, in ms.
+        #[arg(long)]
+        delay_ms: Option<u64>,
+        /// Jitter on every link, in ms (reorders datagrams).
+        #[arg(long)]
+        jitter_ms: Option<u64>,
+        /// Seed of the fault pattern (default: the scenario's, or random; printed either way).
+        #[arg(long)]
+        seed: Option<u64>,
     },
 }
 
@@ -67,7 +87,29 @@ pub fn run(command: TestnetCommand) -> Result<()> {
             eprintln!("start it with `hotline testnet up {}`", dir.display());
             Ok(())
         }
-        TestnetCommand::Up { dir } => up(&dir),
+        TestnetCommand::Up { dir, faults, loss, duplicate, delay_ms, jitter_ms, seed } => {
+            let quick = loss.is_some()
+                || duplicate.is_some()
+                || delay_ms.is_some()
+                || jitter_ms.is_some()
+                || seed.is_some();
+            let scenario = match (faults, quick) {
+                (None, false) => None,
+                (path, _) => {
+                    let mut s = match path {
+                        Some(path) => Scenario::read(&path)?,
+                        None => Scenario { seed: rand::random(), ..Scenario::default() },
+                    };
+                    s.default.loss = loss.unwrap_or(s.default.loss);
+                    s.default.duplicate = duplicate.unwrap_or(s.default.duplicate);
+                    s.default.delay_ms = delay_ms.unwrap_or(s.default.delay_ms);
+                    s.default.jitter_ms = jitter_ms.unwrap_or(s.default.jitter_ms);
+                    s.seed = seed.unwrap_or(s.seed);
+                    Some(s)
+                }
+            };
+            up(&dir, scenario)
+        }
     }
 }
 
@@ -87,7 +129,7 @@ pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Ho
         let name = name(i);
         let home = Home::new(dir.join(&name));
         let listen = format!("127.0.0.1:{port}").parse()?;
-        let key = home.init(&Config { name: name.clone(), listen })?;
+        let key = home.init(&Config { name: name.clone(), listen, peers: Default::default() })?;
         members.push(Member {
             name: name.clone(),
             key: hotline_proto::crypto::node_id(&key),
@@ -159,32 +201,37 @@ impl Child {
     }
 }
 
-fn up(dir: &Path) -> Result<()> {
+fn up(dir: &Path, scenario: Option<Scenario>) -> Result<()> {
     let homes = homes(dir)?;
-    let mut children = Vec::new();
-    for home in &homes {
-        eprintln!("starting {}", home.dir().display());
-        children.push(Child::start(home, None)?);
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let stopped_by = runtime.block_on(async {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (stopped_by, control, children) = runtime.block_on(async {
+        let control = hotline_node::relay::route_testnet(&homes, scenario).await?;
+        let mut children = Vec::new();
+        for home in &homes {
+            eprintln!("starting {}", home.dir().display());
+            children.push(Child::start(home, None)?);
+        }
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
+        let stopped_by = loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => return anyhow::Ok("interrupt"),
-                _ = terminate.recv() => return Ok("SIGTERM"),
+                _ = tokio::signal::ctrl_c() => break "interrupt",
+                _ = terminate.recv() => break "SIGTERM",
                 _ = tick.tick() => {
                     if children.iter_mut().any(Child::exited) {
-                        return Ok("a node exited");
+                        break "a node exited";
                     }
                 }
             }
-        }
+        };
+        anyhow::Ok((stopped_by, control, children))
     })?;
     eprintln!("stopping all nodes ({stopped_by})");
     for child in children {
         child.stop();
+    }
+    if let Some(control) = control {
+        eprintln!("{}", control.summary());
     }
     Ok(())
 }
