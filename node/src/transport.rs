@@ -184,7 +184,7 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_uni_streams(MAX_STREAMS.into());
     t.max_concurrent_bidi_streams(0u32.into());
-    t.keep_alive_interval(Some(Duration::from_secs(3)));
+    t.keep_alive_interval(Some(Duration::from_secs(1)));
     t.max_idle_timeout(Some(
         Duration::from_secs(12)
             .try_into()
@@ -340,7 +340,7 @@ impl Transport {
                 }
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff = (backoff * 2).min(Duration::from_secs(2));
         }
     }
 
