@@ -36,8 +36,11 @@ const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0
 
 /// Concurrent incoming streams per connection: bounds the memory a peer can pin.
 const MAX_STREAMS: u32 = 64;
-/// Outgoing frames in flight at once, over all peers.
-const MAX_SENDS: usize = 512;
+/// Outgoing frames in flight at once to one peer (its incoming-stream limit): a peer that stalls
+/// (partitioned, overloaded) cannot take the sending capacity of the others.
+const MAX_SENDS_PER_PEER: usize = MAX_STREAMS as usize;
+/// How long one frame may take to be handed to QUIC and finished.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer may take to deliver one frame's stream.
 const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -248,7 +251,7 @@ pub enum Inbound {
 pub struct Transport {
     endpoint: quinn::Endpoint,
     conns: Arc<Mutex<HashMap<NodeId, quinn::Connection>>>,
-    sends: Arc<Semaphore>,
+    sends: Arc<HashMap<NodeId, Arc<Semaphore>>>,
 }
 
 impl Transport {
@@ -263,8 +266,9 @@ impl Transport {
     ) -> Result<Transport> {
         let endpoint = quinn::Endpoint::server(server_config(key, roster)?, listen)
             .with_context(|| format!("binding UDP {listen}"))?;
-        let transport =
-            Transport { endpoint, conns: Arc::default(), sends: Arc::new(Semaphore::new(MAX_SENDS)) };
+        let sends =
+            roster.members.iter().map(|m| (m.key, Arc::new(Semaphore::new(MAX_SENDS_PER_PEER)))).collect();
+        let transport = Transport { endpoint, conns: Arc::default(), sends: Arc::new(sends) };
         let me = hotline_proto::crypto::node_id(key);
         tokio::spawn(transport.clone().accept_loop(tx.clone()));
         for member in roster.members.iter().filter(|m| m.key > me) {
@@ -381,22 +385,23 @@ impl Transport {
             tracing::trace!(peer = %peer.short(), "no connection; frame left to retransmission");
             return;
         };
-        let Ok(permit) = self.sends.clone().try_acquire_owned() else {
-            tracing::warn!("send queue full; frame left to retransmission");
+        let Some(Ok(permit)) = self.sends.get(&peer).map(|s| s.clone().try_acquire_owned()) else {
+            tracing::debug!(peer = %peer.short(), "send queue to this peer full; frame left to retransmission");
             return;
         };
         tokio::spawn(async move {
             let _permit = permit;
-            let result = async {
+            let result = tokio::time::timeout(SEND_TIMEOUT, async {
                 let mut stream = conn.open_uni().await?;
                 stream.set_priority(priority(precedence))?;
                 stream.write_all(&frame).await?;
                 stream.finish()?;
                 anyhow::Ok(())
-            };
+            });
             match result.await {
-                Ok(()) => tracing::trace!(peer = %peer.short(), "frame sent"),
-                Err(e) => tracing::debug!(peer = %peer.short(), error = %e, "frame not sent"),
+                Ok(Ok(())) => tracing::trace!(peer = %peer.short(), "frame sent"),
+                Ok(Err(e)) => tracing::debug!(peer = %peer.short(), error = %e, "frame not sent"),
+                Err(_) => tracing::debug!(peer = %peer.short(), "frame not sent in time"),
             }
         });
     }
