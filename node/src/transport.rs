@@ -46,6 +46,10 @@ const SEND_QUEUE: usize = 256;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer may take to deliver one frame's stream.
 const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// A dial whose handshake has not completed in this long is abandoned and started afresh. Under
+/// heavy loss a handshake can stall for the whole idle timeout as its probe timer backs off
+/// (1, 2, 4, 8 s); a fresh Initial restarts that timer, so the link comes up sooner.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The raw public key "certificate" of a node: its SubjectPublicKeyInfo.
 pub fn spki(id: &NodeId) -> Vec<u8> {
@@ -327,15 +331,18 @@ impl Transport {
                 };
                 let attempt = self.endpoint.connect_with(config.clone(), addr, "peer.cbm-hotline.invalid");
                 match attempt {
-                    Ok(connecting) => match connecting.await {
-                        Ok(conn) => {
+                    Ok(connecting) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
+                        Err(_) => {
+                            tracing::debug!(peer = %name, %addr, "handshake timed out; dialling afresh")
+                        }
+                        Ok(Ok(conn)) => {
                             backoff = Duration::from_millis(200);
                             tracing::info!(peer = %name, %addr, "connected");
                             self.clone().serve(peer, conn, tx.clone()).await;
                             tracing::info!(peer = %name, "connection closed");
                             break;
                         }
-                        Err(e) => tracing::debug!(peer = %name, %addr, error = %e, "connection failed"),
+                        Ok(Err(e)) => tracing::debug!(peer = %name, %addr, error = %e, "connection failed"),
                     },
                     Err(e) => tracing::warn!(peer = %name, %addr, error = %e, "cannot dial"),
                 }

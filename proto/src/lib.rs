@@ -24,6 +24,7 @@ pub mod ids;
 pub mod incident;
 pub mod limits;
 pub mod log;
+pub mod merkle;
 pub mod message;
 pub mod node;
 pub mod precedence;
