@@ -45,7 +45,7 @@ pub fn facts(sim: &Sim, i: usize) -> LogFacts {
                 Message::Ack(a) => {
                     f.acks_sent.insert(a.notice, (idx, t, o.hash));
                 }
-                Message::Receipt(_) => {}
+                Message::Receipt(_) | Message::Checkpoint(_) | Message::Cosignature(_) => {}
             },
             (Record::Accepted { .. }, Some(o)) => match &o.message {
                 Message::Receipt(r) => {
@@ -58,6 +58,7 @@ pub fn facts(sim: &Sim, i: usize) -> LogFacts {
                 Message::Notice(n) => {
                     f.accepted_notices.insert(o.hash, (idx, n.clone()));
                 }
+                Message::Checkpoint(_) | Message::Cosignature(_) => {}
             },
             (Record::DeadlineMissed { notice, party, deadline, deadline_ms }, _) => {
                 let previous = f.misses.insert((*notice, *party, *deadline), (idx, t, *deadline_ms));
@@ -224,6 +225,7 @@ pub fn final_checks(sim: &mut Sim, quiet_ms: u64) {
         }
         check_link_records(sim, s);
         check_skew_records(sim, s);
+        check_checkpoints(sim, s);
     }
     // No sender ever signed two notices with one id.
     let mut ids: BTreeMap<NoticeId, Hash32> = BTreeMap::new();
@@ -234,6 +236,49 @@ pub fn final_checks(sim: &mut Sim, quiet_ms: u64) {
                     return sim.fail(format!("equivocation: two notices with id {}", notice.id()));
                 }
             }
+        }
+    }
+}
+
+/// Every checkpoint a node offered is one of its final log (never two inconsistent ones); honest
+/// nodes never record a log conflict; and every peer co-signed every checkpoint offered more than
+/// two and a half checkpoint intervals before the end (or a later one).
+fn check_checkpoints(sim: &mut Sim, s: usize) {
+    let name = sim.nodes[s].name;
+    let interval = sim.roster.policy.link_test_interval_ms;
+    let mut cosigned_by: BTreeMap<NodeId, u64> = BTreeMap::new();
+    for e in &sim.nodes[s].entries {
+        match &e.entry.record {
+            Record::LogConflict { log, .. } => {
+                let peer = sim.index_of(log).map_or("?", |p| sim.nodes[p].name);
+                return sim.fail(format!("{name} recorded a log conflict with honest {peer}"));
+            }
+            Record::Cosignature { by, size, .. } => {
+                let best = cosigned_by.entry(*by).or_default();
+                *best = (*best).max(*size);
+            }
+            _ => {}
+        }
+    }
+    let node = &sim.nodes[s];
+    let inconsistent = node.published.keys().find(|(size, root)| node.tree.root_at(*size) != Some(*root));
+    if let Some((size, _)) = inconsistent {
+        return sim
+            .fail(format!("{name} offered a checkpoint of size {size} that its final log contradicts"));
+    }
+    let old_enough = sim.now.saturating_sub(interval * 5 / 2);
+    let Some(largest) =
+        node.published.iter().filter(|(_, at)| **at <= old_enough).map(|((size, _), _)| *size).max()
+    else {
+        return;
+    };
+    for p in (0..sim.nodes.len()).filter(|p| *p != s) {
+        let best = cosigned_by.get(&sim.nodes[p].id).copied().unwrap_or(0);
+        if best < largest {
+            let peer = sim.nodes[p].name;
+            return sim.fail(format!(
+                "{peer} co-signed {name}'s log only up to size {best}, though {name} offered size {largest} long before the end"
+            ));
         }
     }
 }

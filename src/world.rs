@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use hotline_proto::log::{Check, VerifiedEntry};
+use hotline_proto::merkle::MerkleTree;
 use hotline_proto::message::{self, Message};
 use hotline_proto::{
     Disposition, Draft, Event, Hash32, LogVerifier, Node, NodeId, NoticeId, Record, Roster, Transmit,
@@ -154,6 +155,12 @@ pub struct SimNode {
     pub accepted: BTreeMap<Hash32, u32>,
     /// Message hashes of frames this node durably created (sent notices and acks, receipts).
     pub own: BTreeSet<Hash32>,
+    /// The Merkle tree over the durable log.
+    pub tree: MerkleTree,
+    /// Peers' checkpoints this node durably co-signed: (log, size, root).
+    pub cosigned: BTreeSet<(NodeId, u64, Hash32)>,
+    /// Checkpoints this node offered to peers, (size, root) → first offered (true ms).
+    pub published: BTreeMap<(u64, Hash32), u64>,
     /// Every event the operator saw, with the node's local time.
     pub events: Vec<(u64, Event)>,
     /// `NoticeReceived` events per notice, over all restarts.
@@ -228,6 +235,9 @@ impl Sim {
                 in_flight: VecDeque::new(),
                 accepted: BTreeMap::new(),
                 own: BTreeSet::new(),
+                tree: MerkleTree::new(),
+                cosigned: BTreeSet::new(),
+                published: BTreeMap::new(),
                 events: Vec::new(),
                 shown: BTreeMap::new(),
                 downtime: Vec::new(),
@@ -409,7 +419,33 @@ impl Sim {
                 return self.fail(format!("{} transmitted an undecodable frame: {e}", self.nodes[i].name))
             }
         };
-        let n = &self.nodes[i];
+        let n = &mut self.nodes[i];
+        match &opened.message {
+            // A checkpoint offered must be of the durable log, so that no crash can make the node
+            // sign another checkpoint of the same size later: never two inconsistent checkpoints.
+            Message::Checkpoint(offer) => {
+                let c = offer.checkpoint;
+                if n.tree.root_at(c.size) != Some(c.root) {
+                    let what = format!(
+                        "{} offered a checkpoint (size {}) that is not a checkpoint of its durable log ({} entries)",
+                        n.name,
+                        c.size,
+                        n.tree.len()
+                    );
+                    return self.fail(what);
+                }
+                n.published.entry((c.size, c.root)).or_insert(self.now);
+                return;
+            }
+            Message::Cosignature(c) => {
+                if !n.cosigned.contains(&(c.log, c.size, c.root)) {
+                    let what = format!("{} sent a cosignature before recording it durably", n.name);
+                    return self.fail(what);
+                }
+                return;
+            }
+            _ => {}
+        }
         if !n.own.contains(&opened.hash) {
             let what = format!(
                 "{} transmitted a {:?} before the entry holding it was durable",
@@ -528,6 +564,10 @@ impl Sim {
                     _ => {}
                 }
             }
+            if let Record::Cosigned { log, checkpoint, .. } = &verified.entry.record {
+                n.cosigned.insert((*log, checkpoint.size, checkpoint.root));
+            }
+            n.tree.push(verified.leaf_hash);
             n.durable.push(leaf);
             n.entries.push(verified);
         }

@@ -122,6 +122,14 @@ fn catches_duplicate_acceptance() {
     expect_caught(|n| n.break_rule(BrokenRule::AcceptDuplicates), "twice");
 }
 
+#[test]
+fn catches_checkpoints_of_undurable_entries() {
+    expect_caught(
+        |n| n.break_rule(BrokenRule::CheckpointBeforePersist),
+        "not a checkpoint of its durable log",
+    );
+}
+
 // ---- scenarios ---------------------------------------------------------------------------------
 
 const ALPHA: usize = 0;

@@ -53,6 +53,8 @@ fn message(m: &Message) -> Value {
         Message::Notice(n) => ("notice", serde_json::to_value(n)),
         Message::Receipt(r) => ("receipt", serde_json::to_value(r)),
         Message::Ack(a) => ("ack", serde_json::to_value(a)),
+        Message::Checkpoint(c) => ("checkpoint", serde_json::to_value(c)),
+        Message::Cosignature(c) => ("cosignature", serde_json::to_value(c)),
     };
     json!({ "kind": kind, "value": value.unwrap_or(Value::Null) })
 }

@@ -199,5 +199,8 @@ pub fn event(roster: &Roster, e: &Event) -> Value {
         Event::Equivocation { peer, notice } => {
             json!({"event": "equivocation", "peer": n(peer), "notice": id(roster, notice)})
         }
+        Event::LogConflict { peer, cosigned_size, size } => json!({
+            "event": "log_conflict", "peer": n(peer), "cosigned_size": cosigned_size, "size": size,
+        }),
     }
 }

@@ -21,6 +21,10 @@ pub enum Context {
     Ack,
     /// A log entry (spec §7).
     LogEntry,
+    /// A checkpoint offered for co-signing (spec §15.4).
+    Checkpoint,
+    /// A co-signature sent back (spec §15.4).
+    Cosignature,
     /// The network id: the hash of the roster (not a signature context; a hash domain).
     Roster,
 }
@@ -33,6 +37,8 @@ impl Context {
             Context::Receipt => b"cbm-hotline/v1/receipt",
             Context::Ack => b"cbm-hotline/v1/ack",
             Context::LogEntry => b"cbm-hotline/v1/log-entry",
+            Context::Checkpoint => b"cbm-hotline/v1/checkpoint",
+            Context::Cosignature => b"cbm-hotline/v1/cosignature",
             Context::Roster => b"cbm-hotline/v1/roster",
         }
     }

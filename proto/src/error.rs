@@ -36,6 +36,8 @@ pub enum ErrorCode {
     UnknownReference = 11,
     /// The signer is not the party entitled to send this message.
     WrongParty = 12,
+    /// A checkpoint is not consistent with one this node co-signed: proof of a rewritten log.
+    InconsistentLog = 13,
 }
 
 impl ErrorCode {
@@ -55,6 +57,7 @@ impl ErrorCode {
             ErrorCode::Equivocation => "equivocation",
             ErrorCode::UnknownReference => "unknown_reference",
             ErrorCode::WrongParty => "wrong_party",
+            ErrorCode::InconsistentLog => "inconsistent_log",
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod log;
 pub mod merkle;
 pub mod message;
 pub mod node;
+pub mod note;
 pub mod precedence;
 pub mod roster;
 pub mod text;

@@ -2,9 +2,12 @@
 //! before it can cost memory or time.
 
 /// Largest frame a node accepts or sends, in bytes. Read before allocation by the transport.
-pub const MAX_FRAME: usize = 64 * 1024;
-/// Largest log entry (entry bytes plus signature), in bytes: a frame plus its log envelope.
-pub const MAX_LOG_ENTRY: usize = MAX_FRAME + 1024;
+pub const MAX_FRAME: usize = 63 * 1024;
+/// Largest log entry (entry bytes plus signature), in bytes: a frame plus its log envelope. Fits
+/// the 16-bit length prefix of a C2SP `tlog-tiles` entry bundle.
+pub const MAX_LOG_ENTRY: usize = 65_535;
+/// Hashes in one Merkle proof: two per tree level of a log of up to 2^64 leaves.
+pub const MAX_PROOF: usize = 128;
 /// Largest roster encoding, in bytes.
 pub const MAX_ROSTER: usize = 256 * 1024;
 /// Members in a roster.

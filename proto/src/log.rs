@@ -6,6 +6,8 @@
 //! Messages appear in entries as their exact frame bytes, so an auditor re-verifies every party's
 //! signature with public keys alone.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
@@ -13,7 +15,8 @@ use crate::crypto::{self, leaf_hash, Context};
 use crate::error::{ErrorCode, LogError, Rejection};
 use crate::ids::{Hash32, NodeId, NoticeId, Sig64};
 use crate::limits::MAX_LOG_ENTRY;
-use crate::message::{self, Message, Opened};
+use crate::merkle::{verify_consistency, CompactTree};
+use crate::message::{self, Cosignature, Message, Opened, SignedCheckpoint};
 use crate::roster::Roster;
 
 /// Which deadline was missed.
@@ -112,6 +115,50 @@ pub enum Record {
         /// Message hash of the notice this node holds under the same id.
         conflicts_with: Hash32,
     },
+    /// This node signed a checkpoint of its own log: the first `size` entries, i.e. every entry
+    /// before this one (spec §15.2).
+    Checkpoint {
+        /// The checkpoint and its note signature.
+        checkpoint: SignedCheckpoint,
+    },
+    /// This node co-signed a peer's checkpoint after checking it is consistent with the last one
+    /// it co-signed (spec §15.4).
+    Cosigned {
+        /// Whose log.
+        log: NodeId,
+        /// The peer's signed checkpoint.
+        checkpoint: SignedCheckpoint,
+        /// The cosignature's timestamp (POSIX seconds).
+        timestamp_s: u64,
+        /// This node's `cosignature/v1` signature.
+        signature: Sig64,
+    },
+    /// A peer co-signed one of this node's checkpoints.
+    Cosignature {
+        /// The co-signing peer.
+        by: NodeId,
+        /// The checkpoint's size.
+        size: u64,
+        /// Its root.
+        root: Hash32,
+        /// The cosignature's timestamp (POSIX seconds).
+        timestamp_s: u64,
+        /// The peer's `cosignature/v1` signature.
+        signature: Sig64,
+    },
+    /// A peer presented a checkpoint that contradicts one this node co-signed: the same size with
+    /// another root, or a larger size it could not prove consistent. Both checkpoints carry the
+    /// peer's own signature: the evidence (spec §15.4).
+    LogConflict {
+        /// The peer.
+        log: NodeId,
+        /// The checkpoint this node co-signed earlier.
+        cosigned: SignedCheckpoint,
+        /// The contradicting checkpoint.
+        presented: SignedCheckpoint,
+        /// The consistency proof offered with it (from `cosigned.size`), if any.
+        proof: Vec<Hash32>,
+    },
 }
 
 impl Record {
@@ -129,6 +176,10 @@ impl Record {
             Record::ClockSkew { .. } => "clock_skew",
             Record::Rejected { .. } => "rejected",
             Record::Equivocation { .. } => "equivocation",
+            Record::Checkpoint { .. } => "checkpoint",
+            Record::Cosigned { .. } => "cosigned",
+            Record::Cosignature { .. } => "cosignature",
+            Record::LogConflict { .. } => "log_conflict",
         }
     }
 }
@@ -176,7 +227,8 @@ pub enum Check {
     Full,
 }
 
-/// Verifies a log one leaf at a time, in bounded memory.
+/// Verifies a log one leaf at a time. Memory is O(log n) for the tree plus 40 bytes per checkpoint
+/// the node signed (to match its peers' cosignatures), whatever the number of entries.
 pub struct LogVerifier {
     roster: Roster,
     network: Hash32,
@@ -185,6 +237,8 @@ pub struct LogVerifier {
     next_index: u64,
     prev: Hash32,
     last_time: u64,
+    tree: CompactTree,
+    checkpoints: BTreeMap<u64, Hash32>,
 }
 
 /// A verified leaf.
@@ -209,7 +263,19 @@ impl LogVerifier {
             next_index: 0,
             prev: Hash32([0; 32]),
             last_time: 0,
+            tree: CompactTree::new(),
+            checkpoints: BTreeMap::new(),
         }
+    }
+
+    /// The root of the tree over every leaf verified so far.
+    pub fn root(&self) -> Hash32 {
+        self.tree.root()
+    }
+
+    /// The node's checkpoints seen so far: size → root.
+    pub fn checkpoints(&self) -> &BTreeMap<u64, Hash32> {
+        &self.checkpoints
     }
 
     /// Leaf hash of the last verified leaf (32 zero bytes before the first).
@@ -258,11 +324,83 @@ impl LogVerifier {
                 .map_err(|_| fail("entry signature does not verify".into()))?;
         }
         let message = self.embedded(&entry.record).map_err(|e| fail(e.to_string()))?;
+        self.tree_records(index, &entry.record).map_err(fail)?;
         let leaf_hash = leaf_hash(leaf);
+        self.tree.push(leaf_hash);
         self.next_index += 1;
         self.prev = leaf_hash;
         self.last_time = entry.time_ms;
         Ok(VerifiedEntry { entry, leaf_hash, message })
+    }
+
+    /// Checkpoint records must commit to the tree as it stands; co-signing records must carry
+    /// signatures that verify (the latter only with [`Check::Full`]).
+    fn tree_records(&mut self, index: u64, record: &Record) -> Result<(), String> {
+        let full = self.check == Check::Full;
+        let verify = |r: Result<(), Rejection>| r.map_err(|e| e.to_string());
+        match record {
+            Record::Checkpoint { checkpoint } => {
+                if checkpoint.size != index {
+                    return Err(format!("checkpoint of size {} at index {index}", checkpoint.size));
+                }
+                if checkpoint.root != self.tree.root() {
+                    return Err("checkpoint root is not the root of the entries before it".into());
+                }
+                if full {
+                    verify(checkpoint.verify(&self.roster, &self.node))?;
+                }
+                self.checkpoints.insert(checkpoint.size, checkpoint.root);
+            }
+            Record::Cosigned { log, checkpoint, timestamp_s, signature } => {
+                if *log == self.node {
+                    return Err("a node does not co-sign its own log".into());
+                }
+                if full {
+                    verify(checkpoint.verify(&self.roster, log))?;
+                    let cosignature = Cosignature {
+                        network: self.network,
+                        signer: self.node,
+                        log: *log,
+                        size: checkpoint.size,
+                        root: checkpoint.root,
+                        timestamp_s: *timestamp_s,
+                        signature: *signature,
+                    };
+                    verify(cosignature.verify(&self.roster))?;
+                }
+            }
+            Record::Cosignature { by, size, root, timestamp_s, signature } => {
+                if self.checkpoints.get(size) != Some(root) {
+                    return Err(format!("cosignature of a checkpoint (size {size}) this log never signed"));
+                }
+                if full {
+                    let cosignature = Cosignature {
+                        network: self.network,
+                        signer: *by,
+                        log: self.node,
+                        size: *size,
+                        root: *root,
+                        timestamp_s: *timestamp_s,
+                        signature: *signature,
+                    };
+                    if *by == self.node {
+                        return Err("a node does not co-sign its own log".into());
+                    }
+                    verify(cosignature.verify(&self.roster))?;
+                }
+            }
+            Record::LogConflict { log, cosigned, presented, proof } => {
+                if !conflicting(cosigned, presented, proof) {
+                    return Err("log conflict record whose checkpoints do not conflict".into());
+                }
+                if full {
+                    verify(cosigned.verify(&self.roster, log))?;
+                    verify(presented.verify(&self.roster, log))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn embedded(&self, record: &Record) -> Result<Option<Opened>, Rejection> {
@@ -282,7 +420,7 @@ impl LogVerifier {
             (record, &opened.message),
             (Record::Sent { .. }, Message::Notice(_) | Message::Ack(_))
                 | (Record::Receipted { .. }, Message::Receipt(_))
-                | (Record::Accepted { .. }, _)
+                | (Record::Accepted { .. }, Message::Notice(_) | Message::Receipt(_) | Message::Ack(_))
                 | (Record::Equivocation { .. }, Message::Notice(_))
         );
         if !kind_ok {
@@ -302,5 +440,17 @@ impl LogVerifier {
             ));
         }
         Ok(Some(opened))
+    }
+}
+
+/// Whether `presented` contradicts `cosigned` (both of one log): the same size with another root,
+/// or a larger size that `proof` does not show consistent. A smaller size proves nothing.
+pub fn conflicting(cosigned: &SignedCheckpoint, presented: &SignedCheckpoint, proof: &[Hash32]) -> bool {
+    match presented.size.cmp(&cosigned.size) {
+        std::cmp::Ordering::Equal => presented.root != cosigned.root,
+        std::cmp::Ordering::Greater => {
+            !verify_consistency(cosigned.size, presented.size, &cosigned.root, &presented.root, proof)
+        }
+        std::cmp::Ordering::Less => false,
     }
 }

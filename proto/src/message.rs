@@ -12,7 +12,8 @@ use crate::crypto::{self, domain_hash, Context};
 use crate::error::{ErrorCode, Rejection};
 use crate::ids::{Hash32, NodeId, NoticeId, Sig64};
 use crate::incident::{check_attachments, Attachment, Completeness, Incident};
-use crate::limits::{MAX_ADDRESSEES, MAX_FRAME, MAX_NAME, MAX_SEQ, MAX_TEXT};
+use crate::limits::{MAX_ADDRESSEES, MAX_FRAME, MAX_NAME, MAX_PROOF, MAX_SEQ, MAX_TEXT};
+use crate::note::{self, Checkpoint};
 use crate::precedence::Precedence;
 use crate::roster::Roster;
 use crate::text::{check_line, check_texts, Texts};
@@ -20,7 +21,7 @@ use crate::text::{check_line, check_texts, Texts};
 /// The frame version this crate speaks. The first byte of every frame.
 pub const VERSION: u8 = 1;
 
-/// What a frame's body is. Wire values: notice 0, receipt 1, ack 2.
+/// What a frame's body is. Wire values: notice 0, receipt 1, ack 2, checkpoint 3, cosignature 4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -30,14 +31,21 @@ pub enum Kind {
     Receipt,
     /// An [`Ack`].
     Ack,
+    /// A [`CheckpointOffer`].
+    Checkpoint,
+    /// A [`Cosignature`].
+    Cosignature,
 }
 
 impl Kind {
-    fn context(self) -> Context {
+    /// The signature context of frames of this kind.
+    pub fn context(self) -> Context {
         match self {
             Kind::Notice => Context::Notice,
             Kind::Receipt => Context::Receipt,
             Kind::Ack => Context::Ack,
+            Kind::Checkpoint => Context::Checkpoint,
+            Kind::Cosignature => Context::Cosignature,
         }
     }
 }
@@ -373,6 +381,85 @@ impl Ack {
     }
 }
 
+/// A node offers a peer a new checkpoint of its own log for co-signing (spec §15.4). The
+/// consistency proof runs from the largest checkpoint the sender knows this peer co-signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointOffer {
+    /// The network id.
+    pub network: Hash32,
+    /// The node whose log this is.
+    pub signer: NodeId,
+    /// The signed checkpoint.
+    pub checkpoint: SignedCheckpoint,
+    /// Size of the checkpoint the proof starts from; 0 if the peer never co-signed one.
+    pub proof_from: u64,
+    /// RFC 9162 consistency proof from `proof_from` to `checkpoint.size`.
+    pub proof: Vec<Hash32>,
+}
+
+/// A checkpoint with its log's C2SP note signature (spec §15.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedCheckpoint {
+    /// Number of leaves.
+    pub size: u64,
+    /// RFC 9162 root of the first `size` leaves.
+    pub root: Hash32,
+    /// Ed25519 signature by the log's node over the checkpoint's note body.
+    pub signature: Sig64,
+}
+
+impl SignedCheckpoint {
+    /// The checkpoint of `log`'s log in `roster`'s network, if `log` is a member.
+    pub fn checkpoint(&self, roster: &Roster, log: &NodeId) -> Option<Checkpoint> {
+        Some(Checkpoint { origin: note::origin_of(roster, log)?, size: self.size, root: self.root })
+    }
+
+    /// Checks the log's note signature.
+    pub fn verify(&self, roster: &Roster, log: &NodeId) -> Result<(), Rejection> {
+        let checkpoint = self
+            .checkpoint(roster, log)
+            .ok_or_else(|| Rejection::new(ErrorCode::UnknownSigner, "the log is not a roster member"))?;
+        if checkpoint.verify(log, &self.signature) {
+            Ok(())
+        } else {
+            Err(Rejection::new(ErrorCode::BadSignature, "checkpoint note signature does not verify"))
+        }
+    }
+}
+
+/// A peer's co-signature of a checkpoint: C2SP `cosignature/v1` (spec §15.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cosignature {
+    /// The network id.
+    pub network: Hash32,
+    /// The co-signing node.
+    pub signer: NodeId,
+    /// Whose log's checkpoint this is.
+    pub log: NodeId,
+    /// The checkpoint's size.
+    pub size: u64,
+    /// Its root.
+    pub root: Hash32,
+    /// When it was co-signed (POSIX seconds).
+    pub timestamp_s: u64,
+    /// Ed25519 signature by `signer` over the `cosignature/v1` message.
+    pub signature: Sig64,
+}
+
+impl Cosignature {
+    /// Checks the cosignature against the roster.
+    pub fn verify(&self, roster: &Roster) -> Result<(), Rejection> {
+        let origin = note::origin_of(roster, &self.log)
+            .ok_or_else(|| Rejection::new(ErrorCode::UnknownReference, "the log is not a roster member"))?;
+        let checkpoint = Checkpoint { origin, size: self.size, root: self.root };
+        if checkpoint.verify_cosignature(&self.signer, self.timestamp_s, &self.signature) {
+            Ok(())
+        } else {
+            Err(Rejection::new(ErrorCode::BadSignature, "cosignature does not verify"))
+        }
+    }
+}
+
 /// A decoded, verified message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // short-lived, one at a time; boxing buys nothing
@@ -383,6 +470,10 @@ pub enum Message {
     Receipt(Receipt),
     /// An ack.
     Ack(Ack),
+    /// A checkpoint offered for co-signing.
+    Checkpoint(CheckpointOffer),
+    /// A co-signature.
+    Cosignature(Cosignature),
 }
 
 impl Message {
@@ -392,6 +483,8 @@ impl Message {
             Message::Notice(n) => n.sender,
             Message::Receipt(r) => r.signer,
             Message::Ack(a) => a.signer,
+            Message::Checkpoint(c) => c.signer,
+            Message::Cosignature(c) => c.signer,
         }
     }
 
@@ -400,6 +493,8 @@ impl Message {
             Message::Notice(n) => n.network,
             Message::Receipt(r) => r.network,
             Message::Ack(a) => a.network,
+            Message::Checkpoint(c) => c.network,
+            Message::Cosignature(c) => c.network,
         }
     }
 }
@@ -446,6 +541,8 @@ fn decode_frame(frame_bytes: &[u8]) -> Result<(Frame, Message), Rejection> {
         Kind::Notice => Message::Notice(codec::decode("notice", &frame.body, MAX_FRAME)?),
         Kind::Receipt => Message::Receipt(codec::decode("receipt", &frame.body, MAX_FRAME)?),
         Kind::Ack => Message::Ack(codec::decode("ack", &frame.body, MAX_FRAME)?),
+        Kind::Checkpoint => Message::Checkpoint(codec::decode("checkpoint", &frame.body, MAX_FRAME)?),
+        Kind::Cosignature => Message::Cosignature(codec::decode("cosignature", &frame.body, MAX_FRAME)?),
     };
     Ok((frame, message))
 }
@@ -476,11 +573,26 @@ pub fn open(frame_bytes: &[u8], roster: &Roster, network: &Hash32) -> Result<Ope
     match &message {
         Message::Notice(notice) => notice.check(roster)?,
         Message::Receipt(receipt) => {
-            if receipt.of.kind == Kind::Receipt {
-                return Err(Rejection::field("of.kind", "receipts are not receipted"));
+            if !matches!(receipt.of.kind, Kind::Notice | Kind::Ack) {
+                return Err(Rejection::field("of.kind", "only notices and acks are receipted"));
             }
         }
         Message::Ack(ack) => ack.check()?,
+        Message::Checkpoint(offer) => {
+            if offer.proof.len() > MAX_PROOF {
+                return Err(Rejection::field("proof", format!("more than {MAX_PROOF} hashes")));
+            }
+            if offer.proof_from > offer.checkpoint.size {
+                return Err(Rejection::field("proof_from", "beyond the checkpoint"));
+            }
+            offer.checkpoint.verify(roster, &offer.signer)?;
+        }
+        Message::Cosignature(cosignature) => {
+            if cosignature.log == cosignature.signer {
+                return Err(Rejection::new(ErrorCode::WrongParty, "a node does not co-sign its own log"));
+            }
+            cosignature.verify(roster)?;
+        }
     }
     Ok(Opened { message, hash: message_hash(frame.kind, &frame.body), frame: frame_bytes.to_vec() })
 }

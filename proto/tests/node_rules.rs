@@ -6,11 +6,11 @@
 use ed25519_dalek::SigningKey;
 use hotline_proto::crypto::{node_id, sha256};
 use hotline_proto::log::{LogEntry, SignedEntry};
-use hotline_proto::message::{self, Message};
+use hotline_proto::message::{self, CheckpointOffer, Kind, Message, SignedCheckpoint};
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::{
-    codec, Body, CommandError, DeadlineKind, Disposition, Draft, Event, LangText, Node, NodeId, NoticeId,
-    Precedence, Record, Role, Transmit,
+    codec, Body, CommandError, DeadlineKind, Disposition, Draft, ErrorCode, Event, LangText, Node, NodeId,
+    NoticeId, Precedence, Record, Role, Transmit,
 };
 
 const T0: u64 = 1_800_000_000_000;
@@ -123,6 +123,8 @@ fn kinds(ts: &[Transmit]) -> Vec<&'static str> {
             Message::Notice(_) => "notice",
             Message::Receipt(_) => "receipt",
             Message::Ack(_) => "ack",
+            Message::Checkpoint(_) => "checkpoint",
+            Message::Cosignature(_) => "cosignature",
         })
         .collect()
 }
@@ -383,4 +385,123 @@ fn output_that_depends_on_nothing_new_is_released_at_once() {
         ["notice"],
         "retransmission held back although nothing new must be durable"
     );
+}
+
+// ---- checkpoints and co-signing (spec §15.4) ---------------------------------------------------
+
+fn offers(ts: &[Transmit]) -> Vec<&Transmit> {
+    ts.iter()
+        .filter(|t| matches!(message::decode_trusted(&t.frame).unwrap().message, Message::Checkpoint(_)))
+        .collect()
+}
+
+/// Delivers every frame of `kind` from one desk to the other; returns the receiver's results.
+fn deliver_kind(
+    from: &mut Desk,
+    to: &mut Desk,
+    now: u64,
+    kind: &str,
+) -> Vec<Result<(), hotline_proto::Rejection>> {
+    let frames = from.transmits();
+    let target = to.id();
+    frames
+        .iter()
+        .filter(|t| t.to == target && kinds(std::slice::from_ref(t))[0] == kind)
+        .map(|t| to.node.handle_frame(now, from.id(), &t.frame))
+        .collect()
+}
+
+#[test]
+fn a_checkpoint_is_cosigned_and_both_logs_record_it() {
+    let (mut a, mut b) = start_pair();
+    let cp = a.node.checkpoint(T0 + 10).unwrap();
+    assert_eq!(cp.size, a.disk.len() as u64, "covers every entry before its own");
+    assert!(offers(&a.transmits()).is_empty(), "nothing offered before the checkpoint is durable");
+    a.sync();
+    assert!(deliver_kind(&mut a, &mut b, T0 + 20, "checkpoint").iter().all(Result::is_ok));
+    assert!(b.transmits().is_empty(), "no cosignature before the Cosigned record is durable");
+    b.sync();
+    assert!(deliver_kind(&mut b, &mut a, T0 + 30, "cosignature").iter().all(Result::is_ok));
+    a.sync();
+    assert!(matches!(b.records().last(), Some(Record::Cosigned { checkpoint, .. }) if *checkpoint == cp));
+    assert!(matches!(a.records().last(), Some(Record::Cosignature { size, .. }) if *size == cp.size));
+    assert_eq!(a.node.cosigned_by_peers(), vec![(b.id(), cp.size)]);
+    // The next checkpoint carries a proof from the co-signed one, and is co-signed in turn.
+    a.node.send_notice(T0 + 40, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    let next = a.node.checkpoint(T0 + 50).unwrap();
+    assert!(next.size > cp.size);
+    a.sync();
+    assert!(deliver_kind(&mut a, &mut b, T0 + 60, "checkpoint").iter().all(Result::is_ok));
+    b.sync();
+    assert!(matches!(b.records().last(), Some(Record::Cosigned { checkpoint, .. }) if *checkpoint == next));
+    // Nothing new in the log: no new checkpoint.
+    let again = a.node.checkpoint(T0 + 70).unwrap();
+    assert_eq!(again, next);
+}
+
+#[test]
+fn a_rewritten_log_is_caught_with_both_signed_checkpoints_as_evidence() {
+    let (mut a, mut b) = start_pair();
+    a.node.send_notice(T0 + 5, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    let cp = a.node.checkpoint(T0 + 10).unwrap();
+    a.sync();
+    deliver_kind(&mut a, &mut b, T0 + 20, "checkpoint");
+    b.sync();
+    let _ = b.transmits();
+    // alpha throws its log away and starts again with the same key: a rewritten history.
+    a.disk.clear();
+    a.restart(T0 + 100);
+    a.sync();
+    for _ in 0..3 {
+        a.node.send_notice(T0 + 110, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    }
+    a.sync();
+    let forked = a.node.checkpoint(T0 + 120).unwrap();
+    assert!(forked.size > cp.size);
+    a.sync();
+    // Offered as the node offers it (from size 0: it knows of no cosignature), bravo cannot
+    // check it and answers with the last cosignature it gave, which the new log never signed.
+    assert!(deliver_kind(&mut a, &mut b, T0 + 130, "checkpoint").iter().all(Result::is_ok));
+    let answer = b.transmits();
+    assert_eq!(kinds(&answer), vec!["cosignature"]);
+    assert_eq!(
+        a.node.handle_frame(T0 + 135, b.id(), &answer[0].frame).unwrap_err().code,
+        ErrorCode::UnknownReference
+    );
+    // To be co-signed it must prove consistency with what bravo co-signed, and cannot.
+    let (network, signer) = (b.node.network(), a.id());
+    let offer = |checkpoint, proof_from| {
+        message::seal(
+            &key("alpha"),
+            Kind::Checkpoint,
+            &CheckpointOffer { network, signer, checkpoint, proof_from, proof: vec![] },
+        )
+        .0
+    };
+    let refused = b.node.handle_frame(T0 + 140, a.id(), &offer(forked, cp.size)).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InconsistentLog);
+    b.sync();
+    let conflict = b.records().into_iter().find_map(|r| match r {
+        Record::LogConflict { log, cosigned, presented, .. } => Some((log, cosigned, presented)),
+        _ => None,
+    });
+    assert_eq!(conflict, Some((a.id(), cp, forked)));
+    assert!(b.events().iter().any(|e| matches!(e, Event::LogConflict { size, .. } if *size == forked.size)));
+    assert!(b.transmits().is_empty(), "not co-signed");
+    // The same conflicting checkpoint again is refused but not recorded twice.
+    assert!(b.node.handle_frame(T0 + 150, a.id(), &offer(forked, cp.size)).is_err());
+    // A second root for the very size bravo co-signed is caught whatever the proof.
+    let origin = hotline_proto::note::origin_of(b.node.roster(), &a.id()).unwrap();
+    let root = sha256(b"another history");
+    let signature = hotline_proto::note::Checkpoint { origin, size: cp.size, root }.sign(&key("alpha"));
+    let same_size = SignedCheckpoint { size: cp.size, root, signature };
+    assert_eq!(
+        b.node.handle_frame(T0 + 160, a.id(), &offer(same_size, 0)).unwrap_err().code,
+        ErrorCode::InconsistentLog
+    );
+    b.sync();
+    let conflicts = b.records().iter().filter(|r| matches!(r, Record::LogConflict { .. })).count();
+    assert_eq!(conflicts, 2);
 }

@@ -1008,3 +1008,47 @@ fn full_check_verifies_the_entry_signature() {
     assert_eq!(genuine, seal_entry(&key(0), &entry));
     assert!(audit(&genuine, Check::Full).is_ok());
 }
+
+// ---- Merkle proofs (spec §15.1) ------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// For any tree size, any leaf and any earlier size: the proofs verify, and any change to a
+    /// proof hash, the leaf, or the roots makes them fail.
+    #[test]
+    fn merkle_proofs_verify_and_bind(size in 1u64..3000, a in any::<Index>(), b in any::<Index>(), flip in any::<Index>()) {
+        use hotline_proto::merkle::{verify_consistency, verify_inclusion, MerkleTree, CompactTree};
+        let leaves: Vec<hotline_proto::Hash32> = (0..size).map(|i| crypto::leaf_hash(&i.to_le_bytes())).collect();
+        let mut tree = MerkleTree::new();
+        let mut compact = CompactTree::new();
+        for l in &leaves {
+            tree.push(*l);
+            compact.push(*l);
+        }
+        let root = tree.root_at(size).unwrap();
+        prop_assert_eq!(compact.root(), root);
+        let index = a.index(size as usize) as u64;
+        let proof = tree.inclusion_proof(index, size).unwrap();
+        prop_assert!(verify_inclusion(&leaves[index as usize], index, size, &proof, &root));
+        if !proof.is_empty() {
+            let mut bad = proof.clone();
+            let at = flip.index(bad.len());
+            bad[at].0[0] ^= 1;
+            prop_assert!(!verify_inclusion(&leaves[index as usize], index, size, &bad, &root));
+        }
+        let old = b.index(size as usize) as u64 + 1; // 1..=size
+        let old_root = tree.root_at(old).unwrap();
+        let proof = tree.consistency_proof(old, size).unwrap();
+        prop_assert!(verify_consistency(old, size, &old_root, &root, &proof));
+        if !proof.is_empty() {
+            let mut bad = proof.clone();
+            let at = flip.index(bad.len());
+            bad[at].0[31] ^= 0x80;
+            prop_assert!(!verify_consistency(old, size, &old_root, &root, &bad));
+            let mut other = old_root;
+            other.0[5] ^= 1;
+            prop_assert!(!verify_consistency(old, size, &other, &root, &proof));
+        }
+    }
+}

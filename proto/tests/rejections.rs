@@ -271,12 +271,7 @@ fn reframe(body: Vec<u8>, signature: hotline_proto::Sig64) -> Vec<u8> {
 
 /// Signs an already-encoded body as `signer` and frames it.
 fn frame_raw_body(signer: usize, kind: Kind, body: Vec<u8>) -> Vec<u8> {
-    let context = match kind {
-        Kind::Notice => Context::Notice,
-        Kind::Receipt => Context::Receipt,
-        Kind::Ack => Context::Ack,
-    };
-    let signature = crypto::sign(&key(signer), context, &body);
+    let signature = crypto::sign(&key(signer), kind.context(), &body);
     codec::encode(&Frame { version: message::VERSION, kind, body, signature })
 }
 

@@ -18,7 +18,11 @@ use hotline_proto::incident::{
     Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity, SystemClass,
 };
 use hotline_proto::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
-use hotline_proto::message::{seal, Addressee, Kind, MessageRef};
+use hotline_proto::merkle::MerkleTree;
+use hotline_proto::message::{
+    seal, Addressee, CheckpointOffer, Cosignature, Kind, MessageRef, SignedCheckpoint,
+};
+use hotline_proto::note::{note, origin, Checkpoint, NoteSignature};
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::{
     Ack, Body, Disposition, ErrorCode, Hash32, LangText, Notice, NoticeId, Precedence, Receipt, Role,
@@ -98,11 +102,7 @@ fn message_vector(name: &str, kind: Kind, frame: &[u8], hash: Hash32, value: Val
 }
 
 fn context(kind: Kind) -> &'static [u8] {
-    match kind {
-        Kind::Notice => b"cbm-hotline/v1/notice",
-        Kind::Receipt => b"cbm-hotline/v1/receipt",
-        Kind::Ack => b"cbm-hotline/v1/ack",
-    }
+    kind.context().label()
 }
 
 fn build() -> Built {
@@ -211,33 +211,120 @@ fn build() -> Built {
         Record::Accepted { frame: ack_frame },
         Record::Receipted { frame: ack_receipt_frame },
     ];
+    // Then a checkpoint of those entries, bravo's cosignature of it, alpha's cosignature of a
+    // checkpoint of bravo's, and a conflict: bravo presenting another root for the same size.
+    let mut tree = MerkleTree::new();
     let mut prev = Hash32([0; 32]);
     let mut leaves = Vec::new();
     let mut log = Vec::new();
-    for (i, record) in records.into_iter().enumerate() {
-        let name = record.name();
-        let entry = LogEntry {
-            network,
-            node: a,
-            index: i as u64,
-            prev,
-            time_ms: T0 + 700_000 + i as u64 * 1000,
-            record,
-        };
-        let leaf = seal_entry(&alpha, &entry);
-        let signed: hotline_proto::log::SignedEntry =
-            hotline_proto::codec::decode("leaf", &leaf, 1 << 20).unwrap();
-        prev = leaf_hash(&leaf);
-        log.push(json!({
-            "index": i,
-            "record": name,
-            "entry": hex::encode(&signed.entry),
-            "signature": signed.signature.to_hex(),
-            "leaf": hex::encode(&leaf),
-            "leaf_hash": prev.to_hex(),
-        }));
-        leaves.push(leaf);
-    }
+    let size = records.len() as u64;
+    let mut records = records;
+    let origin_a = origin(&network, "alpha");
+    let origin_b = origin(&network, "bravo");
+    let mut seal_log = |records: Vec<Record>, tree: &mut MerkleTree| {
+        for record in records {
+            let i = leaves.len();
+            let name = record.name();
+            let entry = LogEntry {
+                network,
+                node: a,
+                index: i as u64,
+                prev,
+                time_ms: T0 + 700_000 + i as u64 * 1000,
+                record,
+            };
+            let leaf = seal_entry(&alpha, &entry);
+            let signed: hotline_proto::log::SignedEntry =
+                hotline_proto::codec::decode("leaf", &leaf, 1 << 20).unwrap();
+            prev = leaf_hash(&leaf);
+            tree.push(prev);
+            log.push(json!({
+                "index": i,
+                "record": name,
+                "entry": hex::encode(&signed.entry),
+                "signature": signed.signature.to_hex(),
+                "leaf": hex::encode(&leaf),
+                "leaf_hash": prev.to_hex(),
+            }));
+            leaves.push(leaf);
+        }
+    };
+    seal_log(std::mem::take(&mut records), &mut tree);
+    let root = tree.root_at(size).unwrap();
+    let checkpoint = Checkpoint { origin: origin_a.clone(), size, root };
+    let signed = SignedCheckpoint { size, root, signature: checkpoint.sign(&alpha) };
+    let cosigned_at = (T0 + 720_000) / 1000;
+    let cosignature = checkpoint.cosign(&bravo, cosigned_at);
+    let theirs = Checkpoint { origin: origin_b.clone(), size: 5, root: sha256(b"bravo's tree") };
+    let theirs_signed = SignedCheckpoint { size: 5, root: theirs.root, signature: theirs.sign(&bravo) };
+    let forked = Checkpoint { root: sha256(b"bravo's rewritten tree"), ..theirs.clone() };
+    let forked_signed = SignedCheckpoint { size: 5, root: forked.root, signature: forked.sign(&bravo) };
+    let alpha_cosignature = theirs.cosign(&alpha, cosigned_at);
+    seal_log(
+        vec![
+            Record::Checkpoint { checkpoint: signed },
+            Record::Cosignature { by: b, size, root, timestamp_s: cosigned_at, signature: cosignature },
+            Record::Cosigned {
+                log: b,
+                checkpoint: theirs_signed,
+                timestamp_s: cosigned_at,
+                signature: alpha_cosignature,
+            },
+            Record::LogConflict { log: b, cosigned: theirs_signed, presented: forked_signed, proof: vec![] },
+        ],
+        &mut tree,
+    );
+    let offer = CheckpointOffer {
+        network,
+        signer: a,
+        checkpoint: signed,
+        proof_from: 4,
+        proof: tree.consistency_proof(4, size).unwrap(),
+    };
+    let (offer_frame, offer_hash) = seal(&alpha, Kind::Checkpoint, &offer);
+    let cosig_message = Cosignature {
+        network,
+        signer: b,
+        log: a,
+        size,
+        root,
+        timestamp_s: cosigned_at,
+        signature: cosignature,
+    };
+    let (cosig_frame, cosig_hash) = seal(&bravo, Kind::Cosignature, &cosig_message);
+    let mut messages = messages;
+    messages.push(message_vector(
+        "checkpoint-offer",
+        Kind::Checkpoint,
+        &offer_frame,
+        offer_hash,
+        json!(offer),
+    ));
+    messages.push(message_vector(
+        "cosignature",
+        Kind::Cosignature,
+        &cosig_frame,
+        cosig_hash,
+        json!(cosig_message),
+    ));
+    let note_text = note(
+        &checkpoint,
+        &[
+            NoteSignature::log(&origin_a, &a, &signed.signature),
+            NoteSignature::cosignature(&origin_b, &b, cosigned_at, &cosignature),
+        ],
+    );
+    let checkpoints = json!({
+        "origin": origin_a,
+        "size": size,
+        "root": root.to_hex(),
+        "root_of_all_entries": tree.root_at(tree.len()).unwrap().to_hex(),
+        "note": note_text,
+        "cosigned_message": checkpoint.cosigned_message(cosigned_at),
+        "cosigner": "bravo",
+        "consistency_proof_4": offer.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+        "root_4": tree.root_at(4).unwrap().to_hex(),
+    });
 
     // Frames every receiver must refuse, with the code.
     let mut flipped = notice_frame.clone();
@@ -263,6 +350,7 @@ fn build() -> Built {
         "roster": { "bytes": hex::encode(&roster.to_bytes()), "network_id": network.to_hex(), "value": roster },
         "messages": messages,
         "log": { "node": a.to_hex(), "entries": log },
+        "checkpoint": checkpoints,
         "invalid_frames": invalid,
     });
     Built { value, leaves }
@@ -321,7 +409,9 @@ fn vectors_verify_independently() {
         signed.push(0);
         signed.extend(unhex(&m["body"]));
         assert_eq!(hex::encode(&Sha256::digest(&signed)), m["message_hash"].as_str().unwrap());
-        let signer = if m["name"].as_str().unwrap() == "receipt-of-ack" || m["name"] == "notice-flash-s1" {
+        let signer = if ["receipt-of-ack", "notice-flash-s1", "checkpoint-offer"]
+            .contains(&m["name"].as_str().unwrap())
+        {
             "alpha"
         } else {
             "bravo"
@@ -349,4 +439,62 @@ fn vectors_verify_independently() {
         prev = leaf_hash.finalize().to_vec();
         assert_eq!(hex::encode(&prev), e["leaf_hash"].as_str().unwrap());
     }
+
+    // The Merkle tree (RFC 9162) over the leaf hashes, straight from its definition.
+    let hashes: Vec<Vec<u8>> =
+        file["log"]["entries"].as_array().unwrap().iter().map(|e| unhex(&e["leaf_hash"])).collect();
+    fn mth(leaves: &[Vec<u8>]) -> Vec<u8> {
+        if leaves.len() == 1 {
+            return leaves[0].clone();
+        }
+        let mut k = 1;
+        while k * 2 < leaves.len() {
+            k *= 2;
+        }
+        let mut h = Sha256::new();
+        h.update([1u8]);
+        h.update(mth(&leaves[..k]));
+        h.update(mth(&leaves[k..]));
+        h.finalize().to_vec()
+    }
+    let cp = &file["checkpoint"];
+    let size = cp["size"].as_u64().unwrap() as usize;
+    assert_eq!(hex::encode(&mth(&hashes[..size])), cp["root"].as_str().unwrap());
+    assert_eq!(hex::encode(&mth(&hashes)), cp["root_of_all_entries"].as_str().unwrap());
+    assert_eq!(hex::encode(&mth(&hashes[..4])), cp["root_4"].as_str().unwrap());
+
+    // The C2SP note: body, blank line, the log's signature line, bravo's cosignature line.
+    use base64ct::{Base64, Encoding};
+    let text = cp["note"].as_str().unwrap();
+    let (body, sigs) = text.split_once("\n\n").unwrap();
+    let body = format!("{body}\n");
+    let root_b64 = Base64::encode_string(&unhex(&cp["root"]));
+    assert_eq!(body, format!("{}\n{size}\n{root_b64}\n", cp["origin"].as_str().unwrap()));
+    let lines: Vec<&str> = sigs.lines().collect();
+    assert_eq!(lines.len(), 2);
+    let key_id = |name: &str, alg: u8, key: &VerifyingKey| {
+        let mut h = Sha256::new();
+        h.update(name.as_bytes());
+        h.update(b"\n");
+        h.update([alg]);
+        h.update(key.as_bytes());
+        h.finalize()[..4].to_vec()
+    };
+    let parse = |line: &str| {
+        let rest = line.strip_prefix("\u{2014} ").unwrap();
+        let (name, b64) = rest.rsplit_once(' ').unwrap();
+        (name.to_string(), Base64::decode_vec(b64).unwrap())
+    };
+    let (name, bytes) = parse(lines[0]);
+    assert_eq!(name, cp["origin"].as_str().unwrap());
+    assert_eq!(bytes[..4], key_id(&name, 0x01, &public("alpha")));
+    let sig = Signature::from_bytes(&bytes[4..].try_into().unwrap());
+    public("alpha").verify_strict(body.as_bytes(), &sig).expect("checkpoint signature");
+    let (name, bytes) = parse(lines[1]);
+    assert_eq!(bytes[..4], key_id(&name, 0x04, &public("bravo")));
+    let timestamp = u64::from_be_bytes(bytes[4..12].try_into().unwrap());
+    let cosigned = format!("cosignature/v1\ntime {timestamp}\n{body}");
+    assert_eq!(cosigned, cp["cosigned_message"].as_str().unwrap());
+    let sig = Signature::from_bytes(&bytes[12..].try_into().unwrap());
+    public("bravo").verify_strict(cosigned.as_bytes(), &sig).expect("cosignature");
 }

@@ -39,6 +39,8 @@ impl Node {
                     Message::Notice(n) => self.on_notice(now, from, &opened, n),
                     Message::Receipt(r) => self.on_receipt(now, from, &opened, r),
                     Message::Ack(a) => self.on_ack(now, from, &opened, a),
+                    Message::Checkpoint(c) => self.on_checkpoint(now, from, c),
+                    Message::Cosignature(c) => self.on_cosignature(now, from, c),
                 }
             }
             Err(rejection) => Err(rejection),
@@ -183,7 +185,9 @@ impl Node {
                 );
                 Ok(())
             }
-            Kind::Receipt => Err(Rejection::field("of.kind", "receipts are not receipted")),
+            Kind::Receipt | Kind::Checkpoint | Kind::Cosignature => {
+                Err(Rejection::field("of.kind", "only notices and acks are receipted"))
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //! schedules and output queues are the only state outside the log, and all of them can be derived
 //! again from it.
 
+mod checkpoints;
 mod inbound;
 mod outputs;
 mod state;
@@ -19,7 +20,10 @@ use crate::crypto::{self, leaf_hash};
 use crate::error::{CommandError, StartError};
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
-use crate::message::{self, Ack, Addressee, Body, Disposition, Kind, Notice, NoticeKind, Role};
+use crate::merkle::MerkleTree;
+use crate::message::{
+    self, Ack, Addressee, Body, Disposition, Kind, Notice, NoticeKind, Role, SignedCheckpoint,
+};
 use crate::precedence::Precedence;
 use crate::roster::{Policy, Roster};
 use crate::text::Texts;
@@ -161,6 +165,16 @@ pub enum Event {
         /// The id.
         notice: NoticeId,
     },
+    /// A peer presented a checkpoint of its log that contradicts one this node co-signed: it
+    /// rewrote its history. The two signed checkpoints are in the log.
+    LogConflict {
+        /// The peer.
+        peer: NodeId,
+        /// Size of the checkpoint this node co-signed.
+        cosigned_size: u64,
+        /// Size of the contradicting checkpoint.
+        size: u64,
+    },
 }
 
 /// An addressee's progress on a notice this node sent.
@@ -252,6 +266,8 @@ pub enum BrokenRule {
     ForgetAckDeadlines,
     /// Accept a duplicate notice as new.
     AcceptDuplicates,
+    /// Offer checkpoints to peers before the entries they cover are durable.
+    CheckpointBeforePersist,
 }
 
 /// One party's protocol endpoint. See the crate documentation for the I/O contract.
@@ -266,7 +282,9 @@ pub struct Node {
     prev: Hash32,
     last_time: u64,
     unpersisted: Vec<Vec<u8>>,
+    tree: MerkleTree,
     // State derived from the log.
+    own_checkpoints: BTreeMap<u64, SignedCheckpoint>,
     next_seq: u64,
     peers: BTreeMap<NodeId, Peer>,
     outgoing: BTreeMap<NoticeId, Outgoing>,
@@ -316,6 +334,8 @@ impl Node {
             prev: Hash32([0; 32]),
             last_time: 0,
             unpersisted: Vec::new(),
+            tree: MerkleTree::new(),
+            own_checkpoints: BTreeMap::new(),
             next_seq: 1,
             peers,
             outgoing: BTreeMap::new(),
@@ -333,6 +353,7 @@ impl Node {
             node.apply(&verified.entry, verified.message.as_ref());
             node.log_len += 1;
             node.prev = verified.leaf_hash;
+            node.tree.push(verified.leaf_hash);
             node.last_time = verified.entry.time_ms;
         }
         node.durable = node.log_len;
@@ -354,6 +375,8 @@ impl Node {
             self.schedule(now, Timer::LinkTest { peer });
             self.schedule(now + silence, Timer::Silence { peer });
         }
+        let interval = self.policy().link_test_interval_ms;
+        self.schedule(now.saturating_add(interval), Timer::Checkpoint);
     }
 
     /// Breaks a protocol rule on purpose (tests of the simulator only).
@@ -553,6 +576,7 @@ impl Node {
         };
         let leaf = seal_entry(&self.key, &entry);
         self.prev = leaf_hash(&leaf);
+        self.tree.push(self.prev);
         self.log_len += 1;
         self.last_time = now;
         self.unpersisted.push(leaf);

@@ -10,6 +10,7 @@ use crate::log::{DeadlineKind, LogEntry, Record};
 use crate::message::{Kind, Message, Notice, NoticeKind, Opened, Role};
 use crate::precedence::Precedence;
 
+use super::checkpoints::PeerCheckpoints;
 use super::timers::Timer;
 use super::Node;
 
@@ -84,11 +85,13 @@ pub(super) struct Peer {
     pub skewed: bool,
     pub retx: BTreeMap<Hash32, Retx>,
     pub rejects: RateLimit,
+    pub checkpoints: PeerCheckpoints,
 }
 
 impl Peer {
     pub fn new(now: u64) -> Peer {
         Peer {
+            checkpoints: PeerCheckpoints::default(),
             up: true,
             last_heard_ms: now,
             link_seq_out: 0,
@@ -147,6 +150,7 @@ impl Node {
     /// Applies one log entry to the state. `opened` is the entry's embedded message, if any.
     pub(super) fn apply(&mut self, entry: &LogEntry, opened: Option<&Opened>) {
         let t = entry.time_ms;
+        self.apply_checkpoint_record(entry);
         match (&entry.record, opened.map(|o| (&o.message, o.hash, &o.frame))) {
             (Record::Sent { .. }, Some((Message::Notice(n), hash, frame))) => {
                 self.apply_sent_notice(t, n, hash, frame)
@@ -201,7 +205,7 @@ impl Node {
                         peer.retx.remove(&r.of.hash);
                     }
                 }
-                Kind::Receipt => {}
+                Kind::Receipt | Kind::Checkpoint | Kind::Cosignature => {}
             },
             (Record::Accepted { .. }, Some((Message::Ack(a), hash, _))) => {
                 let Some(out) = self.outgoing.get_mut(&a.notice) else { return };

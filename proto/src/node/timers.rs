@@ -26,6 +26,8 @@ pub(super) enum Timer {
     Silence { peer: NodeId },
     /// Check whether notices from a peer are still missing.
     GapCheck { peer: NodeId },
+    /// Sign a checkpoint and offer it to the peers (every link-test interval).
+    Checkpoint,
 }
 
 impl Node {
@@ -61,6 +63,11 @@ impl Node {
             }
             Timer::Silence { peer } => self.check_silence(now, peer),
             Timer::GapCheck { peer } => self.check_gaps(now, peer),
+            Timer::Checkpoint => {
+                self.checkpoint(now);
+                let interval = self.policy().link_test_interval_ms;
+                self.schedule(now.saturating_add(interval), Timer::Checkpoint);
+            }
         }
     }
 

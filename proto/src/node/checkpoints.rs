@@ -1,0 +1,276 @@
+//! Checkpoints and co-signing between parties (spec §15.4).
+//!
+//! Each node signs checkpoints of its own log and offers each peer the newest with a consistency
+//! proof from the largest one that peer co-signed. The peer checks the proof against the checkpoint
+//! it co-signed last, co-signs, and records both in its own log; a checkpoint that contradicts a
+//! co-signed one is refused and recorded with the two signed checkpoints as evidence. Once a peer
+//! has co-signed, the log's owner can no longer rewrite what the checkpoint covers without the
+//! peer's log proving it.
+
+use std::collections::BTreeMap;
+
+use crate::error::{ErrorCode, Rejection};
+use crate::ids::{Hash32, NodeId, Sig64};
+use crate::log::{conflicting, LogEntry, Record};
+use crate::merkle::verify_consistency;
+use crate::message::{self, CheckpointOffer, Cosignature, Kind, SignedCheckpoint};
+use crate::note::Checkpoint;
+use crate::precedence::Precedence;
+
+use super::{Event, Node, Transmit};
+
+/// What one peer and this node know of each other's checkpoints.
+#[derive(Default)]
+pub(super) struct PeerCheckpoints {
+    /// Largest size of this node's log the peer co-signed (0: none).
+    pub cosigned_mine: u64,
+    /// The peer's checkpoints this node co-signed, by size, with the cosignature it gave.
+    pub theirs: BTreeMap<u64, (SignedCheckpoint, u64, Sig64)>,
+    /// Checkpoints of the peer already recorded as conflicting (each recorded once).
+    pub conflicts: Vec<(u64, Hash32)>,
+}
+
+impl Node {
+    /// Signs a checkpoint of the log as it stands, if it grew since the last one, and offers it
+    /// to every peer once it is durable. Called on the checkpoint timer and when the operator asks.
+    /// Returns the newest checkpoint either way.
+    pub fn checkpoint(&mut self, now: u64) -> Option<SignedCheckpoint> {
+        let now = self.clock(now);
+        let last = self.own_checkpoints.last_key_value().map(|(size, _)| *size);
+        // The checkpoint record itself is the one entry a checkpoint never covers.
+        if last.is_none_or(|size| self.log_len > size + 1) {
+            let size = self.log_len;
+            let root = self.tree.root_at(size)?;
+            let origin = crate::note::origin_of(&self.roster, &self.id)?;
+            let signature = Checkpoint { origin, size, root }.sign(&self.key);
+            let checkpoint = SignedCheckpoint { size, root, signature };
+            self.append(now, Record::Checkpoint { checkpoint });
+            self.offer_checkpoint(checkpoint);
+        }
+        self.own_checkpoints.last_key_value().map(|(_, c)| *c)
+    }
+
+    /// Sends `checkpoint` to each peer with a proof from what that peer last co-signed.
+    fn offer_checkpoint(&mut self, checkpoint: SignedCheckpoint) {
+        #[cfg(feature = "fault-injection")]
+        let after = if self.is_broken(super::BrokenRule::CheckpointBeforePersist) { 0 } else { self.log_len };
+        #[cfg(not(feature = "fault-injection"))]
+        let after = self.log_len;
+        let peers: Vec<(NodeId, u64)> =
+            self.peers.iter().map(|(id, p)| (*id, p.checkpoints.cosigned_mine)).collect();
+        for (peer, from) in peers {
+            let Some(proof) = self.tree.consistency_proof(from, checkpoint.size) else { continue };
+            let offer = CheckpointOffer {
+                network: self.network,
+                signer: self.id,
+                checkpoint,
+                proof_from: from,
+                proof,
+            };
+            let (frame, _) = message::seal(&self.key, Kind::Checkpoint, &offer);
+            self.outputs.transmit(after, Transmit { to: peer, precedence: Precedence::Routine, frame });
+        }
+    }
+
+    /// A peer offers a checkpoint of its log.
+    pub(super) fn on_checkpoint(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        offer: &CheckpointOffer,
+    ) -> Result<(), Rejection> {
+        let presented = offer.checkpoint;
+        let Some(peer) = self.peers.get(&from) else { return Ok(()) };
+        let theirs = &peer.checkpoints.theirs;
+        let latest = theirs.last_key_value().map(|(size, (c, _, _))| (*size, *c));
+        // The same size co-signed before: the same root gets the same cosignature again.
+        if let Some((cosigned, timestamp_s, signature)) = theirs.get(&presented.size).copied() {
+            if cosigned.root == presented.root {
+                self.send_cosignature(from, &cosigned, timestamp_s, signature);
+                return Ok(());
+            }
+            return self.log_conflict(now, from, cosigned, presented, Vec::new());
+        }
+        match latest {
+            // Older than what this node co-signed last: proves nothing; tell the peer where it is.
+            Some((size, _)) if presented.size < size => {
+                self.resend_latest_cosignature(from);
+                Ok(())
+            }
+            // The proof starts elsewhere (a cosignature of ours was lost): check it against the
+            // older checkpoint it starts from, if this node co-signed that one, and tell the peer
+            // which one to prove from.
+            Some((size, _)) if offer.proof_from != size => {
+                let base = theirs.get(&offer.proof_from).map(|(c, _, _)| *c);
+                if let Some(base) = base.filter(|b| conflicting(b, &presented, &offer.proof)) {
+                    return self.log_conflict(now, from, base, presented, offer.proof.clone());
+                }
+                self.resend_latest_cosignature(from);
+                Ok(())
+            }
+            Some((_, cosigned))
+                if !verify_consistency(
+                    cosigned.size,
+                    presented.size,
+                    &cosigned.root,
+                    &presented.root,
+                    &offer.proof,
+                ) =>
+            {
+                self.log_conflict(now, from, cosigned, presented, offer.proof.clone())
+            }
+            // Consistent with the last one, or the first this node sees: co-sign.
+            _ => {
+                let timestamp_s = now / 1000;
+                let Some(checkpoint) = presented.checkpoint(&self.roster, &from) else { return Ok(()) };
+                let signature = checkpoint.cosign(&self.key, timestamp_s);
+                self.append(
+                    now,
+                    Record::Cosigned { log: from, checkpoint: presented, timestamp_s, signature },
+                );
+                self.send_cosignature(from, &presented, timestamp_s, signature);
+                Ok(())
+            }
+        }
+    }
+
+    fn resend_latest_cosignature(&mut self, to: NodeId) {
+        let latest = self.peers.get(&to).and_then(|p| p.checkpoints.theirs.last_key_value().map(|(_, v)| *v));
+        if let Some((checkpoint, timestamp_s, signature)) = latest {
+            self.send_cosignature(to, &checkpoint, timestamp_s, signature);
+        }
+    }
+
+    fn send_cosignature(
+        &mut self,
+        to: NodeId,
+        checkpoint: &SignedCheckpoint,
+        timestamp_s: u64,
+        signature: Sig64,
+    ) {
+        let cosignature = Cosignature {
+            network: self.network,
+            signer: self.id,
+            log: to,
+            size: checkpoint.size,
+            root: checkpoint.root,
+            timestamp_s,
+            signature,
+        };
+        let (frame, _) = message::seal(&self.key, Kind::Cosignature, &cosignature);
+        let after = self.log_len;
+        self.outputs.transmit(after, Transmit { to, precedence: Precedence::Routine, frame });
+    }
+
+    fn log_conflict(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        cosigned: SignedCheckpoint,
+        presented: SignedCheckpoint,
+        proof: Vec<Hash32>,
+    ) -> Result<(), Rejection> {
+        let seen = self
+            .peers
+            .get(&from)
+            .is_some_and(|p| p.checkpoints.conflicts.contains(&(presented.size, presented.root)));
+        if !seen && conflicting(&cosigned, &presented, &proof) {
+            self.append(now, Record::LogConflict { log: from, cosigned, presented, proof });
+            let after = self.log_len;
+            self.outputs.event(
+                after,
+                Event::LogConflict { peer: from, cosigned_size: cosigned.size, size: presented.size },
+            );
+        }
+        Err(Rejection::new(
+            ErrorCode::InconsistentLog,
+            format!(
+                "checkpoint of size {} contradicts the checkpoint of size {} this node co-signed",
+                presented.size, cosigned.size
+            ),
+        ))
+    }
+
+    /// A peer co-signed one of this node's checkpoints.
+    pub(super) fn on_cosignature(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        c: &Cosignature,
+    ) -> Result<(), Rejection> {
+        if c.log != self.id {
+            return Err(Rejection::new(ErrorCode::NotAddressed, "cosignature of another node's log"));
+        }
+        match self.own_checkpoints.get(&c.size) {
+            Some(own) if own.root == c.root => {}
+            _ => {
+                return Err(Rejection::new(
+                    ErrorCode::UnknownReference,
+                    format!("cosignature of a checkpoint (size {}) this node never signed", c.size),
+                ))
+            }
+        }
+        let known = self.peers.get(&from).map_or(0, |p| p.checkpoints.cosigned_mine);
+        if c.size > known {
+            let record = Record::Cosignature {
+                by: from,
+                size: c.size,
+                root: c.root,
+                timestamp_s: c.timestamp_s,
+                signature: c.signature,
+            };
+            self.append(now, record);
+        }
+        Ok(())
+    }
+
+    /// Applies the checkpoint records of the log.
+    pub(super) fn apply_checkpoint_record(&mut self, entry: &LogEntry) {
+        match &entry.record {
+            Record::Checkpoint { checkpoint } => {
+                self.own_checkpoints.insert(checkpoint.size, *checkpoint);
+            }
+            Record::Cosigned { log, checkpoint, timestamp_s, signature } => {
+                if let Some(p) = self.peers.get_mut(log) {
+                    p.checkpoints.theirs.insert(checkpoint.size, (*checkpoint, *timestamp_s, *signature));
+                }
+            }
+            Record::Cosignature { by, size, .. } => {
+                if let Some(p) = self.peers.get_mut(by) {
+                    p.checkpoints.cosigned_mine = p.checkpoints.cosigned_mine.max(*size);
+                }
+            }
+            Record::LogConflict { log, presented, .. } => {
+                if let Some(p) = self.peers.get_mut(log) {
+                    p.checkpoints.conflicts.push((presented.size, presented.root));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// This node's checkpoints, newest last, each with the peers that co-signed it.
+    pub fn checkpoints(&self) -> Vec<(SignedCheckpoint, Vec<NodeId>)> {
+        self.own_checkpoints
+            .values()
+            .map(|c| {
+                let by = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.checkpoints.cosigned_mine >= c.size)
+                    .map(|(id, _)| *id);
+                (*c, by.collect())
+            })
+            .collect()
+    }
+
+    /// The largest checkpoint of this node's log each peer co-signed (0: none).
+    pub fn cosigned_by_peers(&self) -> Vec<(NodeId, u64)> {
+        self.peers.iter().map(|(id, p)| (*id, p.checkpoints.cosigned_mine)).collect()
+    }
+
+    /// The RFC 9162 root of the first `size` log entries, if the log is that long.
+    pub fn root_at(&self, size: u64) -> Option<Hash32> {
+        self.tree.root_at(size)
+    }
+}
