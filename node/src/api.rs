@@ -67,6 +67,8 @@ pub enum Request {
     Watch,
     /// The node's durable log.
     Export,
+    /// Sign a checkpoint of the log now (if it grew) and offer it to the peers.
+    Checkpoint,
 }
 
 /// A request with the channel for its answer.

@@ -102,6 +102,13 @@ enum Command {
     /// The node's log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Verifies audit bundles with public keys alone (no node, no private key needed).
+    /// Exit codes: 0 clean, 4 invalid (tampering or a discrepancy, with the evidence), 1 could
+    /// not read.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Signs a checkpoint of the running node's log now and offers it to the peers for co-signing.
+    Checkpoint(JsonFlag),
     /// Local multi-node networks for testing.
     #[command(subcommand)]
     Testnet(testnet::TestnetCommand),
@@ -262,12 +269,55 @@ enum RosterCommand {
 
 #[derive(Subcommand)]
 enum LogCommand {
-    /// Writes the node's log as JSON Lines: a header with the roster, then one line per entry.
+    /// Writes the node's audit bundle (spec §15.5): entries and Merkle tree as C2SP tlog-tiles,
+    /// every checkpoint with its cosignatures, the roster, and log.jsonl for people and jq.
     Export {
-        /// Output file.
+        /// Output directory (created; must not exist or be empty).
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verifies each bundle: every signature (strict), the hash chain, the tree and its tiles,
+    /// every checkpoint and cosignature. Names the first bad entry.
+    Verify {
+        /// Bundle directories.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// Signature-checking threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Reconciles several parties' bundles: same bytes on both sides, receipts and
+    /// acknowledgements issued by the right party, co-signed checkpoints still true, no
+    /// equivocation.
+    Cross {
+        /// Bundle directories, one per party.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Deadline compliance per party and precedence, every miss with its evidence.
+    Report {
+        /// Bundle directories.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+    Html,
 }
 
 /// Runs the CLI and maps errors to exit codes.
@@ -460,6 +510,21 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Log(LogCommand::Export { out }) => export(&home, &out),
+        Command::Audit(command) => audit(command),
+        Command::Checkpoint(JsonFlag { json }) => {
+            let result = client::call(&home.api_path(), &Request::Checkpoint)?;
+            if json {
+                println!("{result}");
+            } else {
+                println!(
+                    "checkpoint of {} entries, root {}; co-signed so far by: {}",
+                    result["size"],
+                    result["root"].as_str().unwrap_or("?"),
+                    result["cosigned_by"]
+                );
+            }
+            Ok(())
+        }
         Command::Testnet(command) => testnet::run(command),
     }
 }
@@ -627,10 +692,99 @@ fn export(home: &Home, out: &Path) -> Result<()> {
     };
     let (_, key, _) = home.load()?;
     let id = hotline_proto::crypto::node_id(&key);
-    let lines = hotline_node::export::lines(&roster, id, &leaves)?;
-    std::fs::write(out, lines.join("\n") + "\n").with_context(|| format!("writing {}", out.display()))?;
-    eprintln!("wrote {} entries of {}'s log to {}", leaves.len(), home.config()?.name, out.display());
+    let manifest = hotline_node::bundle::write(out, &roster, id, &leaves)?;
+    eprintln!(
+        "wrote the audit bundle of {}'s log ({} entries, root {}) to {}",
+        manifest.name,
+        manifest.size,
+        manifest.root,
+        out.display()
+    );
     Ok(())
+}
+
+/// Maps a bundle's invalidity to exit code 4, leaving read errors as 1.
+fn invalid(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<hotline_node::bundle::Invalid>() {
+        Ok(i) => Invalid(i.0).into(),
+        Err(e) => e,
+    }
+}
+
+fn audit(command: AuditCommand) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match command {
+        AuditCommand::Verify { bundles, threads, json } => {
+            let mut results = Vec::new();
+            for dir in &bundles {
+                let started = std::time::Instant::now();
+                let mut last_pct = 0;
+                let v = hotline_node::bundle::verify(dir, threads.unwrap_or(cores), |done, total| {
+                    let pct = done * 100 / total.max(1);
+                    if total >= 100_000 && pct >= last_pct + 10 {
+                        last_pct = pct;
+                        eprintln!("{}: {pct} % ({done} of {total} entries)", dir.display());
+                    }
+                })
+                .map_err(|e| invalid(e.context(format!("{} does not verify", dir.display()))))?;
+                let secs = started.elapsed().as_secs_f64();
+                if !json.json {
+                    println!(
+                        "{}: OK — {}'s log, {} entries, root {}, {} checkpoint notes, {} cosignatures ({:.0} entries/s)",
+                        dir.display(),
+                        v.manifest.name,
+                        v.manifest.size,
+                        v.manifest.root,
+                        v.notes,
+                        v.cosignatures,
+                        v.manifest.size as f64 / secs.max(1e-9)
+                    );
+                }
+                results.push(serde_json::json!({"bundle": dir, "ok": true, "verified": v, "seconds": secs}));
+            }
+            if json.json {
+                println!("{}", serde_json::Value::Array(results));
+            }
+            Ok(())
+        }
+        AuditCommand::Cross { bundles, json } => {
+            let (roster, parties) = hotline_node::audit::load(&bundles, cores).map_err(invalid)?;
+            let findings = hotline_node::audit::cross(&roster, &parties);
+            let violations = findings.iter().filter(|f| f.violation).count();
+            if json.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"parties": parties.len(), "violations": violations, "findings": findings})
+                );
+            } else {
+                for f in &findings {
+                    let evidence: Vec<String> =
+                        f.evidence.iter().map(|(p, i)| format!("{p} entry {i}")).collect();
+                    let tag = if f.violation { "VIOLATION" } else { "note" };
+                    println!("{tag} {}: {} [{}]", f.kind, f.detail, evidence.join(", "));
+                }
+                println!(
+                    "{} logs reconciled: {violations} violations, {} notes",
+                    parties.len(),
+                    findings.len() - violations
+                );
+            }
+            if violations > 0 {
+                return Err(Invalid(format!("{violations} violations between the logs")).into());
+            }
+            Ok(())
+        }
+        AuditCommand::Report { bundles, format } => {
+            let (roster, parties) = hotline_node::audit::load(&bundles, cores).map_err(invalid)?;
+            let report = hotline_node::audit::report(&roster, &parties);
+            match format {
+                ReportFormat::Text => print!("{}", hotline_node::audit::report_text(&report)),
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                ReportFormat::Html => print!("{}", hotline_node::audit::report_html(&report)),
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `1h 30m`, `10m`, `5s`, `250ms`.

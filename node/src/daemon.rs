@@ -160,6 +160,20 @@ impl Daemon {
                 Err(e) => api::error(e),
             },
             Request::Status => api::ok(views::status(&self.node, &self.name, now)),
+            Request::Checkpoint => match self.node.checkpoint(now) {
+                Some(c) => {
+                    let roster = self.node.roster();
+                    let by: Vec<String> = self
+                        .node
+                        .cosigned_by_peers()
+                        .iter()
+                        .filter(|(_, size)| *size >= c.size)
+                        .filter_map(|(id, _)| roster.member(id).map(|m| m.name.clone()))
+                        .collect();
+                    api::ok(json!({ "size": c.size, "root": c.root.to_hex(), "cosigned_by": by }))
+                }
+                None => api::error("no checkpoint could be signed"),
+            },
             Request::Watch | Request::Export => api::error("handled by the API task"),
         };
         let _ = call.reply.send(answer);

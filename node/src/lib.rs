@@ -10,6 +10,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod audit;
+pub mod bundle;
 pub mod client;
 pub mod daemon;
 pub mod export;

@@ -110,12 +110,14 @@ pub fn thread(node: &Node, of: &NoticeId, now: u64) -> Option<Value> {
 /// Links, pending receipts and acknowledgements, next deadlines.
 pub fn status(node: &Node, name_of_node: &str, now: u64) -> Value {
     let roster = node.roster();
+    let cosigned: std::collections::BTreeMap<_, _> = node.cosigned_by_peers().into_iter().collect();
     let links: Vec<Value> = node
         .links()
         .iter()
         .map(|l| {
             json!({
                 "peer": name(roster, &l.peer),
+                "cosigned_size": cosigned.get(&l.peer).copied().unwrap_or(0),
                 "up": l.up,
                 "last_heard_ms": l.last_heard_ms,
                 "silent_ms": now.saturating_sub(l.last_heard_ms),

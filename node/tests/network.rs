@@ -132,14 +132,46 @@ fn s1_end_to_end_through_the_cli() {
     let status = net.json("alpha", &["status", "--json"]);
     assert!(status["links"].as_array().unwrap().iter().all(|l| l["up"] == true));
     assert_eq!(status["awaiting"].as_array().unwrap().len(), 0, "{status}");
-    // Export, then stop everything and verify every log; the recipients hold alpha's exact bytes.
-    let export = net.dir.path().join("alpha.jsonl");
-    net.ok("alpha", &["log", "export", "--out", export.to_str().unwrap()]);
-    let lines = std::fs::read_to_string(&export).unwrap();
+    // Each node signs a checkpoint on request; the others co-sign it.
+    for name in ["alpha", "bravo", "charlie"] {
+        let size = net.json(name, &["checkpoint", "--json"])["size"].as_u64().unwrap();
+        wait_until("the checkpoint is co-signed by both peers", Duration::from_secs(10), || {
+            let status = net.json(name, &["status", "--json"]);
+            status["links"].as_array().unwrap().iter().all(|l| l["cosigned_size"].as_u64().unwrap() >= size)
+        });
+    }
+    // Export every bundle, stop everything, and audit: each verifies, and they reconcile.
+    let mut bundles = Vec::new();
+    for name in ["alpha", "bravo", "charlie"] {
+        let dir = net.dir.path().join(format!("{name}-bundle"));
+        net.ok(name, &["log", "export", "--out", dir.to_str().unwrap()]);
+        bundles.push(dir.to_str().unwrap().to_string());
+    }
+    let lines = std::fs::read_to_string(net.dir.path().join("alpha-bundle/log.jsonl")).unwrap();
     assert!(lines.lines().next().unwrap().contains("cbm-hotline-log-export/1"));
+    let note = std::fs::read_to_string(net.dir.path().join("alpha-bundle/checkpoint")).unwrap();
+    assert!(note.lines().filter(|l| l.starts_with('\u{2014}')).count() >= 1, "{note}");
     for name in ["alpha", "bravo", "charlie"] {
         net.stop(name);
     }
+    let args = |cmd: &str| {
+        let mut a = vec!["audit".to_string(), cmd.to_string()];
+        a.extend(bundles.iter().cloned());
+        a
+    };
+    let verify = common::cli(None, &args("verify"));
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert_eq!(String::from_utf8_lossy(&verify.stdout).matches(": OK").count(), 3);
+    let cross = common::cli(None, &args("cross"));
+    let cross_out = String::from_utf8_lossy(&cross.stdout);
+    assert!(cross.status.success(), "{cross_out}{}", String::from_utf8_lossy(&cross.stderr));
+    assert!(cross_out.contains("0 violations"), "{cross_out}");
+    let report = common::cli(None, &args("report"));
+    let report_out = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.status.success() && report_out.contains("bravo") && report_out.contains("FLASH"),
+        "{report_out}"
+    );
     let seq = id.trim_start_matches("alpha/").to_string();
     let sent_hash = net
         .log("alpha")

@@ -320,8 +320,8 @@ impl LogVerifier {
             )));
         }
         if self.check == Check::Full {
-            crypto::verify(&self.node, Context::LogEntry, &signed.entry, &signed.signature)
-                .map_err(|_| fail("entry signature does not verify".into()))?;
+            check_signatures(&self.roster, &self.network, &self.node, &signed, &entry.record)
+                .map_err(fail)?;
         }
         let message = self.embedded(&entry.record).map_err(|e| fail(e.to_string()))?;
         self.tree_records(index, &entry.record).map_err(fail)?;
@@ -333,11 +333,9 @@ impl LogVerifier {
         Ok(VerifiedEntry { entry, leaf_hash, message })
     }
 
-    /// Checkpoint records must commit to the tree as it stands; co-signing records must carry
-    /// signatures that verify (the latter only with [`Check::Full`]).
+    /// Checkpoint records must commit to the tree as it stands; a cosignature must be of one of
+    /// the log's own checkpoints; a conflict must be one.
     fn tree_records(&mut self, index: u64, record: &Record) -> Result<(), String> {
-        let full = self.check == Check::Full;
-        let verify = |r: Result<(), Rejection>| r.map_err(|e| e.to_string());
         match record {
             Record::Checkpoint { checkpoint } => {
                 if checkpoint.size != index {
@@ -346,57 +344,21 @@ impl LogVerifier {
                 if checkpoint.root != self.tree.root() {
                     return Err("checkpoint root is not the root of the entries before it".into());
                 }
-                if full {
-                    verify(checkpoint.verify(&self.roster, &self.node))?;
-                }
                 self.checkpoints.insert(checkpoint.size, checkpoint.root);
             }
-            Record::Cosigned { log, checkpoint, timestamp_s, signature } => {
-                if *log == self.node {
-                    return Err("a node does not co-sign its own log".into());
-                }
-                if full {
-                    verify(checkpoint.verify(&self.roster, log))?;
-                    let cosignature = Cosignature {
-                        network: self.network,
-                        signer: self.node,
-                        log: *log,
-                        size: checkpoint.size,
-                        root: checkpoint.root,
-                        timestamp_s: *timestamp_s,
-                        signature: *signature,
-                    };
-                    verify(cosignature.verify(&self.roster))?;
-                }
+            Record::Cosigned { log, .. } if *log == self.node => {
+                return Err("a node does not co-sign its own log".into());
             }
-            Record::Cosignature { by, size, root, timestamp_s, signature } => {
-                if self.checkpoints.get(size) != Some(root) {
-                    return Err(format!("cosignature of a checkpoint (size {size}) this log never signed"));
-                }
-                if full {
-                    let cosignature = Cosignature {
-                        network: self.network,
-                        signer: *by,
-                        log: self.node,
-                        size: *size,
-                        root: *root,
-                        timestamp_s: *timestamp_s,
-                        signature: *signature,
-                    };
-                    if *by == self.node {
-                        return Err("a node does not co-sign its own log".into());
-                    }
-                    verify(cosignature.verify(&self.roster))?;
-                }
+            Record::Cosignature { by, .. } if *by == self.node => {
+                return Err("a node does not co-sign its own log".into());
             }
-            Record::LogConflict { log, cosigned, presented, proof } => {
-                if !conflicting(cosigned, presented, proof) {
-                    return Err("log conflict record whose checkpoints do not conflict".into());
-                }
-                if full {
-                    verify(cosigned.verify(&self.roster, log))?;
-                    verify(presented.verify(&self.roster, log))?;
-                }
+            Record::Cosignature { size, root, .. } if self.checkpoints.get(size) != Some(root) => {
+                return Err(format!("cosignature of a checkpoint (size {size}) this log never signed"));
+            }
+            Record::LogConflict { cosigned, presented, proof, .. }
+                if !conflicting(cosigned, presented, proof) =>
+            {
+                return Err("log conflict record whose checkpoints do not conflict".into());
             }
             _ => {}
         }
@@ -411,10 +373,7 @@ impl LogVerifier {
             Record::Equivocation { frame, .. } => (frame, Some(false)),
             _ => return Ok(None),
         };
-        let opened = match self.check {
-            Check::Full => message::open(frame, &self.roster, &self.network)?,
-            Check::Chain => message::decode_trusted(frame)?,
-        };
+        let opened = message::decode_trusted(frame)?;
         let signed_by_node = opened.message.signer() == self.node;
         let kind_ok = matches!(
             (record, &opened.message),
@@ -441,6 +400,78 @@ impl LogVerifier {
         }
         Ok(Some(opened))
     }
+}
+
+/// Every signature a leaf holds, checked strictly against the roster: the entry's own, the
+/// embedded frame's (with every rule of spec §5.7 steps 1–7), and the note signatures and
+/// cosignatures of checkpoint records. Independent of every other leaf, so an auditor checks
+/// leaves in parallel while one thread follows the chain with [`Check::Chain`].
+pub fn verify_leaf_signatures(
+    roster: &Roster,
+    network: &Hash32,
+    node: &NodeId,
+    leaf: &[u8],
+) -> Result<(), LogError> {
+    let fail = |index: u64, problem: String| LogError { index, problem };
+    let signed: SignedEntry =
+        codec::decode("log entry", leaf, MAX_LOG_ENTRY).map_err(|e| fail(0, e.to_string()))?;
+    let entry: LogEntry =
+        codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).map_err(|e| fail(0, e.to_string()))?;
+    check_signatures(roster, network, node, &signed, &entry.record).map_err(|p| fail(entry.index, p))
+}
+
+fn check_signatures(
+    roster: &Roster,
+    network: &Hash32,
+    node: &NodeId,
+    signed: &SignedEntry,
+    record: &Record,
+) -> Result<(), String> {
+    let network = *network;
+    crypto::verify(node, Context::LogEntry, &signed.entry, &signed.signature)
+        .map_err(|_| "entry signature does not verify".to_string())?;
+    let verify = |r: Result<(), Rejection>| r.map_err(|e| e.to_string());
+    match record {
+        Record::Sent { frame }
+        | Record::Accepted { frame }
+        | Record::Receipted { frame }
+        | Record::Equivocation { frame, .. } => {
+            verify(message::open(frame, roster, &network).map(|_| ()))?;
+        }
+        Record::Checkpoint { checkpoint } => verify(checkpoint.verify(roster, node))?,
+        Record::Cosigned { log, checkpoint, timestamp_s, signature } => {
+            verify(checkpoint.verify(roster, log))?;
+            let (size, root) = (checkpoint.size, checkpoint.root);
+            let c = Cosignature {
+                network,
+                signer: *node,
+                log: *log,
+                size,
+                root,
+                timestamp_s: *timestamp_s,
+                signature: *signature,
+            };
+            verify(c.verify(roster))?;
+        }
+        Record::Cosignature { by, size, root, timestamp_s, signature } => {
+            let c = Cosignature {
+                network,
+                signer: *by,
+                log: *node,
+                size: *size,
+                root: *root,
+                timestamp_s: *timestamp_s,
+                signature: *signature,
+            };
+            verify(c.verify(roster))?;
+        }
+        Record::LogConflict { log, cosigned, presented, .. } => {
+            verify(cosigned.verify(roster, log))?;
+            verify(presented.verify(roster, log))?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Whether `presented` contradicts `cosigned` (both of one log): the same size with another root,

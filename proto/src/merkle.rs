@@ -133,7 +133,7 @@ impl MerkleTree {
     /// RFC 9162 `MTH(D[start:end])`, `0 <= start < end <= len`.
     fn range(&self, start: u64, end: u64) -> Hash32 {
         let n = end - start;
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             let level = n.trailing_zeros() as usize;
             return self.levels[level][(start >> level) as usize];
         }

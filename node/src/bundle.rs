@@ -1,0 +1,507 @@
+//! The audit bundle (spec §15.5): a directory an auditor verifies with the roster's public keys
+//! alone. The entries and the Merkle tree are laid out as C2SP `tlog-tiles`, so generic tlog tools
+//! can read them; `log.jsonl` is the same log for people and `jq`.
+//!
+//! Verification streams: entries are read one entry bundle (256 leaves) at a time, signatures are
+//! checked in parallel chunks across cores while one thread follows the chain and the tree, and
+//! memory stays bounded whatever the size of the log.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use hotline_proto::crypto::leaf_hash;
+use hotline_proto::log::{verify_leaf_signatures, Check, LogVerifier};
+use hotline_proto::merkle::node_hash;
+use hotline_proto::message::SignedCheckpoint;
+use hotline_proto::note::{self, Checkpoint, NoteSignature, ALG_COSIGNATURE_V1, ALG_ED25519};
+use hotline_proto::{hex, Hash32, NodeId, Record, Roster, Sig64};
+use serde::{Deserialize, Serialize};
+
+/// The bundle format's name and version.
+pub const FORMAT: &str = "cbm-hotline-audit-bundle/1";
+/// Leaves per entry bundle and hashes per tile.
+const WIDTH: u64 = 256;
+/// Leaves whose signatures are checked together, split across threads.
+const CHUNK: usize = 8192;
+
+/// `bundle.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: String,
+    /// The node whose log this is (hex key).
+    pub node: NodeId,
+    /// Its member name.
+    pub name: String,
+    /// The network id.
+    pub network_id: Hash32,
+    /// Number of entries.
+    pub size: u64,
+    /// RFC 9162 root of all entries.
+    pub root: Hash32,
+}
+
+/// Why a bundle is not trustworthy, as opposed to unreadable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// A tlog-tiles index path element: `x001/x234/067` for 1234067.
+pub fn tile_index(n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    let mut rest = n / 1000;
+    while rest > 0 {
+        groups.push(format!("x{:03}", rest % 1000));
+        rest /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+/// The path of tile `index` (of `width` items) under `tile/<level>/`.
+fn tile_path(level: &str, index: u64, width: u64) -> PathBuf {
+    let mut p = format!("tile/{level}/{}", tile_index(index));
+    if width < WIDTH {
+        p.push_str(&format!(".p/{width}"));
+    }
+    PathBuf::from(p)
+}
+
+/// Every hash tile of a tree of `leaf_hashes.len()` leaves: (level, index, hashes).
+fn hash_tiles(leaf_hashes: &[Hash32]) -> Vec<(u64, u64, Vec<Hash32>)> {
+    let mut out = Vec::new();
+    let mut level_hashes = leaf_hashes.to_vec();
+    let mut level = 0;
+    while !level_hashes.is_empty() {
+        for (index, chunk) in level_hashes.chunks(WIDTH as usize).enumerate() {
+            out.push((level, index as u64, chunk.to_vec()));
+        }
+        // The next tile level holds the roots of complete groups of 256.
+        level_hashes = level_hashes.chunks_exact(WIDTH as usize).map(subtree_root).collect();
+        level += 1;
+    }
+    out
+}
+
+/// The root of a complete subtree of 256 nodes.
+fn subtree_root(hashes: &[Hash32]) -> Hash32 {
+    let mut row = hashes.to_vec();
+    while row.len() > 1 {
+        row = row.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+    }
+    row[0]
+}
+
+/// A checkpoint of the log, with the peers' cosignatures of exactly it.
+struct Noted {
+    checkpoint: SignedCheckpoint,
+    cosignatures: Vec<(NodeId, u64, Sig64)>,
+}
+
+/// Writes the audit bundle of `node`'s log to `dir` (created; must be empty or absent). Every
+/// entry is verified first, signatures included: a node never exports a log it cannot vouch for.
+pub fn write(dir: &Path, roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> Result<Manifest> {
+    let name =
+        roster.member(&node).map(|m| m.name.clone()).ok_or_else(|| anyhow!("node is not in the roster"))?;
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        bail!("{} exists and is not empty; choose a new directory", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut verifier = LogVerifier::new(roster.clone(), node, Check::Full);
+    let mut hashes = Vec::with_capacity(leaves.len());
+    let mut noted: BTreeMap<u64, Noted> = BTreeMap::new();
+    for leaf in leaves {
+        let v = verifier.push(leaf).map_err(|e| anyhow!("the log does not verify: {e}"))?;
+        hashes.push(v.leaf_hash);
+        match v.entry.record {
+            Record::Checkpoint { checkpoint } => {
+                noted.insert(checkpoint.size, Noted { checkpoint, cosignatures: Vec::new() });
+            }
+            Record::Cosignature { by, size, timestamp_s, signature, .. } => {
+                if let Some(n) = noted.get_mut(&size) {
+                    n.cosignatures.push((by, timestamp_s, signature));
+                }
+            }
+            _ => {}
+        }
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        node,
+        name,
+        network_id: roster.network_id(),
+        size: leaves.len() as u64,
+        root: verifier.root(),
+    };
+    write_file(&dir.join("bundle.json"), (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
+    write_file(&dir.join("roster.bin"), &roster.to_bytes())?;
+    for (index, chunk) in leaves.chunks(WIDTH as usize).enumerate() {
+        let mut bytes = Vec::new();
+        for leaf in chunk {
+            let len = u16::try_from(leaf.len()).map_err(|_| anyhow!("a leaf is longer than 65535 bytes"))?;
+            bytes.extend_from_slice(&len.to_be_bytes());
+            bytes.extend_from_slice(leaf);
+        }
+        write_file(&dir.join(tile_path("entries", index as u64, chunk.len() as u64)), &bytes)?;
+    }
+    for (level, index, tile) in hash_tiles(&hashes) {
+        let bytes: Vec<u8> = tile.iter().flat_map(|h| h.0).collect();
+        write_file(&dir.join(tile_path(&level.to_string(), index, tile.len() as u64)), &bytes)?;
+    }
+    let origin = note::origin(&manifest.network_id, &manifest.name);
+    let mut newest = None;
+    for (size, n) in &noted {
+        let text = note_text(roster, &origin, node, n);
+        write_file(&dir.join("checkpoints").join(size.to_string()), text.as_bytes())?;
+        newest = Some(text);
+    }
+    if let Some(text) = newest {
+        write_file(&dir.join("checkpoint"), text.as_bytes())?;
+    }
+    let lines = crate::export::lines(roster, node, leaves)?;
+    write_file(&dir.join("log.jsonl"), (lines.join("\n") + "\n").as_bytes())?;
+    Ok(manifest)
+}
+
+fn note_text(roster: &Roster, origin: &str, node: NodeId, n: &Noted) -> String {
+    let checkpoint =
+        Checkpoint { origin: origin.to_string(), size: n.checkpoint.size, root: n.checkpoint.root };
+    let mut lines = vec![NoteSignature::log(origin, &node, &n.checkpoint.signature)];
+    for (by, timestamp_s, signature) in &n.cosignatures {
+        if let Some(cosigner) = note::origin_of(roster, by) {
+            lines.push(NoteSignature::cosignature(&cosigner, by, *timestamp_s, signature));
+        }
+    }
+    note::note(&checkpoint, &lines)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+/// What a verified bundle holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verified {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Checkpoint notes checked, and cosignature lines among them.
+    pub notes: usize,
+    /// Cosignature lines verified.
+    pub cosignatures: usize,
+    /// The log's checkpoints (size → root), from its entries.
+    pub checkpoints: BTreeMap<u64, Hash32>,
+}
+
+/// Reads a bundle's manifest and roster, checking that they belong together.
+pub fn open(dir: &Path) -> Result<(Manifest, Roster)> {
+    let text = read(&dir.join("bundle.json"))?;
+    let manifest: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| Invalid(format!("{}: bundle.json is malformed: {e}", dir.display())))?;
+    if manifest.format != FORMAT {
+        return Err(
+            Invalid(format!("{}: format {:?} is not {FORMAT}", dir.display(), manifest.format)).into()
+        );
+    }
+    let roster = Roster::from_bytes(&read(&dir.join("roster.bin"))?)
+        .map_err(|e| Invalid(format!("{}: roster.bin: {e}", dir.display())))?;
+    if roster.network_id() != manifest.network_id {
+        return Err(Invalid(format!(
+            "{}: roster.bin is not the roster of network {}",
+            dir.display(),
+            manifest.network_id
+        ))
+        .into());
+    }
+    match roster.member(&manifest.node) {
+        Some(m) if m.name == manifest.name => {}
+        _ => {
+            return Err(Invalid(format!(
+                "{}: {} is not a member named {:?}",
+                dir.display(),
+                manifest.node,
+                manifest.name
+            ))
+            .into())
+        }
+    }
+    Ok((manifest, roster))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Reads the leaves of entry bundle `index` (of `width` leaves), strictly.
+fn read_entry_bundle(dir: &Path, index: u64, width: u64) -> Result<Vec<Vec<u8>>> {
+    let path = dir.join(tile_path("entries", index, width));
+    let bytes = read(&path)?;
+    let mut leaves = Vec::with_capacity(width as usize);
+    let mut rest = bytes.as_slice();
+    while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len));
+        if tail.len() < len {
+            break;
+        }
+        leaves.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    if !rest.is_empty() || leaves.len() as u64 != width {
+        return Err(Invalid(format!(
+            "entry bundle {} is truncated or malformed (first entry {})",
+            path.display(),
+            index * WIDTH
+        ))
+        .into());
+    }
+    Ok(leaves)
+}
+
+/// Streams a bundle's leaves in order, `CHUNK` at a time.
+pub fn for_each_chunk(
+    dir: &Path,
+    size: u64,
+    mut f: impl FnMut(u64, Vec<Vec<u8>>) -> Result<()>,
+) -> Result<()> {
+    let mut first = 0;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut chunk_first = 0;
+    while first < size {
+        let width = (size - first).min(WIDTH);
+        chunk.extend(read_entry_bundle(dir, first / WIDTH, width)?);
+        first += width;
+        if chunk.len() >= CHUNK || first == size {
+            f(chunk_first, std::mem::take(&mut chunk))?;
+            chunk_first = first;
+        }
+    }
+    Ok(())
+}
+
+/// Checks hash tiles as leaf hashes stream by: each level keeps at most one tile's worth.
+struct TileChecker<'a> {
+    dir: &'a Path,
+    size: u64,
+    pending: Vec<Vec<Hash32>>,
+    checked: Vec<u64>,
+}
+
+impl TileChecker<'_> {
+    fn push(&mut self, level: usize, hash: Hash32) -> Result<()> {
+        if self.pending.len() == level {
+            self.pending.push(Vec::new());
+            self.checked.push(0);
+        }
+        self.pending[level].push(hash);
+        if self.pending[level].len() as u64 == WIDTH {
+            let tile = std::mem::take(&mut self.pending[level]);
+            self.check(level, &tile)?;
+            self.push(level + 1, subtree_root(&tile))?;
+        }
+        Ok(())
+    }
+
+    fn check(&mut self, level: usize, tile: &[Hash32]) -> Result<()> {
+        let index = self.checked[level];
+        let path = self.dir.join(tile_path(&level.to_string(), index, tile.len() as u64));
+        let bytes = read(&path)?;
+        let want: Vec<u8> = tile.iter().flat_map(|h| h.0).collect();
+        if bytes != want {
+            let level_size = WIDTH.pow(level as u32);
+            return Err(Invalid(format!(
+                "hash tile {} does not hold the tree's hashes (leaves from {})",
+                path.display(),
+                index * WIDTH * level_size
+            ))
+            .into());
+        }
+        self.checked[level] += 1;
+        Ok(())
+    }
+
+    /// The partial tiles at the right edge.
+    fn finish(mut self) -> Result<()> {
+        let _ = self.size;
+        for level in 0..self.pending.len() {
+            let tile = std::mem::take(&mut self.pending[level]);
+            if !tile.is_empty() {
+                self.check(level, &tile)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Verifies a bundle (spec §15.5). `threads` signature workers; `progress` is called with the
+/// number of entries verified so far.
+pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) -> Result<Verified> {
+    let (manifest, roster) = open(dir)?;
+    let network = manifest.network_id;
+    let mut verifier = LogVerifier::new(roster.clone(), manifest.node, Check::Chain);
+    let mut tiles = TileChecker { dir, size: manifest.size, pending: Vec::new(), checked: Vec::new() };
+    let threads = threads.max(1);
+    for_each_chunk(dir, manifest.size, |first, leaves| {
+        // Signatures in parallel, the chain and the tree on this thread, at the same time.
+        let per = leaves.len().div_ceil(threads).max(1);
+        let (chain, sigs) = std::thread::scope(|s| {
+            let workers: Vec<_> = leaves
+                .chunks(per)
+                .map(|part| {
+                    let roster = &roster;
+                    s.spawn(move || {
+                        part.iter().find_map(|leaf| {
+                            verify_leaf_signatures(roster, &network, &manifest.node, leaf).err()
+                        })
+                    })
+                })
+                .collect();
+            let mut chain = Ok(());
+            for leaf in &leaves {
+                if let Err(e) = verifier.push(leaf) {
+                    chain = Err(e);
+                    break;
+                }
+            }
+            let sigs: Vec<_> = workers.into_iter().filter_map(|w| w.join().ok().flatten()).collect();
+            (chain, sigs)
+        });
+        // Report the first bad entry, whichever check found it.
+        let mut first_bad = chain.err();
+        for e in sigs {
+            if first_bad.as_ref().is_none_or(|f| e.index < f.index) {
+                first_bad = Some(e);
+            }
+        }
+        if let Some(e) = first_bad {
+            return Err(Invalid(format!("entry {}: {}", e.index, e.problem)).into());
+        }
+        for leaf in &leaves {
+            tiles.push(0, leaf_hash(leaf))?;
+        }
+        progress(first + leaves.len() as u64, manifest.size);
+        Ok(())
+    })?;
+    if verifier.len() != manifest.size {
+        return Err(
+            Invalid(format!("{} entries, but bundle.json says {}", verifier.len(), manifest.size)).into()
+        );
+    }
+    if verifier.root() != manifest.root {
+        return Err(Invalid("the tree of the entries does not have the root bundle.json names".into()).into());
+    }
+    tiles.finish()?;
+    let checkpoints = verifier.checkpoints().clone();
+    let (notes, cosignatures) = verify_notes(dir, &roster, &manifest, &checkpoints)?;
+    Ok(Verified { manifest, notes, cosignatures, checkpoints })
+}
+
+/// Every note under `checkpoints/` (and `checkpoint`): strict format, the log's signature, every
+/// cosignature line, and agreement with the log's own checkpoint entries.
+fn verify_notes(
+    dir: &Path,
+    roster: &Roster,
+    manifest: &Manifest,
+    checkpoints: &BTreeMap<u64, Hash32>,
+) -> Result<(usize, usize)> {
+    let origin = note::origin(&manifest.network_id, &manifest.name);
+    let mut paths = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir.join("checkpoints")) {
+        for e in entries {
+            paths.push(e?.path());
+        }
+    }
+    if dir.join("checkpoint").exists() {
+        paths.push(dir.join("checkpoint"));
+    }
+    if paths.is_empty() && !checkpoints.is_empty() {
+        return Err(Invalid("the log has checkpoints but the bundle has no checkpoint notes".into()).into());
+    }
+    let mut cosignature_lines = 0;
+    for path in &paths {
+        let bad = |what: String| -> anyhow::Error { Invalid(format!("{}: {what}", path.display())).into() };
+        let bytes = read(path)?;
+        if bytes.len() > note::MAX_NOTE {
+            return Err(bad("larger than a checkpoint note can be".into()));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+        let (checkpoint, lines) = note::parse_note(&text).map_err(|e| bad(e.to_string()))?;
+        if checkpoint.origin != origin {
+            return Err(bad(format!("origin {:?} is not this log's", checkpoint.origin)));
+        }
+        if checkpoints.get(&checkpoint.size) != Some(&checkpoint.root) {
+            return Err(bad(format!("checkpoint of size {} is not one the log records", checkpoint.size)));
+        }
+        let own = &lines[0];
+        let signature = own.signature().filter(|_| {
+            own.name == origin && own.key_id == note::key_id(&origin, ALG_ED25519, &manifest.node)
+        });
+        if !signature.is_some_and(|s| checkpoint.verify(&manifest.node, &s)) {
+            return Err(bad("the log's note signature is missing or does not verify".into()));
+        }
+        for line in &lines[1..] {
+            let cosigner = roster
+                .members
+                .iter()
+                .find(|m| note::origin(&manifest.network_id, &m.name) == line.name)
+                .ok_or_else(|| bad(format!("cosigner {:?} is not a roster member", line.name)))?;
+            let ok = line.key_id == note::key_id(&line.name, ALG_COSIGNATURE_V1, &cosigner.key)
+                && line
+                    .timestamped()
+                    .is_some_and(|(t, s)| checkpoint.verify_cosignature(&cosigner.key, t, &s));
+            if !ok {
+                return Err(bad(format!("cosignature by {} does not verify", cosigner.name)));
+            }
+            cosignature_lines += 1;
+        }
+    }
+    Ok((paths.len(), cosignature_lines))
+}
+
+/// Reads every leaf of a bundle that verified (for the cross-audit and the report).
+pub fn leaves(dir: &Path, size: u64) -> Result<Vec<Vec<u8>>> {
+    let mut all = Vec::with_capacity(size as usize);
+    for_each_chunk(dir, size, |_, chunk| {
+        all.extend(chunk);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Hex of a hash, for messages.
+pub fn short(h: &Hash32) -> String {
+    hex::encode(&h.0[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_paths_follow_tlog_tiles() {
+        assert_eq!(tile_index(0), "000");
+        assert_eq!(tile_index(67), "067");
+        assert_eq!(tile_index(1234067), "x001/x234/067");
+        assert_eq!(tile_index(1000), "x001/000");
+        assert_eq!(tile_path("0", 3, 256), PathBuf::from("tile/0/003"));
+        assert_eq!(tile_path("entries", 1234067, 7), PathBuf::from("tile/entries/x001/x234/067.p/7"));
+    }
+
+    #[test]
+    fn hash_tiles_of_a_tree() {
+        let leaves: Vec<Hash32> = (0u32..600).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let tiles = hash_tiles(&leaves);
+        // Level 0: 256, 256, 88; level 1: two complete subtrees of 256.
+        let shape: Vec<(u64, u64, usize)> = tiles.iter().map(|(l, i, t)| (*l, *i, t.len())).collect();
+        assert_eq!(shape, vec![(0, 0, 256), (0, 1, 256), (0, 2, 88), (1, 0, 2)]);
+        let mut tree = hotline_proto::merkle::MerkleTree::new();
+        leaves.iter().for_each(|l| tree.push(*l));
+        assert_eq!(tiles[3].2[0], tree.root_at(256).unwrap());
+    }
+}
