@@ -11,11 +11,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use hotline_proto::crypto::leaf_hash;
-use hotline_proto::log::{verify_leaf_signatures, Check, LogVerifier};
+
+use hotline_proto::log::{verify_leaf_signatures, Check, LogVerifier, VerifiedEntry};
 use hotline_proto::merkle::node_hash;
 use hotline_proto::message::SignedCheckpoint;
 use hotline_proto::note::{self, Checkpoint, NoteSignature, ALG_COSIGNATURE_V1, ALG_ED25519};
+use hotline_proto::LogError;
 use hotline_proto::{hex, Hash32, NodeId, Record, Roster, Sig64};
 use serde::{Deserialize, Serialize};
 
@@ -110,22 +111,17 @@ pub fn write(dir: &Path, roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> R
         bail!("{} exists and is not empty; choose a new directory", dir.display());
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut verifier = LogVerifier::new(roster.clone(), node, Check::Full);
+    let mut verifier = LogVerifier::new(roster.clone(), node, Check::Chain);
+    let network = roster.network_id();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut hashes = Vec::with_capacity(leaves.len());
     let mut noted: BTreeMap<u64, Noted> = BTreeMap::new();
-    for leaf in leaves {
-        let v = verifier.push(leaf).map_err(|e| anyhow!("the log does not verify: {e}"))?;
-        hashes.push(v.leaf_hash);
-        match v.entry.record {
-            Record::Checkpoint { checkpoint } => {
-                noted.insert(checkpoint.size, Noted { checkpoint, cosignatures: Vec::new() });
-            }
-            Record::Cosignature { by, size, timestamp_s, signature, .. } => {
-                if let Some(n) = noted.get_mut(&size) {
-                    n.cosignatures.push((by, timestamp_s, signature));
-                }
-            }
-            _ => {}
+    for chunk in leaves.chunks(CHUNK) {
+        let verified = check_chunk(&mut verifier, roster, &network, &node, chunk, threads)
+            .map_err(|e| anyhow!("the log does not verify: {e}"))?;
+        for v in verified {
+            hashes.push(v.leaf_hash);
+            note_record(&mut noted, v.entry.record);
         }
     }
     let manifest = Manifest {
@@ -161,9 +157,64 @@ pub fn write(dir: &Path, roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> R
     if let Some(text) = newest {
         write_file(&dir.join("checkpoint"), text.as_bytes())?;
     }
-    let lines = crate::export::lines(roster, node, leaves)?;
-    write_file(&dir.join("log.jsonl"), (lines.join("\n") + "\n").as_bytes())?;
+    let jsonl = dir.join("log.jsonl");
+    let file = std::fs::File::create(&jsonl).with_context(|| format!("creating {}", jsonl.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    crate::export::write_lines(roster, node, leaves, &mut out)?;
+    out.flush()?;
     Ok(manifest)
+}
+
+/// Collects checkpoint records and the cosignatures of each.
+fn note_record(noted: &mut BTreeMap<u64, Noted>, record: Record) {
+    match record {
+        Record::Checkpoint { checkpoint } => {
+            noted.insert(checkpoint.size, Noted { checkpoint, cosignatures: Vec::new() });
+        }
+        Record::Cosignature { by, size, timestamp_s, signature, .. } => {
+            if let Some(n) = noted.get_mut(&size) {
+                n.cosignatures.push((by, timestamp_s, signature));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Verifies a run of leaves: their signatures on `threads` threads, while this thread follows the
+/// chain and the tree with `verifier` ([`Check::Chain`]). Reports the first bad entry, whichever
+/// check found it.
+fn check_chunk(
+    verifier: &mut LogVerifier,
+    roster: &Roster,
+    network: &Hash32,
+    node: &NodeId,
+    leaves: &[Vec<u8>],
+    threads: usize,
+) -> Result<Vec<VerifiedEntry>, LogError> {
+    let per = leaves.len().div_ceil(threads.max(1)).max(1);
+    let (chain, sigs) = std::thread::scope(|s| {
+        let workers: Vec<_> = leaves
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter().find_map(|l| verify_leaf_signatures(roster, network, node, l).err())
+                })
+            })
+            .collect();
+        let chain: Result<Vec<VerifiedEntry>, LogError> = leaves.iter().map(|l| verifier.push(l)).collect();
+        let sigs: Vec<LogError> = workers.into_iter().filter_map(|w| w.join().ok().flatten()).collect();
+        (chain, sigs)
+    });
+    let mut first_bad = chain.as_ref().err().cloned();
+    for e in sigs {
+        if first_bad.as_ref().is_none_or(|f| e.index < f.index) {
+            first_bad = Some(e);
+        }
+    }
+    match first_bad {
+        Some(e) => Err(e),
+        None => chain,
+    }
 }
 
 fn note_text(roster: &Roster, origin: &str, node: NodeId, n: &Noted) -> String {
@@ -348,42 +399,10 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
     let mut tiles = TileChecker { dir, size: manifest.size, pending: Vec::new(), checked: Vec::new() };
     let threads = threads.max(1);
     for_each_chunk(dir, manifest.size, |first, leaves| {
-        // Signatures in parallel, the chain and the tree on this thread, at the same time.
-        let per = leaves.len().div_ceil(threads).max(1);
-        let (chain, sigs) = std::thread::scope(|s| {
-            let workers: Vec<_> = leaves
-                .chunks(per)
-                .map(|part| {
-                    let roster = &roster;
-                    s.spawn(move || {
-                        part.iter().find_map(|leaf| {
-                            verify_leaf_signatures(roster, &network, &manifest.node, leaf).err()
-                        })
-                    })
-                })
-                .collect();
-            let mut chain = Ok(());
-            for leaf in &leaves {
-                if let Err(e) = verifier.push(leaf) {
-                    chain = Err(e);
-                    break;
-                }
-            }
-            let sigs: Vec<_> = workers.into_iter().filter_map(|w| w.join().ok().flatten()).collect();
-            (chain, sigs)
-        });
-        // Report the first bad entry, whichever check found it.
-        let mut first_bad = chain.err();
-        for e in sigs {
-            if first_bad.as_ref().is_none_or(|f| e.index < f.index) {
-                first_bad = Some(e);
-            }
-        }
-        if let Some(e) = first_bad {
-            return Err(Invalid(format!("entry {}: {}", e.index, e.problem)).into());
-        }
-        for leaf in &leaves {
-            tiles.push(0, leaf_hash(leaf))?;
+        let verified = check_chunk(&mut verifier, &roster, &network, &manifest.node, &leaves, threads)
+            .map_err(|e| Invalid(format!("entry {}: {}", e.index, e.problem)))?;
+        for v in &verified {
+            tiles.push(0, v.leaf_hash)?;
         }
         progress(first + leaves.len() as u64, manifest.size);
         Ok(())
@@ -495,7 +514,8 @@ mod tests {
 
     #[test]
     fn hash_tiles_of_a_tree() {
-        let leaves: Vec<Hash32> = (0u32..600).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let leaves: Vec<Hash32> =
+            (0u32..600).map(|i| hotline_proto::crypto::leaf_hash(&i.to_be_bytes())).collect();
         let tiles = hash_tiles(&leaves);
         // Level 0: 256, 256, 88; level 1: two complete subtrees of 256.
         let shape: Vec<(u64, u64, usize)> = tiles.iter().map(|(l, i, t)| (*l, *i, t.len())).collect();

@@ -17,6 +17,7 @@ use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::{Body, Disposition, Incident, LangText, Precedence, Texts};
 use serde_json::{json, Value};
 
+mod bench;
 mod demo;
 mod testnet;
 
@@ -35,6 +36,9 @@ pub struct Cli {
 enum Command {
     /// Plays scenario S1 on a temporary three-node network and prints the timeline.
     Demo(demo::DemoArgs),
+    /// End-to-end benchmarks on real nodes over loopback, each figure against its floor measured
+    /// in the same run; writes results.json, summary.md and SVG plots.
+    Bench(bench::BenchArgs),
     /// Generates an Ed25519 key (PKCS#8 PEM, mode 0600) and prints its public key.
     Keygen {
         /// Where to write the key.
@@ -347,6 +351,7 @@ fn run(cli: Cli) -> Result<()> {
     let home = Home::new(&cli.home);
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Keygen { out } => {
             let key = hotline_node::keys::generate();
             hotline_node::keys::write(&out, &key)?;

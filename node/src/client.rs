@@ -52,6 +52,12 @@ impl Client {
         }
     }
 
+    /// Bounds how long [`Client::next_line`] waits; after a timeout the connection should be
+    /// dropped (a line may have been cut).
+    pub fn set_read_timeout(&self, limit: Option<std::time::Duration>) -> Result<()> {
+        Ok(self.stream.get_ref().set_read_timeout(limit)?)
+    }
+
     /// The next line from the node (events after `watch`); `None` when it hangs up.
     pub fn next_line(&mut self) -> Result<Option<Value>> {
         let mut line = String::new();

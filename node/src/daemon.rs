@@ -65,29 +65,40 @@ pub async fn run(home: &Home) -> Result<()> {
     };
     d.pump();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Frames from peers wait here, most urgent first, so that a FLASH notice or its receipt is
+    // handled before ROUTINE frames that arrived earlier.
+    let mut inbox = Inbox::default();
     loop {
+        while let Ok(inbound) = in_rx.try_recv() {
+            d.take(inbound, &mut inbox);
+        }
+        if d.node.poll_timeout().is_some_and(|t| t <= now_ms()) {
+            d.node.handle_timeout(now_ms());
+            d.pump();
+        }
         let wait = d
             .node
             .poll_timeout()
             .map_or(Duration::from_secs(3600), |t| Duration::from_millis(t.saturating_sub(now_ms())));
         tokio::select! {
-            Some(inbound) = in_rx.recv() => match inbound {
-                Inbound::Frame(peer, bytes) => {
-                    // Refusals are reported (rate-limited) as events; each one only at debug level.
-                    if let Err(e) = d.node.handle_frame(now_ms(), peer, &bytes) {
-                        tracing::debug!(peer = %names::name(d.node.roster(), &peer), code = e.code.name(), detail = %e.detail, "frame refused");
-                    }
-                }
-                Inbound::Connected(peer) => d.node.peer_reachable(now_ms(), peer),
-            },
+            biased;
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
             Some(done) = done_rx.recv() => match done {
                 Ok(len) => d.node.persisted(len),
                 Err(e) => return Err(anyhow!("the store failed; stopping so that nothing unsaved is receipted: {e}")),
             },
             Some(call) = calls.recv() => d.handle(call),
+            () = std::future::ready(()), if !inbox.is_empty() => {
+                if let Some((peer, bytes)) = inbox.pop() {
+                    // Refusals are reported (rate-limited) as events; each one only at debug level.
+                    if let Err(e) = d.node.handle_frame(now_ms(), peer, &bytes) {
+                        tracing::debug!(peer = %names::name(d.node.roster(), &peer), code = e.code.name(), detail = %e.detail, "frame refused");
+                    }
+                }
+            }
+            Some(inbound) = in_rx.recv() => d.take(inbound, &mut inbox),
             () = tokio::time::sleep(wait) => d.node.handle_timeout(now_ms()),
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
         }
         d.pump();
     }
@@ -97,7 +108,66 @@ pub async fn run(home: &Home) -> Result<()> {
     Ok(())
 }
 
+/// Frames from peers held by the event loop at most. When full, the least urgent are dropped
+/// (their senders retransmit them), so that an urgent frame never waits behind a flood.
+const INBOX: usize = 512;
+
+/// Frames from peers waiting to be handled: one FIFO per precedence, most urgent first.
+#[derive(Default)]
+struct Inbox {
+    lanes: [std::collections::VecDeque<(hotline_proto::NodeId, Vec<u8>)>; 4],
+}
+
+impl Inbox {
+    fn len(&self) -> usize {
+        self.lanes.iter().map(std::collections::VecDeque::len).sum()
+    }
+
+    /// Files a frame in its lane; when full, the oldest frame of the least urgent lane no more
+    /// urgent than this one makes room, or this one is dropped.
+    fn push(&mut self, lane: usize, frame: (hotline_proto::NodeId, Vec<u8>)) {
+        if self.len() >= INBOX {
+            match (lane..4).rev().find(|l| !self.lanes[*l].is_empty()) {
+                Some(victim) => {
+                    self.lanes[victim].pop_front();
+                    tracing::debug!("inbox full: a less urgent frame dropped (its sender retransmits it)");
+                }
+                None => {
+                    tracing::debug!(
+                        "inbox full of more urgent frames: a frame dropped (its sender retransmits it)"
+                    );
+                    return;
+                }
+            }
+        }
+        self.lanes[lane].push_back(frame);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lanes.iter().all(std::collections::VecDeque::is_empty)
+    }
+
+    fn pop(&mut self) -> Option<(hotline_proto::NodeId, Vec<u8>)> {
+        self.lanes.iter_mut().find_map(std::collections::VecDeque::pop_front)
+    }
+}
+
 impl Daemon {
+    /// Files a frame by urgency; a new connection is acted on at once.
+    fn take(&mut self, inbound: Inbound, inbox: &mut Inbox) {
+        match inbound {
+            Inbound::Frame(peer, bytes) => {
+                let urgency = self.node.urgency(&bytes);
+                let lane = hotline_proto::Precedence::ALL.iter().position(|p| *p == urgency).unwrap_or(3);
+                inbox.push(lane, (peer, bytes));
+            }
+            Inbound::Connected(peer) => {
+                self.node.peer_reachable(now_ms(), peer);
+                self.pump();
+            }
+        }
+    }
+
     /// Hands everything the core produced to the store, the transport and the operators.
     fn pump(&mut self) {
         while let Some(batch) = self.node.poll_persist() {

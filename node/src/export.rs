@@ -1,6 +1,7 @@
-//! The log export (`hotline log export`): JSON Lines, one header line and one line per entry,
-//! each with the exact leaf bytes (hex) so that nothing is lost in translation, and a readable
-//! decoding beside them. The audit bundle of a later version builds on the same leaves.
+//! The readable view of a log, `log.jsonl` in the audit bundle: JSON Lines, one header line and
+//! one line per entry, each with the exact leaf bytes (hex) so that nothing is lost in
+//! translation, and a readable decoding beside them. Written as a stream: memory does not grow
+//! with the log.
 
 use anyhow::{anyhow, Result};
 use hotline_proto::log::{Check, LogVerifier};
@@ -10,9 +11,15 @@ use serde_json::{json, Value};
 /// The export format's name and version.
 pub const FORMAT: &str = "cbm-hotline-log-export/1";
 
-/// The lines of an export of `node`'s log. Every entry is verified (signatures included) first.
-pub fn lines(roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> Result<Vec<String>> {
-    let mut verifier = LogVerifier::new(roster.clone(), node, Check::Full);
+/// Writes the lines of `node`'s log to `out`. The structure is checked as it goes
+/// ([`Check::Chain`]); signatures are the bundle writer's and the auditor's business.
+pub fn write_lines(
+    roster: &Roster,
+    node: NodeId,
+    leaves: &[Vec<u8>],
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    let mut verifier = LogVerifier::new(roster.clone(), node, Check::Chain);
     let name = roster.member(&node).map(|m| m.name.clone()).unwrap_or_default();
     let header = json!({
         "format": FORMAT,
@@ -23,7 +30,7 @@ pub fn lines(roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> Result<Vec<St
         "entries": leaves.len(),
         "roster": hex::encode(&roster.to_bytes()),
     });
-    let mut out = vec![header.to_string()];
+    writeln!(out, "{header}")?;
     for leaf in leaves {
         let v = verifier.push(leaf).map_err(|e| anyhow!("the log does not verify: {e}"))?;
         let mut line = json!({
@@ -43,9 +50,9 @@ pub fn lines(roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> Result<Vec<St
         if let Record::Equivocation { conflicts_with, .. } = &v.entry.record {
             line["conflicts_with"] = json!(conflicts_with.to_hex());
         }
-        out.push(line.to_string());
+        writeln!(out, "{line}")?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn message(m: &Message) -> Value {

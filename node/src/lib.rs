@@ -18,8 +18,11 @@ pub mod export;
 pub mod home;
 pub mod keys;
 pub mod names;
+pub mod plot;
 pub mod relay;
+pub mod sendq;
 pub mod store;
+pub mod synthetic;
 pub mod transport;
 pub mod views;
 

@@ -28,6 +28,8 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, Error as TlsError, SignatureScheme};
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::sendq::SendQueue;
+
 /// The ALPN protocol id: protocol version 1.
 pub const ALPN: &[u8] = b"cbm-hotline/1";
 
@@ -39,8 +41,8 @@ const MAX_STREAMS: u32 = 64;
 /// Outgoing frames in flight at once to one peer (its incoming-stream limit): a peer that stalls
 /// (partitioned, overloaded) cannot take the sending capacity of the others.
 const MAX_SENDS_PER_PEER: usize = MAX_STREAMS as usize;
-/// Frames waiting to be sent to one peer; beyond this, new frames are dropped (retransmission
-/// recovers them) so that memory stays bounded whatever a peer does.
+/// Frames waiting to be sent to one peer, most urgent first; beyond this, the least urgent are
+/// dropped (retransmission recovers them) so that memory stays bounded whatever a peer does.
 const SEND_QUEUE: usize = 256;
 /// How long one frame may take to be handed to QUIC and finished.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -241,11 +243,8 @@ pub enum Inbound {
 pub struct Transport {
     endpoint: quinn::Endpoint,
     conns: Arc<Mutex<HashMap<NodeId, quinn::Connection>>>,
-    sends: Arc<HashMap<NodeId, SendQueue>>,
+    sends: Arc<HashMap<NodeId, Arc<SendQueue>>>,
 }
-
-/// Frames waiting to go to one peer.
-type SendQueue = mpsc::Sender<(Precedence, Vec<u8>)>;
 
 impl Transport {
     /// Binds `listen` and starts accepting and dialling (at `overrides[name]` instead of the
@@ -262,9 +261,9 @@ impl Transport {
         let mut sends = HashMap::new();
         let mut queues = Vec::new();
         for member in &roster.members {
-            let (tx, rx) = mpsc::channel(SEND_QUEUE);
-            sends.insert(member.key, tx);
-            queues.push((member.key, rx));
+            let queue = Arc::new(SendQueue::new(SEND_QUEUE));
+            sends.insert(member.key, queue.clone());
+            queues.push((member.key, queue));
         }
         let transport = Transport { endpoint, conns: Arc::default(), sends: Arc::new(sends) };
         for (peer, rx) in queues {
@@ -385,23 +384,26 @@ impl Transport {
     /// the frame is dropped: the protocol retransmits until it is receipted.
     pub fn send(&self, peer: NodeId, precedence: Precedence, frame: Vec<u8>) {
         let Some(queue) = self.sends.get(&peer) else { return };
-        if queue.try_send((precedence, frame)).is_err() {
-            tracing::debug!(peer = %peer.short(), "send queue to this peer full; frame left to retransmission");
+        if queue.push(precedence, frame) {
+            tracing::debug!(peer = %peer.short(), "send queue to this peer full; a frame left to retransmission");
         }
     }
 
     /// Drains one peer's send queue: up to [`MAX_SENDS_PER_PEER`] frames in flight, each on its
     /// own stream, each given [`SEND_TIMEOUT`]. Frames for a peer without a connection are
     /// dropped (retransmission recovers them).
-    async fn sender(self, peer: NodeId, mut queue: mpsc::Receiver<(Precedence, Vec<u8>)>) {
+    async fn sender(self, peer: NodeId, queue: Arc<SendQueue>) {
         let limit = Arc::new(Semaphore::new(MAX_SENDS_PER_PEER));
-        while let Some((precedence, frame)) = queue.recv().await {
+        loop {
+            // A sending slot first, then the most urgent frame: one that came while this waited
+            // for a slot goes ahead of older, less urgent ones.
+            let Ok(permit) = limit.clone().acquire_owned().await else { return };
+            let (precedence, frame) = queue.pop().await;
             let conn = self.conns.lock().ok().and_then(|c| c.get(&peer).cloned());
             let Some(conn) = conn else {
                 tracing::trace!(peer = %peer.short(), "no connection; frame left to retransmission");
                 continue;
             };
-            let Ok(permit) = limit.clone().acquire_owned().await else { return };
             tokio::spawn(async move {
                 let _permit = permit;
                 let result = tokio::time::timeout(SEND_TIMEOUT, async {

@@ -281,3 +281,61 @@ fn the_report_covers_every_party_and_precedence() {
     let html = String::from_utf8(html.stdout).unwrap();
     assert!(html.starts_with("<!doctype html>") && html.contains("<svg"), "{html}");
 }
+
+/// An outsider's check of an exported bundle, with the spec's rules and nothing but SHA-256 and
+/// Ed25519 (no hotline types): every entry's signature, the hash chain, the tree root, and the
+/// checkpoint note's signature.
+#[test]
+fn a_bundle_verifies_with_generic_sha256_and_ed25519_alone() {
+    use ed25519_dalek::{Signature, VerifyingKey};
+    let (_net, alpha, _bravo) = network();
+    let m = manifest(&alpha);
+    let key_bytes: [u8; 32] =
+        hotline_proto::hex::decode(m["node"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let key = VerifyingKey::from_bytes(&key_bytes).unwrap();
+    let varint = |b: &[u8]| -> (usize, usize) {
+        let (mut v, mut i) = (0usize, 0);
+        loop {
+            v |= ((b[i] & 0x7f) as usize) << (7 * i);
+            i += 1;
+            if b[i - 1] & 0x80 == 0 {
+                return (v, i);
+            }
+        }
+    };
+    let mut prev = vec![0u8; 32];
+    let mut hashes = Vec::new();
+    for leaf in read_leaves(&alpha) {
+        // SignedEntry = varint length ‖ entry ‖ 64-byte signature.
+        let (len, at) = varint(&leaf);
+        let (entry, sig) = (&leaf[at..at + len], &leaf[at + len..]);
+        assert_eq!(sig.len(), 64);
+        let mut signed = b"cbm-hotline/v1/log-entry\0".to_vec();
+        signed.extend_from_slice(entry);
+        key.verify_strict(&signed, &Signature::from_bytes(sig.try_into().unwrap())).expect("entry signature");
+        // LogEntry = network (32) ‖ node (32) ‖ varint index ‖ prev (32) ‖ …
+        assert_eq!(&entry[32..64], &key_bytes);
+        let (_, index_len) = varint(&entry[64..]);
+        assert_eq!(&entry[64 + index_len..96 + index_len], &prev[..], "hash chain");
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(&leaf);
+        prev = h.finalize().to_vec();
+        hashes.push(prev.clone());
+    }
+    assert_eq!(hotline_proto::hex::encode(&mth(&hashes)), m["root"].as_str().unwrap());
+    // The newest checkpoint note: its root is the tree's at its size; the log's signature verifies.
+    let note = std::fs::read_to_string(alpha.join("checkpoint")).unwrap();
+    let (body, sigs) = note.split_once("\n\n").unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    let size: usize = lines[1].parse().unwrap();
+    use base64ct::Encoding;
+    let root = base64ct::Base64::decode_vec(lines[2]).unwrap();
+    assert_eq!(root, mth(&hashes[..size]));
+    let first = sigs.lines().next().unwrap();
+    let b64 = first.rsplit_once(' ').unwrap().1;
+    let bytes = base64ct::Base64::decode_vec(b64).unwrap();
+    let body = format!("{body}\n");
+    key.verify_strict(body.as_bytes(), &Signature::from_bytes(bytes[4..].try_into().unwrap()))
+        .expect("note signature");
+}

@@ -46,6 +46,11 @@ fn help_everywhere() {
         vec!["log", "export"],
         vec!["testnet", "init"],
         vec!["testnet", "up"],
+        vec!["checkpoint"],
+        vec!["audit", "verify"],
+        vec!["audit", "cross"],
+        vec!["audit", "report"],
+        vec!["bench"],
     ] {
         let mut args = sub.clone();
         args.push("--help");
@@ -235,4 +240,24 @@ fn testnet_up_starts_and_stops_every_node() {
         let home = net.join(name).display().to_string();
         assert_eq!(run(&["--home", &home, "status"]).status.code(), Some(3), "{name} still running");
     }
+}
+
+/// The quick bench mode runs every bench end to end and writes its results and plots (a smoke
+/// test: it checks that the benches run, not how fast).
+#[test]
+fn bench_quick_runs_every_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    ok(&["bench", "--quick", "--out", out.to_str().unwrap()]);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    for key in ["floors", "latency", "fanout", "audit", "recovery"] {
+        assert!(results[key].is_object(), "results.json lacks {key}: {results}");
+    }
+    assert!(results["latency"]["throughput"]["notices_per_s"].as_f64().unwrap() > 0.0);
+    for plot in ["latency.svg", "fanout.svg", "audit.svg", "recovery.svg"] {
+        let svg = std::fs::read_to_string(out.join(plot)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{plot}");
+    }
+    assert!(std::fs::read_to_string(out.join("summary.md")).unwrap().contains("| FLASH idle |"));
 }

@@ -195,6 +195,11 @@ impl Child {
         let _ = self.0.wait();
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Whether the process has exited.
     pub fn exited(&mut self) -> bool {
         !matches!(self.0.try_wait(), Ok(None))

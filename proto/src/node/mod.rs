@@ -740,6 +740,27 @@ impl Node {
             .collect()
     }
 
+    /// How urgent a frame from a peer is, before any verification, so that an I/O layer holding
+    /// several can hand the most urgent to [`Node::handle_frame`] first: a notice's precedence; for
+    /// a receipt or an acknowledgement, the precedence of the notice it concerns, if this node
+    /// knows it; ROUTINE otherwise. Decoding is bounded and strict; nothing is trusted or changed.
+    pub fn urgency(&self, bytes: &[u8]) -> Precedence {
+        let Ok(opened) = message::decode_trusted(bytes) else { return Precedence::Routine };
+        let of = |notice: &NoticeId| {
+            self.outgoing
+                .get(notice)
+                .map(|o| o.notice.precedence)
+                .or_else(|| self.incoming.get(notice).map(|i| i.notice.precedence))
+                .unwrap_or(Precedence::Routine)
+        };
+        match &opened.message {
+            message::Message::Notice(n) => n.precedence,
+            message::Message::Receipt(r) => of(&r.notice),
+            message::Message::Ack(a) => of(&a.notice),
+            message::Message::Checkpoint(_) | message::Message::Cosignature(_) => Precedence::Routine,
+        }
+    }
+
     /// Whether a peer's link is up.
     pub fn link_up(&self, peer: &NodeId) -> Option<bool> {
         self.peers.get(peer).map(|p| p.up)
