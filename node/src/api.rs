@@ -127,9 +127,26 @@ async fn connection(
     reader: crate::store::Reader,
 ) -> Result<()> {
     let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read.take(MAX_REQUEST)).lines();
-    while let Some(line) = lines.next_line().await? {
-        let request: Request = match serde_json::from_str(&line) {
+    let mut read = BufReader::new(read);
+    let mut buf = Vec::new();
+    loop {
+        // Each request is bounded on its own: a connection may carry any number of them.
+        buf.clear();
+        let n = (&mut read).take(MAX_REQUEST + 1).read_until(b'\n', &mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if !buf.ends_with(b"\n") {
+            if n as u64 > MAX_REQUEST {
+                send(
+                    &mut write,
+                    &error(format!("request larger than {MAX_REQUEST} bytes; connection closed")),
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        let request: Request = match serde_json::from_slice(&buf) {
             Ok(r) => r,
             Err(e) => {
                 send(&mut write, &error(format!("bad request: {e}"))).await?;
@@ -170,7 +187,6 @@ async fn connection(
             }
         }
     }
-    Ok(())
 }
 
 async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, value: &Value) -> Result<()> {

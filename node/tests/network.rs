@@ -534,3 +534,29 @@ fn crash_durability_under_a_burst() {
         receipted.len()
     );
 }
+
+/// One API connection may carry any number of requests: the 1 MiB limit is per request, not per
+/// connection (found by `hotline bench`, whose officers send thousands of notices on one
+/// connection). A request over the limit is refused and the connection closed.
+#[test]
+fn an_api_connection_outlives_the_request_limit() {
+    let mut net = Net::init(2, None);
+    net.start("alpha");
+    let api = net.home("alpha").api_path();
+    let mut client = hotline_node::client::Client::connect(&api).unwrap();
+    let long_id = "x".repeat(200_000);
+    for _ in 0..8 {
+        // 1.6 MB in all over one connection, each request refused on its merits.
+        let e = client.call(&Request::Show { notice: long_id.clone() }).unwrap_err();
+        assert!(!e.to_string().contains("bad request"), "{e}");
+    }
+    assert!(client.call(&Request::Status).is_ok());
+    // One request longer than the limit is refused as such, and the connection is closed.
+    let mut raw = std::os::unix::net::UnixStream::connect(&api).unwrap();
+    let huge = format!("{{\"op\":\"show\",\"notice\":\"{}\"}}\n", "y".repeat(1_100_000));
+    let _ = std::io::Write::write_all(&mut raw, huge.as_bytes());
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut raw, &mut answer);
+    assert!(answer.contains("larger than"), "{answer}");
+    assert!(hotline_node::client::call(&api, &Request::Status).is_ok(), "the node survived");
+}
