@@ -17,7 +17,7 @@ use hotline_proto::merkle::node_hash;
 use hotline_proto::message::SignedCheckpoint;
 use hotline_proto::note::{self, Checkpoint, NoteSignature, ALG_COSIGNATURE_V1, ALG_ED25519};
 use hotline_proto::LogError;
-use hotline_proto::{hex, Hash32, NodeId, Record, Roster, Sig64};
+use hotline_proto::{Hash32, NodeId, Record, Roster, Sig64};
 use serde::{Deserialize, Serialize};
 
 /// The bundle format's name and version.
@@ -339,7 +339,6 @@ pub fn for_each_chunk(
 /// Checks hash tiles as leaf hashes stream by: each level keeps at most one tile's worth.
 struct TileChecker<'a> {
     dir: &'a Path,
-    size: u64,
     pending: Vec<Vec<Hash32>>,
     checked: Vec<u64>,
 }
@@ -379,7 +378,6 @@ impl TileChecker<'_> {
 
     /// The partial tiles at the right edge.
     fn finish(mut self) -> Result<()> {
-        let _ = self.size;
         for level in 0..self.pending.len() {
             let tile = std::mem::take(&mut self.pending[level]);
             if !tile.is_empty() {
@@ -396,7 +394,7 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
     let (manifest, roster) = open(dir)?;
     let network = manifest.network_id;
     let mut verifier = LogVerifier::new(roster.clone(), manifest.node, Check::Chain);
-    let mut tiles = TileChecker { dir, size: manifest.size, pending: Vec::new(), checked: Vec::new() };
+    let mut tiles = TileChecker { dir, pending: Vec::new(), checked: Vec::new() };
     let threads = threads.max(1);
     for_each_chunk(dir, manifest.size, |first, leaves| {
         let verified = check_chunk(&mut verifier, &roster, &network, &manifest.node, &leaves, threads)
@@ -491,11 +489,6 @@ pub fn leaves(dir: &Path, size: u64) -> Result<Vec<Vec<u8>>> {
         Ok(())
     })?;
     Ok(all)
-}
-
-/// Hex of a hash, for messages.
-pub fn short(h: &Hash32) -> String {
-    hex::encode(&h.0[..8])
 }
 
 #[cfg(test)]

@@ -547,6 +547,12 @@ fn decode_frame(frame_bytes: &[u8]) -> Result<(Frame, Message), Rejection> {
     Ok((frame, message))
 }
 
+/// Decodes a frame strictly without verifying, hashing or copying it: for deciding what to handle
+/// first, never for acting on its content.
+pub fn peek(frame_bytes: &[u8]) -> Option<Message> {
+    decode_frame(frame_bytes).ok().map(|(_, message)| message)
+}
+
 /// Decodes a frame this node already verified (read back from its own durable log) without
 /// verifying its signature again. Never use it for bytes from a peer.
 pub fn decode_trusted(frame_bytes: &[u8]) -> Result<Opened, Rejection> {

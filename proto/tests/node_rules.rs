@@ -505,3 +505,22 @@ fn a_rewritten_log_is_caught_with_both_signed_checkpoints_as_evidence() {
     let conflicts = b.records().iter().filter(|r| matches!(r, Record::LogConflict { .. })).count();
     assert_eq!(conflicts, 2);
 }
+
+/// An I/O layer holding several frames hands the most urgent first: a notice by its precedence,
+/// a receipt by the precedence of the notice it concerns; garbage counts as ROUTINE.
+#[test]
+fn urgency_of_frames_before_verification() {
+    let (mut a, mut b) = start_pair();
+    let _ = a.transmits();
+    let _ = b.transmits();
+    a.node.send_notice(T0 + 10, reply_draft(b.id(), Precedence::Flash)).unwrap();
+    a.sync();
+    let notice = a.transmits().into_iter().find(|t| kinds(std::slice::from_ref(t))[0] == "notice").unwrap();
+    assert_eq!(b.node.urgency(&notice.frame), Precedence::Flash);
+    b.node.handle_frame(T0 + 20, a.id(), &notice.frame).unwrap();
+    b.sync();
+    let receipt = b.transmits().into_iter().find(|t| kinds(std::slice::from_ref(t))[0] == "receipt").unwrap();
+    assert_eq!(a.node.urgency(&receipt.frame), Precedence::Flash);
+    assert_eq!(b.node.urgency(&receipt.frame), Precedence::Flash, "b knows the notice too");
+    assert_eq!(a.node.urgency(b"not a frame"), Precedence::Routine);
+}

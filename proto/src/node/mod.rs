@@ -745,7 +745,7 @@ impl Node {
     /// a receipt or an acknowledgement, the precedence of the notice it concerns, if this node
     /// knows it; ROUTINE otherwise. Decoding is bounded and strict; nothing is trusted or changed.
     pub fn urgency(&self, bytes: &[u8]) -> Precedence {
-        let Ok(opened) = message::decode_trusted(bytes) else { return Precedence::Routine };
+        let Some(message) = message::peek(bytes) else { return Precedence::Routine };
         let of = |notice: &NoticeId| {
             self.outgoing
                 .get(notice)
@@ -753,7 +753,7 @@ impl Node {
                 .or_else(|| self.incoming.get(notice).map(|i| i.notice.precedence))
                 .unwrap_or(Precedence::Routine)
         };
-        match &opened.message {
+        match &message {
             message::Message::Notice(n) => n.precedence,
             message::Message::Receipt(r) => of(&r.notice),
             message::Message::Ack(a) => of(&a.notice),
