@@ -228,24 +228,30 @@ fn floors(dir: &Path, sizes: &Sizes) -> Result<Value> {
     }))
 }
 
+/// Two fresh keys, alpha and bravo, and a roster of them with the bench policy.
+fn two_members(network: &str) -> (SigningKey, SigningKey, hotline_proto::Roster) {
+    let (a, b) = (hotline_node::keys::generate(), hotline_node::keys::generate());
+    let member = |name: &str, k: &SigningKey| hotline_proto::Member {
+        name: name.into(),
+        key: hotline_proto::crypto::node_id(k),
+        addresses: vec![],
+        languages: vec![],
+    };
+    let roster = hotline_proto::Roster {
+        format: hotline_proto::roster::ROSTER_FORMAT,
+        network: network.into(),
+        members: vec![member("alpha", &a), member("bravo", &b)],
+        policy: policy(),
+    };
+    (a, b, roster)
+}
+
 /// Raw quinn, same TLS configuration as the nodes: a request of `size` bytes on a uni stream, 100
 /// bytes back on another.
 fn quinn_round_trips(n: usize, size: usize) -> Result<Vec<f64>> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        let (a, b) = (hotline_node::keys::generate(), hotline_node::keys::generate());
-        let member = |name: &str, k: &SigningKey| hotline_proto::Member {
-            name: name.into(),
-            key: hotline_proto::crypto::node_id(k),
-            addresses: vec![],
-            languages: vec![],
-        };
-        let roster = hotline_proto::Roster {
-            format: hotline_proto::roster::ROSTER_FORMAT,
-            network: "floor".into(),
-            members: vec![member("a", &a), member("b", &b)],
-            policy: Policy::default(),
-        };
+        let (a, b, roster) = two_members("floor");
         let server = quinn::Endpoint::server(
             hotline_node::transport::server_config(&b, &roster)?,
             "127.0.0.1:0".parse()?,
@@ -593,19 +599,7 @@ fn fanout(dir: &Path, sizes: &Sizes, floors: &Value, cores: usize) -> Result<Val
 
 fn audit(dir: &Path, sizes: &Sizes, cores: usize, keep: bool) -> Result<Value> {
     let mut out = json!({});
-    let (a, b) = (hotline_node::keys::generate(), hotline_node::keys::generate());
-    let member = |name: &str, k: &SigningKey| hotline_proto::Member {
-        name: name.into(),
-        key: hotline_proto::crypto::node_id(k),
-        addresses: vec![],
-        languages: vec![],
-    };
-    let roster = hotline_proto::Roster {
-        format: hotline_proto::roster::ROSTER_FORMAT,
-        network: "bench".into(),
-        members: vec![member("alpha", &a), member("bravo", &b)],
-        policy: policy(),
-    };
+    let (a, b, roster) = two_members("bench");
     let exe = std::env::current_exe()?;
     for &n in &sizes.audit {
         eprintln!("bench: audit of {n} entries");
