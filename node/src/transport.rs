@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use ed25519_dalek::SigningKey;
@@ -28,7 +28,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, Error as TlsError, SignatureScheme};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::sendq::SendQueue;
+use crate::sendq::{Pushed, SendQueue};
 
 /// The ALPN protocol id: protocol version 1.
 pub const ALPN: &[u8] = b"cbm-hotline/1";
@@ -44,7 +44,7 @@ const MAX_SENDS_PER_PEER: usize = MAX_STREAMS as usize;
 /// Frames waiting to be sent to one peer, most urgent first; beyond this, the least urgent are
 /// dropped (retransmission recovers them) so that memory stays bounded whatever a peer does.
 const SEND_QUEUE: usize = 256;
-/// How long one frame may take to be handed to QUIC and finished.
+/// How long one frame may take to be handed to QUIC and acknowledged by the peer's QUIC stack.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer may take to deliver one frame's stream.
 const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +52,11 @@ const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// heavy loss a handshake can stall for the whole idle timeout as its probe timer backs off
 /// (1, 2, 4, 8 s); a fresh Initial restarts that timer, so the link comes up sooner.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Application close code: the peer opened a newer connection, which replaces this one.
+const CLOSE_REPLACED: u32 = 3;
+/// Application close code: no frame arrived on this connection for the link silence time.
+const CLOSE_SILENT: u32 = 4;
 
 /// The raw public key "certificate" of a node: its SubjectPublicKeyInfo.
 pub fn spki(id: &NodeId) -> Vec<u8> {
@@ -244,6 +249,9 @@ pub struct Transport {
     endpoint: quinn::Endpoint,
     conns: Arc<Mutex<HashMap<NodeId, quinn::Connection>>>,
     sends: Arc<HashMap<NodeId, Arc<SendQueue>>>,
+    /// A connection on which no frame has arrived for this long is closed (and re-dialled): the
+    /// roster's `link_silence_ms`, within which a live peer sends at least one link test.
+    silence: Duration,
 }
 
 impl Transport {
@@ -265,7 +273,8 @@ impl Transport {
             sends.insert(member.key, queue.clone());
             queues.push((member.key, queue));
         }
-        let transport = Transport { endpoint, conns: Arc::default(), sends: Arc::new(sends) };
+        let silence = Duration::from_millis(roster.policy.link_silence_ms);
+        let transport = Transport { endpoint, conns: Arc::default(), sends: Arc::new(sends), silence };
         for (peer, rx) in queues {
             tokio::spawn(transport.clone().sender(peer, rx));
         }
@@ -351,27 +360,41 @@ impl Transport {
         }
     }
 
-    /// Registers a connection and reads frames from it until it closes.
+    /// Registers a connection and reads frames from it until it closes, or until no frame has
+    /// arrived on it for the link silence time. A connection can stall while QUIC still carries
+    /// packets (a probe timer backed off under loss, stream credit not returned); a fresh one
+    /// starts from a clean slate, so the silent one is closed and the dialler dials again.
     async fn serve(self, peer: NodeId, conn: quinn::Connection, tx: mpsc::Sender<Inbound>) {
-        if let Ok(mut conns) = self.conns.lock() {
-            conns.insert(peer, conn.clone());
+        let replaced = self.conns.lock().ok().and_then(|mut conns| conns.insert(peer, conn.clone()));
+        if let Some(old) = replaced.filter(|old| old.stable_id() != conn.stable_id()) {
+            // The peer restarted or re-dialled: frames still stuck on the old connection fail now
+            // (freeing their sending slots) rather than at its idle timeout.
+            old.close(CLOSE_REPLACED.into(), b"replaced by a newer connection");
         }
         if tx.send(Inbound::Connected(peer)).await.is_err() {
             return;
         }
-        while let Ok(mut stream) = conn.accept_uni().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(STREAM_TIMEOUT, read_frame(&mut stream)).await {
-                    Ok(Some(bytes)) => {
-                        let _ = tx.send(Inbound::Frame(peer, bytes)).await;
-                    }
-                    Ok(None) => {}
-                    Err(_) => {
-                        let _ = stream.stop(2u32.into());
+        let heard = Arc::new(Mutex::new(Instant::now()));
+        let mut check = tokio::time::interval((self.silence / 4).max(Duration::from_millis(100)));
+        loop {
+            tokio::select! {
+                accepted = conn.accept_uni() => {
+                    let Ok(stream) = accepted else { break };
+                    tokio::spawn(receive(peer, stream, tx.clone(), heard.clone()));
+                }
+                _ = check.tick() => {
+                    let quiet = heard.lock().map_or(Duration::ZERO, |h| h.elapsed());
+                    if quiet >= self.silence {
+                        tracing::info!(
+                            peer = %peer.short(),
+                            quiet_ms = quiet.as_millis() as u64,
+                            "no frame on this connection for the link silence time; closing it for a fresh one"
+                        );
+                        conn.close(CLOSE_SILENT.into(), b"silent");
+                        break;
                     }
                 }
-            });
+            }
         }
         if let Ok(mut conns) = self.conns.lock() {
             if conns.get(&peer).is_some_and(|c| c.stable_id() == conn.stable_id()) {
@@ -384,26 +407,34 @@ impl Transport {
     /// the frame is dropped: the protocol retransmits until it is receipted.
     pub fn send(&self, peer: NodeId, precedence: Precedence, frame: Vec<u8>) {
         let Some(queue) = self.sends.get(&peer) else { return };
-        if queue.push(precedence, frame) {
-            tracing::debug!(peer = %peer.short(), "send queue to this peer full; a frame left to retransmission");
+        match queue.push(precedence, frame) {
+            Pushed::Queued => {}
+            Pushed::AlreadyPending => {
+                tracing::trace!(peer = %peer.short(), "the same frame is still being sent; not queued twice")
+            }
+            Pushed::QueuedDroppingAnother | Pushed::Refused => {
+                tracing::debug!(peer = %peer.short(), "send queue to this peer full; a frame left to retransmission")
+            }
         }
     }
 
     /// Drains one peer's send queue: up to [`MAX_SENDS_PER_PEER`] frames in flight, each on its
-    /// own stream, each given [`SEND_TIMEOUT`]. Frames for a peer without a connection are
-    /// dropped (retransmission recovers them).
+    /// own stream, each given [`SEND_TIMEOUT`] until the peer's QUIC stack has acknowledged all of
+    /// it. Frames for a peer without a connection are dropped (retransmission recovers them).
     async fn sender(self, peer: NodeId, queue: Arc<SendQueue>) {
         let limit = Arc::new(Semaphore::new(MAX_SENDS_PER_PEER));
         loop {
             // A sending slot first, then the most urgent frame: one that came while this waited
             // for a slot goes ahead of older, less urgent ones.
             let Ok(permit) = limit.clone().acquire_owned().await else { return };
-            let (precedence, frame) = queue.pop().await;
+            let (precedence, key, frame) = queue.pop().await;
             let conn = self.conns.lock().ok().and_then(|c| c.get(&peer).cloned());
             let Some(conn) = conn else {
+                queue.done(key);
                 tracing::trace!(peer = %peer.short(), "no connection; frame left to retransmission");
                 continue;
             };
+            let queue = queue.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let result = tokio::time::timeout(SEND_TIMEOUT, async {
@@ -411,12 +442,18 @@ impl Transport {
                     stream.set_priority(priority(precedence))?;
                     stream.write_all(&frame).await?;
                     stream.finish()?;
-                    anyhow::Ok(())
+                    // Pending (so not queued again) until the peer's QUIC has all of it.
+                    match stream.stopped().await? {
+                        None => anyhow::Ok(()),
+                        Some(code) => Err(anyhow!("the peer stopped the stream ({code})")),
+                    }
                 });
-                match result.await {
-                    Ok(Ok(())) => tracing::trace!(peer = %peer.short(), "frame sent"),
-                    Ok(Err(e)) => tracing::debug!(peer = %peer.short(), error = %e, "frame not sent"),
-                    Err(_) => tracing::debug!(peer = %peer.short(), "frame not sent in time"),
+                let result = result.await;
+                queue.done(key);
+                match result {
+                    Ok(Ok(())) => tracing::trace!(peer = %peer.short(), "frame delivered"),
+                    Ok(Err(e)) => tracing::debug!(peer = %peer.short(), error = %e, "frame not delivered"),
+                    Err(_) => tracing::debug!(peer = %peer.short(), "frame not delivered in time"),
                 }
             });
         }
@@ -426,6 +463,29 @@ impl Transport {
     pub async fn shutdown(&self) {
         self.endpoint.close(0u32.into(), b"shutdown");
         self.endpoint.wait_idle().await;
+    }
+}
+
+/// Reads one frame from a stream and hands it to the node. The stream is released first, so the
+/// peer gets its stream credit back even while the node is busy.
+async fn receive(
+    peer: NodeId,
+    mut stream: quinn::RecvStream,
+    tx: mpsc::Sender<Inbound>,
+    heard: Arc<Mutex<Instant>>,
+) {
+    match tokio::time::timeout(STREAM_TIMEOUT, read_frame(&mut stream)).await {
+        Ok(Some(bytes)) => {
+            drop(stream);
+            if let Ok(mut h) = heard.lock() {
+                *h = Instant::now();
+            }
+            let _ = tx.send(Inbound::Frame(peer, bytes)).await;
+        }
+        Ok(None) => {}
+        Err(_) => {
+            let _ = stream.stop(2u32.into());
+        }
     }
 }
 
@@ -456,6 +516,104 @@ async fn read_frame(stream: &mut quinn::RecvStream) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two keys, the dialling one (smaller) first, and their roster with `link_silence_ms`.
+    fn pair(silence_ms: u64) -> (SigningKey, SigningKey, Roster) {
+        let mut keys = [crate::keys::generate(), crate::keys::generate()];
+        keys.sort_by_key(|k| hotline_proto::crypto::node_id(k));
+        let [dialler, acceptor] = keys;
+        let member = |name: &str, k: &SigningKey| hotline_proto::Member {
+            name: name.into(),
+            key: hotline_proto::crypto::node_id(k),
+            addresses: vec![],
+            languages: vec![],
+        };
+        let roster = Roster {
+            format: hotline_proto::roster::ROSTER_FORMAT,
+            network: "transport-test".into(),
+            members: vec![member("dialler", &dialler), member("acceptor", &acceptor)],
+            policy: hotline_proto::Policy {
+                link_test_interval_ms: silence_ms / 4,
+                link_silence_ms: silence_ms,
+                ..Default::default()
+            },
+        };
+        (dialler, acceptor, roster)
+    }
+
+    /// Starts the accepting member; its inbound events, and its address for the dialler.
+    fn acceptor(key: &SigningKey, roster: &Roster) -> (Transport, mpsc::Receiver<Inbound>, SocketAddr) {
+        let (tx, rx) = mpsc::channel(64);
+        let t =
+            Transport::start(key, roster, "127.0.0.1:0".parse().unwrap(), &Default::default(), tx).unwrap();
+        let addr = t.local_addr().unwrap();
+        (t, rx, addr)
+    }
+
+    /// Waits (at most 5 s) for the next `Connected` from `peer`, skipping frames.
+    async fn next_connected(rx: &mut mpsc::Receiver<Inbound>, peer: NodeId) -> bool {
+        let wait = async {
+            while let Some(inbound) = rx.recv().await {
+                if matches!(inbound, Inbound::Connected(p) if p == peer) {
+                    return true;
+                }
+            }
+            false
+        };
+        tokio::time::timeout(Duration::from_secs(5), wait).await.unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn a_silent_connection_is_closed_and_dialled_afresh_a_live_one_is_kept() {
+        let (d, a, roster) = pair(600);
+        let (acceptor, mut rx, addr) = acceptor(&a, &roster);
+        let overrides = [("acceptor".to_string(), addr.to_string())].into();
+        let (dtx, _drx) = mpsc::channel(64);
+        let dialler = Transport::start(&d, &roster, "127.0.0.1:0".parse().unwrap(), &overrides, dtx).unwrap();
+        let d_id = hotline_proto::crypto::node_id(&d);
+        assert!(next_connected(&mut rx, d_id).await, "first connection");
+        // Keep-alives flow, but no frame does: after the link silence time the connection is
+        // closed and the dialler dials again.
+        assert!(next_connected(&mut rx, d_id).await, "the silent connection was not replaced");
+        // A frame each way every 100 ms (as link tests do) keeps the connection: no new one
+        // within three silence times.
+        let a_id = hotline_proto::crypto::node_id(&a);
+        let keep = tokio::spawn(async move {
+            for i in 0..40u32 {
+                dialler.send(a_id, Precedence::Routine, i.to_be_bytes().to_vec());
+                acceptor.send(d_id, Precedence::Routine, i.to_be_bytes().to_vec());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let again = tokio::time::timeout(Duration::from_millis(1800), next_connected(&mut rx, d_id)).await;
+        assert!(!matches!(again, Ok(true)), "a live connection was closed");
+        keep.abort();
+    }
+
+    #[tokio::test]
+    async fn a_newer_connection_from_a_member_replaces_the_older_at_once() {
+        let (d, a, roster) = pair(60_000);
+        let (_acceptor, mut rx, addr) = acceptor(&a, &roster);
+        let d_id = hotline_proto::crypto::node_id(&d);
+        let a_id = hotline_proto::crypto::node_id(&a);
+        // The dialler as a bare QUIC client, twice: as if it restarted without closing the first.
+        let mut conns = Vec::new();
+        for _ in 0..2 {
+            let client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+            let config = client_config(&d, a_id).unwrap();
+            let conn = client.connect_with(config, addr, "peer.cbm-hotline.invalid").unwrap().await.unwrap();
+            assert!(next_connected(&mut rx, d_id).await);
+            conns.push((client, conn));
+        }
+        let closed = tokio::time::timeout(Duration::from_secs(3), conns[0].1.closed()).await;
+        match closed {
+            Ok(quinn::ConnectionError::ApplicationClosed(close)) => {
+                assert_eq!(close.error_code, CLOSE_REPLACED.into())
+            }
+            other => panic!("the older connection was not closed as replaced: {other:?}"),
+        }
+        assert!(conns[1].1.close_reason().is_none(), "the newer connection stays");
+    }
 
     #[test]
     fn spki_round_trip() {

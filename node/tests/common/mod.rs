@@ -53,7 +53,11 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl Net {
     /// `hotline testnet init` with `n` nodes and an optional policy (TOML text).
     pub fn init(n: usize, policy: Option<&str>) -> Net {
-        let dir = tempfile::tempdir().unwrap();
+        let mut dir = tempfile::tempdir().unwrap();
+        if std::env::var_os("HOTLINE_TEST_KEEP").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("keeping the test network in {}", dir.path().display());
+        }
         let ports = free_ports(n);
         let mut args =
             vec!["testnet".to_string(), "init".into(), dir.path().join("net").display().to_string()];
@@ -85,7 +89,7 @@ impl Net {
         let child = Command::new(BIN)
             .args(["run", "--home"])
             .arg(home.dir())
-            .env("HOTLINE_LOG", "info")
+            .env("HOTLINE_LOG", std::env::var("HOTLINE_TEST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
