@@ -520,7 +520,7 @@ mod tests {
     /// Two keys, the dialling one (smaller) first, and their roster with `link_silence_ms`.
     fn pair(silence_ms: u64) -> (SigningKey, SigningKey, Roster) {
         let mut keys = [crate::keys::generate(), crate::keys::generate()];
-        keys.sort_by_key(|k| hotline_proto::crypto::node_id(k));
+        keys.sort_by_key(hotline_proto::crypto::node_id);
         let [dialler, acceptor] = keys;
         let member = |name: &str, k: &SigningKey| hotline_proto::Member {
             name: name.into(),
