@@ -175,6 +175,36 @@ fn misses(sim: &Sim, i: usize) -> Vec<(NoticeId, usize, DeadlineKind, u64, u64)>
         .collect()
 }
 
+/// Exports every node's durable log as an audit bundle and audits them together, as an auditor
+/// holding the parties' bundles would: each verifies, the cross-audit finds no violation. Returns
+/// the deadline report.
+fn audit(sim: &Sim) -> hotline_node::audit::Report {
+    let dir = tempfile::tempdir().unwrap();
+    let bundles: Vec<_> = sim
+        .nodes
+        .iter()
+        .map(|n| {
+            let path = dir.path().join(n.name);
+            hotline_node::bundle::write(&path, &sim.roster, n.id, &n.durable).unwrap();
+            path
+        })
+        .collect();
+    let (roster, parties) = hotline_node::audit::load(&bundles, 1).unwrap();
+    let findings = hotline_node::audit::cross(&roster, &parties);
+    let violations: Vec<_> = findings.iter().filter(|f| f.violation).collect();
+    assert!(violations.is_empty(), "{violations:#?}");
+    hotline_node::audit::report(&roster, &parties)
+}
+
+/// The report's misses as (recorded by, notice, party, deadline, deadline time).
+fn reported_misses(report: &hotline_node::audit::Report) -> Vec<(String, String, String, DeadlineKind, u64)> {
+    report
+        .misses
+        .iter()
+        .map(|m| (m.recorded_by.clone(), m.notice.clone(), m.party.clone(), m.deadline, m.deadline_ms))
+        .collect()
+}
+
 fn finish(sim: &mut Sim) {
     let end = sim.now + 60_000;
     sim.run_until(end);
@@ -251,6 +281,14 @@ fn s1_maritime_misidentification() {
     assert_eq!(kinds(ALPHA), [NoticeKind::Initial, NoticeKind::Reply, NoticeKind::Final]);
     assert_eq!(kinds(BRAVO), [NoticeKind::Initial, NoticeKind::Reply, NoticeKind::Final]);
     assert_eq!(kinds(CHARLIE), [NoticeKind::Initial, NoticeKind::Final]);
+    // The audit: no miss, every receipt and acknowledgement owed came in time.
+    let report = audit(&sim);
+    assert!(report.misses.is_empty(), "{:?}", report.misses);
+    for row in &report.compliance {
+        assert_eq!(row.receipts_on_time, row.notices, "{row:?}");
+        assert_eq!(row.acks_on_time, row.acks_due, "{row:?}");
+    }
+    assert_eq!(report.timeline.len(), 3);
 }
 
 #[test]
@@ -286,10 +324,22 @@ fn s2_the_line_is_dead() {
     sim.acknowledge(BRAVO, id);
     finish(&mut sim);
     assert_eq!(sim.nodes[BRAVO].shown.get(&id), Some(&1));
-    // The late receipt is in alpha's log after the miss, with bravo's receive time.
+    // bravo's late receipt is in alpha's log, accepted after bravo came back.
     let f = facts(&sim, ALPHA);
-    let (_, t) = f.receipts.values().copied().find(|(i, _)| *i > 0).expect("receipt");
-    assert!(t > receipt_deadline);
+    let hash = f.sent.iter().find(|(_, n, _)| n.id() == id).map(|(_, _, h)| *h).expect("sent");
+    let (_, t) = f.receipts[&(hash, sim.nodes[BRAVO].id)];
+    assert!(t > receipt_deadline && t >= 246_000, "receipt accepted at {t}");
+    // The audit report shows the miss and the late delivery, with exact times.
+    let report = audit(&sim);
+    let name = sim.roster.notice_name(&id);
+    assert_eq!(
+        reported_misses(&report),
+        vec![("alpha".into(), name.clone(), "bravo".into(), DeadlineKind::Receipt, receipt_deadline)]
+    );
+    let bravo = report.compliance.iter().find(|c| c.party == "bravo").expect("bravo's row");
+    assert_eq!((bravo.notices, bravo.receipts_late, bravo.receipts_on_time), (1, 1, 0));
+    let event = report.timeline.iter().find(|e| e.notice == name).expect("on the timeline");
+    assert_eq!(event.parties[0].1, Some(t - created), "the late receipt, when alpha accepted it");
 }
 
 #[test]
@@ -321,6 +371,14 @@ fn s3_nobody_answers() {
         .collect();
     assert_eq!(unacked, vec![1]);
     finish(&mut sim);
+    // The audit report lists the miss as both logs recorded it, and the acknowledgement owed.
+    let report = audit(&sim);
+    let name = sim.roster.notice_name(&id);
+    let miss =
+        |by: &str| (by.to_string(), name.clone(), "bravo".to_string(), DeadlineKind::Ack, ack_deadline);
+    assert_eq!(reported_misses(&report), vec![miss("alpha"), miss("bravo")]);
+    let bravo = report.compliance.iter().find(|c| c.party == "bravo").expect("bravo's row");
+    assert_eq!((bravo.acks_due, bravo.acks_on_time, bravo.acks_late), (1, 0, 0));
 }
 
 #[test]
@@ -361,4 +419,17 @@ fn s4_a_report_that_grows() {
     let f = facts(&sim, DELTA);
     assert_eq!(f.acks.len(), 12, "every recipient acknowledged every report");
     assert!(misses(&sim, DELTA).is_empty());
+    // The audit: the four reports in order, each receipted and acknowledged in time by all three.
+    let report = audit(&sim);
+    assert!(report.misses.is_empty(), "{:?}", report.misses);
+    let names: Vec<String> = ids.iter().map(|id| sim.roster.notice_name(id)).collect();
+    let timeline: Vec<String> = report.timeline.iter().map(|e| e.notice.clone()).collect();
+    assert_eq!(timeline, names);
+    for row in &report.compliance {
+        assert_eq!(
+            (row.notices, row.receipts_on_time, row.acks_due, row.acks_on_time),
+            (4, 4, 4, 4),
+            "{row:?}"
+        );
+    }
 }

@@ -32,6 +32,9 @@ pub struct Party {
     conflicts: Vec<(u64, NodeId, SignedCheckpoint, SignedCheckpoint)>,
     misses: Vec<(u64, u64, hotline_proto::NoticeId, NodeId, DeadlineKind, u64)>,
     tree: MerkleTree,
+    /// Time of the bundle's last entry (0 if empty): what a party signed at or after this time
+    /// may be beyond the end of this bundle.
+    end_ms: u64,
 }
 
 /// A discrepancy between logs, with the entries that prove it.
@@ -83,11 +86,13 @@ fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<P
         conflicts: Vec::new(),
         misses: Vec::new(),
         tree: MerkleTree::new(),
+        end_ms: 0,
     };
     for leaf in bundle::leaves(dir, size)? {
         let v = verifier.push(&leaf).map_err(|e| bundle::Invalid(e.to_string()))?;
         let (i, t) = (v.entry.index, v.entry.time_ms);
         p.tree.push(v.leaf_hash);
+        p.end_ms = t;
         match (v.entry.record, v.message) {
             (Record::Sent { frame }, Some(o)) => {
                 p.sent.insert(o.hash, (i, frame, o.message));
@@ -115,6 +120,33 @@ fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<P
         }
     }
     Ok(p)
+}
+
+/// When `m`'s signer logged it: the time the message carries, which is the time of the signer's
+/// log entry that records it (spec §15.6). Checkpoints carry none.
+fn signed_at_ms(m: &Message) -> Option<u64> {
+    match m {
+        Message::Notice(n) => Some(n.created_ms),
+        Message::Receipt(r) => Some(r.received_ms),
+        Message::Ack(a) => Some(a.acked_ms),
+        Message::Cosignature(c) => Some(c.timestamp_s.saturating_mul(1000)),
+        Message::Checkpoint(_) => None,
+    }
+}
+
+/// Whether something `b` logged at `at_ms` (whole seconds for cosignatures, hence the slack) may
+/// lie beyond the end of `b`'s bundle: then its absence proves nothing, as the bundle may simply
+/// be older than the evidence.
+fn beyond(b: &Party, at_ms: u64, slack_ms: u64) -> bool {
+    at_ms.saturating_add(slack_ms) >= b.end_ms
+}
+
+/// The note for evidence that postdates `b`'s bundle.
+fn stale(b: &Party, what: String) -> String {
+    format!(
+        "{what}, after the last entry of {}'s bundle ({} entries): it may be older than the evidence; audit a later bundle of {}",
+        b.manifest.name, b.manifest.size, b.manifest.name
+    )
 }
 
 /// Reconciles the parties' logs with each other (spec §15.6).
@@ -149,6 +181,14 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
                             matches!(r, Message::Receipt(r) if r.of.hash == *hash && r.signer == t)
                         });
                         match receipt {
+                            Some((j, _, _, r)) if signed_at_ms(r).is_some_and(|t| beyond(b, t, 0)) => {
+                                finding(
+                                    "stale_bundle",
+                                    false,
+                                    stale(b, format!("{} receipted a message from {an}", b.manifest.name)),
+                                    vec![(an.clone(), *i), (an.clone(), *j)],
+                                )
+                            }
                             Some((j, ..)) => finding(
                                 "receipted_but_not_logged",
                                 true,
@@ -187,6 +227,12 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
                     format!("{an} and {bn} logged different bytes for one message"),
                     vec![(an.clone(), *i), (bn.clone(), j)],
                 ),
+                None if signed_at_ms(m).is_some_and(|t| beyond(b, t, 0)) => finding(
+                    "stale_bundle",
+                    false,
+                    stale(b, format!("{an} holds a message {bn} signed")),
+                    vec![(an.clone(), *i)],
+                ),
                 None => finding(
                     kind,
                     true,
@@ -207,10 +253,12 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
                     format!("{an} co-signed {bn}'s checkpoint of size {}, signed by {bn}; {bn}'s log now has another root at that size: rewritten", c.size),
                     vec![(an.clone(), *i)],
                 ),
+                // The bundle predates the checkpoint: stale, or cut short by its owner; only a
+                // later bundle can tell (a rewrite of what it does hold is caught above).
                 None => finding(
-                    "truncated_log",
-                    true,
-                    format!("{an} co-signed {bn}'s checkpoint of size {}, but {bn}'s bundle holds only {} entries", c.size, b.manifest.size),
+                    "stale_bundle",
+                    false,
+                    format!("{an} co-signed {bn}'s checkpoint of size {}, but {bn}'s bundle holds only {} entries: it is older than that checkpoint, or cut short; audit a later bundle of {bn}", c.size, b.manifest.size),
                     vec![(an.clone(), *i)],
                 ),
             }
@@ -220,7 +268,14 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
             let logged = b.cosigned.iter().any(|(_, log, c, t)| {
                 *log == a.manifest.node && c.size == *size && c.root == *root && t == ts
             });
-            if !logged {
+            if !logged && beyond(b, ts.saturating_mul(1000), 999) {
+                finding(
+                    "stale_bundle",
+                    false,
+                    stale(b, format!("{an} holds {}'s cosignature of size {size}", b.manifest.name)),
+                    vec![(an.clone(), *i)],
+                );
+            } else if !logged {
                 finding(
                     "cosignature_not_logged",
                     true,

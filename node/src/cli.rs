@@ -813,6 +813,15 @@ pub fn left(ms: i64) -> String {
     }
 }
 
+/// A deadline for humans: `OVERDUE by 35s` once it has passed, otherwise `ahead` of the time left.
+fn overdue_or(left_ms: i64, ahead: impl FnOnce(String) -> String) -> String {
+    if left_ms < 0 {
+        format!("OVERDUE by {}", left(-left_ms))
+    } else {
+        ahead(left(left_ms))
+    }
+}
+
 /// UTC `HH:MM:SS.mmm`.
 pub fn clock(ms: u64) -> String {
     let day = ms % 86_400_000;
@@ -830,12 +839,7 @@ fn print_inbox(inbox: &Value) {
     if !waiting.is_empty() {
         println!("AWAITING YOUR ACKNOWLEDGEMENT");
         for n in waiting {
-            let left_ms = n["ack_left_ms"].as_i64().unwrap_or(0);
-            let mark = if left_ms < 0 {
-                format!("OVERDUE by {}", left(-left_ms))
-            } else {
-                format!("{} left", left(left_ms))
-            };
+            let mark = overdue_or(n["ack_left_ms"].as_i64().unwrap_or(0), |t| format!("{t} left"));
             println!(
                 "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
                 n["id"].as_str().unwrap_or(""),
@@ -939,12 +943,7 @@ fn print_status(s: &Value) {
     } else {
         println!("awaiting:");
         for a in awaiting {
-            let left_ms = a["left_ms"].as_i64().unwrap_or(0);
-            let due = if left_ms < 0 {
-                format!("OVERDUE by {}", left(-left_ms))
-            } else {
-                format!("due in {}", left(left_ms))
-            };
+            let due = overdue_or(a["left_ms"].as_i64().unwrap_or(0), |t| format!("due in {t}"));
             println!(
                 "  {:<12} {} from {:<8} {due}",
                 a["notice"].as_str().unwrap_or(""),

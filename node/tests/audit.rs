@@ -282,6 +282,29 @@ fn the_report_covers_every_party_and_precedence() {
     assert!(html.starts_with("<!doctype html>") && html.contains("<svg"), "{html}");
 }
 
+/// Parties export their bundles at different moments. What one holds but an *older* bundle of
+/// another cannot yet contain is a note ("stale_bundle": audit a later bundle), not a violation.
+#[test]
+fn bundles_of_different_moments_reconcile_with_notes_not_violations() {
+    let (net, alpha, bravo) = network();
+    let home = net.home("alpha");
+    let (roster, id) = (home.roster().unwrap(), hotline_proto::crypto::node_id(&home.key().unwrap()));
+    // alpha's honest bundle of an earlier moment: its log up to just before its last `sent`
+    // entry, a message bravo's bundle holds.
+    let leaves = read_leaves(&alpha);
+    let mut verifier = hotline_proto::LogVerifier::new(roster.clone(), id, hotline_proto::log::Check::Chain);
+    let entries: Vec<_> = leaves.iter().map(|l| verifier.push(l).unwrap()).collect();
+    let last_sent =
+        entries.iter().rposition(|v| matches!(v.entry.record, hotline_proto::Record::Sent { .. })).unwrap();
+    let older = net.dir.path().join("alpha-older");
+    hotline_node::bundle::write(&older, &roster, id, &leaves[..last_sent]).unwrap();
+    let out = audit(&["cross"], &[&older, &bravo]);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains(" 0 violations") && report.contains("stale_bundle"), "{report}");
+    assert!(report.contains("audit a later bundle of alpha"), "{report}");
+}
+
 /// An outsider's check of an exported bundle, with the spec's rules and nothing but SHA-256 and
 /// Ed25519 (no hotline types): every entry's signature, the hash chain, the tree root, and the
 /// checkpoint note's signature.

@@ -141,12 +141,7 @@ fn s1_end_to_end_through_the_cli() {
         });
     }
     // Export every bundle, stop everything, and audit: each verifies, and they reconcile.
-    let mut bundles = Vec::new();
-    for name in ["alpha", "bravo", "charlie"] {
-        let dir = net.dir.path().join(format!("{name}-bundle"));
-        net.ok(name, &["log", "export", "--out", dir.to_str().unwrap()]);
-        bundles.push(dir.to_str().unwrap().to_string());
-    }
+    let (bundles, report) = net.export_and_audit(&["alpha", "bravo", "charlie"]);
     let lines = std::fs::read_to_string(net.dir.path().join("alpha-bundle/log.jsonl")).unwrap();
     assert!(lines.lines().next().unwrap().contains("cbm-hotline-log-export/1"));
     let note = std::fs::read_to_string(net.dir.path().join("alpha-bundle/checkpoint")).unwrap();
@@ -154,24 +149,10 @@ fn s1_end_to_end_through_the_cli() {
     for name in ["alpha", "bravo", "charlie"] {
         net.stop(name);
     }
-    let args = |cmd: &str| {
-        let mut a = vec!["audit".to_string(), cmd.to_string()];
-        a.extend(bundles.iter().cloned());
-        a
-    };
-    let verify = common::cli(None, &args("verify"));
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
-    assert_eq!(String::from_utf8_lossy(&verify.stdout).matches(": OK").count(), 3);
-    let cross = common::cli(None, &args("cross"));
-    let cross_out = String::from_utf8_lossy(&cross.stdout);
-    assert!(cross.status.success(), "{cross_out}{}", String::from_utf8_lossy(&cross.stderr));
-    assert!(cross_out.contains("0 violations"), "{cross_out}");
-    let report = common::cli(None, &args("report"));
-    let report_out = String::from_utf8_lossy(&report.stdout);
-    assert!(
-        report.status.success() && report_out.contains("bravo") && report_out.contains("FLASH"),
-        "{report_out}"
-    );
+    assert_eq!(report["misses"].as_array().unwrap().len(), 0, "{report}");
+    let text = common::cli(None, &[&["audit".to_string(), "report".into()][..], &bundles[..]].concat());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("bravo") && text.contains("FLASH"), "{text}");
     let seq = id.trim_start_matches("alpha/").to_string();
     let sent_hash = net
         .log("alpha")
@@ -224,6 +205,26 @@ fn s2_the_line_is_dead_kill_9_and_restart() {
     wait_until("the ack", Duration::from_secs(10), || {
         net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["ack_ms"].is_u64()
     });
+    // The audit report shows the miss and the late delivery, with exact times.
+    let (_, report) = net.export_and_audit(&["alpha", "bravo"]);
+    let misses = report["misses"].as_array().unwrap();
+    assert!(
+        misses.iter().any(|m| m["recorded_by"] == "alpha"
+            && m["notice"] == id.as_str()
+            && m["party"] == "bravo"
+            && m["deadline"] == "receipt"
+            && m["deadline_ms"].is_u64()),
+        "{report}"
+    );
+    let row = report["compliance"].as_array().unwrap().iter().find(|c| c["party"] == "bravo").unwrap();
+    assert_eq!(
+        (row["precedence"].as_str(), row["receipts_late"].as_u64()),
+        (Some("FLASH"), Some(1)),
+        "{row}"
+    );
+    let event = report["timeline"].as_array().unwrap().iter().find(|e| e["notice"] == id.as_str()).unwrap();
+    let receipt_latency = event["parties"][0][1].as_u64().unwrap();
+    assert!(receipt_latency > 1_000, "the late receipt is reported {receipt_latency} ms after creation");
     net.stop("alpha");
     net.stop("bravo");
     let alpha = net.log("alpha");
@@ -261,6 +262,18 @@ fn s3_nobody_answers() {
         net.json("bravo", &["inbox", "--json"])["awaiting_ack"][0]["overdue"] == true
     });
     assert!(net.ok("bravo", &["inbox"]).contains("OVERDUE"));
+    // The audit report lists the miss, from both logs, and the acknowledgement still owed.
+    let (_, report) = net.export_and_audit(&["alpha", "bravo"]);
+    let ack_misses: Vec<_> = report["misses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["notice"] == id.as_str() && m["party"] == "bravo" && m["deadline"] == "ack")
+        .map(|m| m["recorded_by"].as_str().unwrap())
+        .collect();
+    assert_eq!(ack_misses, ["alpha", "bravo"], "{report}");
+    let row = report["compliance"].as_array().unwrap().iter().find(|c| c["party"] == "bravo").unwrap();
+    assert_eq!((row["acks_due"].as_u64(), row["acks_on_time"].as_u64()), (Some(1), Some(0)), "{row}");
     net.stop("alpha");
     net.stop("bravo");
     for name in ["alpha", "bravo"] {

@@ -184,6 +184,35 @@ impl Net {
         leaves.iter().map(|l| verifier.push(l).unwrap_or_else(|e| panic!("{name}'s log: {e}"))).collect()
     }
 
+    /// Exports the bundles of the named (running) nodes with `hotline log export` and audits them
+    /// as an outsider would, with the CLI alone: every bundle verifies, the cross-audit finds no
+    /// violation. Returns the bundle paths and the deadline report (`audit report --format json`).
+    pub fn export_and_audit(&self, names: &[&str]) -> (Vec<String>, Value) {
+        let mut bundles = Vec::new();
+        for name in names {
+            let dir = self.dir.path().join(format!("{name}-bundle"));
+            self.ok(name, &["log", "export", "--out", dir.to_str().unwrap()]);
+            bundles.push(dir.to_str().unwrap().to_string());
+        }
+        let audit = |args: &[&str]| {
+            let mut all: Vec<String> = ["audit"].iter().chain(args).map(|s| s.to_string()).collect();
+            all.extend(bundles.iter().cloned());
+            let out = cli(None, &all);
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            assert!(
+                out.status.success(),
+                "hotline {all:?}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
+        };
+        assert_eq!(audit(&["verify"]).matches(": OK").count(), names.len());
+        let cross = audit(&["cross"]);
+        assert!(cross.contains("0 violations"), "{cross}");
+        let report = serde_json::from_str(&audit(&["report", "--format", "json"])).unwrap();
+        (bundles, report)
+    }
+
     pub fn node_log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default()
     }
