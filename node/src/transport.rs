@@ -311,8 +311,8 @@ impl Transport {
                     Ok(conn) => match peer_of(&conn) {
                         Some(peer) => {
                             tracing::info!(peer = %peer.short(), addr = %conn.remote_address(), "accepted");
-                            this.serve(peer, conn, tx).await;
-                            tracing::info!(peer = %peer.short(), "accepted connection closed");
+                            let reason = this.serve(peer, conn, tx).await;
+                            tracing::info!(peer = %peer.short(), %reason, "accepted connection closed");
                         }
                         None => conn.close(1u32.into(), b"no identity"),
                     },
@@ -346,8 +346,8 @@ impl Transport {
                         Ok(Ok(conn)) => {
                             backoff = Duration::from_millis(200);
                             tracing::info!(peer = %name, %addr, "connected");
-                            self.clone().serve(peer, conn, tx.clone()).await;
-                            tracing::info!(peer = %name, "connection closed");
+                            let reason = self.clone().serve(peer, conn, tx.clone()).await;
+                            tracing::info!(peer = %name, %reason, "connection closed");
                             break;
                         }
                         Ok(Err(e)) => tracing::debug!(peer = %name, %addr, error = %e, "connection failed"),
@@ -364,15 +364,18 @@ impl Transport {
     /// arrived on it for the link silence time. A connection can stall while QUIC still carries
     /// packets (a probe timer backed off under loss, stream credit not returned); a fresh one
     /// starts from a clean slate, so the silent one is closed and the dialler dials again.
-    async fn serve(self, peer: NodeId, conn: quinn::Connection, tx: mpsc::Sender<Inbound>) {
+    /// Returns why the connection closed, for the log.
+    async fn serve(self, peer: NodeId, conn: quinn::Connection, tx: mpsc::Sender<Inbound>) -> String {
         let replaced = self.conns.lock().ok().and_then(|mut conns| conns.insert(peer, conn.clone()));
         if let Some(old) = replaced.filter(|old| old.stable_id() != conn.stable_id()) {
             // The peer restarted or re-dialled: frames still stuck on the old connection fail now
             // (freeing their sending slots) rather than at its idle timeout.
+            tracing::info!(peer = %peer.short(), "a newer connection from this member replaces the older one");
             old.close(CLOSE_REPLACED.into(), b"replaced by a newer connection");
         }
         if tx.send(Inbound::Connected(peer)).await.is_err() {
-            return;
+            conn.close(0u32.into(), b"node stopping");
+            return "the node is stopping".into();
         }
         let heard = Arc::new(Mutex::new(Instant::now()));
         let mut check = tokio::time::interval((self.silence / 4).max(Duration::from_millis(100)));
@@ -401,6 +404,7 @@ impl Transport {
                 conns.remove(&peer);
             }
         }
+        conn.close_reason().map_or_else(|| "closed here".into(), |e| e.to_string())
     }
 
     /// Sends a frame to a peer on a new stream at the frame's precedence. Without a connection
