@@ -1,44 +1,26 @@
-//! The `hotline` command line: clap definitions, human and JSON output, exit codes.
+//! The node and operator commands of `hotline`: clap definitions, human and JSON output, exit
+//! codes. The `hotline` binary (package `hotline`) puts them beside the auditor's and testers'.
 //!
 //! Exit codes: 0 success; 1 error; 2 bad usage; 3 the node is not running; 4 the node or the
 //! input refused the request (an invalid notice, an unknown id, ...).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use hotline_node::api::{Request, SendRequest};
-use hotline_node::client::{self, NotRunning, Refused};
-use hotline_node::home::{self, Config, Home};
+use clap::{Args, Subcommand, ValueEnum};
 use hotline_proto::message::CodedMessage;
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::{Body, Disposition, Incident, LangText, Precedence, Texts};
 use serde_json::{json, Value};
 
-mod bench;
-mod demo;
-mod testnet;
+use crate::api::{Request, SendRequest};
+use crate::client::{self, NotRunning, Refused};
+use crate::home::{self, Config, Home};
 
-/// The CBM hotline: signed, deadline-bound notification of military AI incidents between parties.
-#[derive(Parser)]
-#[command(name = "hotline", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
-    /// The node directory (key, configuration, roster, store).
-    #[arg(long, env = "HOTLINE_HOME", global = true, default_value = ".")]
-    home: PathBuf,
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The node and operator commands of `hotline`.
 #[derive(Subcommand)]
-enum Command {
-    /// Plays scenario S1 on a temporary three-node network and prints the timeline.
-    Demo(demo::DemoArgs),
-    /// End-to-end benchmarks on real nodes over loopback, each figure against its floor measured
-    /// in the same run; writes results.json, summary.md and SVG plots.
-    Bench(bench::BenchArgs),
+pub enum Command {
     /// Generates an Ed25519 key (PKCS#8 PEM, mode 0600) and prints its public key.
     Keygen {
         /// Where to write the key.
@@ -106,33 +88,20 @@ enum Command {
     /// The node's log.
     #[command(subcommand)]
     Log(LogCommand),
-    /// Verifies audit bundles with public keys alone (no node, no private key needed).
-    /// Exit codes: 0 clean, 4 invalid (tampering or a discrepancy, with the evidence), 1 could
-    /// not read.
-    #[command(subcommand)]
-    Audit(AuditCommand),
     /// Signs a checkpoint of the running node's log now and offers it to the peers for co-signing.
     Checkpoint(JsonFlag),
-    /// Local multi-node networks for testing.
-    #[command(subcommand)]
-    Testnet(testnet::TestnetCommand),
 }
 
-#[derive(Args)]
-struct JsonFlag {
-    /// Print JSON for scripts.
-    #[arg(long)]
-    json: bool,
-}
+pub use hotline_audit::cli::JsonFlag;
 
 #[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
+pub enum LogFormat {
     Human,
     Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum PrecedenceArg {
+pub enum PrecedenceArg {
     Flash,
     Immediate,
     Priority,
@@ -151,7 +120,7 @@ impl From<PrecedenceArg> for Precedence {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum DispositionArg {
+pub enum DispositionArg {
     Understood,
     Investigating,
     ActionTaken,
@@ -170,7 +139,7 @@ impl From<DispositionArg> for Disposition {
 }
 
 #[derive(Args)]
-struct SendArgs {
+pub struct SendArgs {
     /// Action addressees (comma-separated names).
     #[arg(long, value_delimiter = ',', required = true)]
     to: Vec<String>,
@@ -194,7 +163,7 @@ struct SendArgs {
 }
 
 #[derive(Args)]
-struct ReplyArgs {
+pub struct ReplyArgs {
     /// The notice answered (sender/number).
     id: String,
     /// The reply, as LANG=TEXT, once per language the network requires.
@@ -211,7 +180,7 @@ struct ReplyArgs {
 }
 
 #[derive(Subcommand)]
-enum CodebookCommand {
+pub enum CodebookCommand {
     /// Lists the codebook of the network.
     List(JsonFlag),
     /// Sends a coded message.
@@ -239,7 +208,7 @@ enum CodebookCommand {
 }
 
 #[derive(Subcommand)]
-enum RosterCommand {
+pub enum RosterCommand {
     /// Prints this node's member card (name, key, addresses, languages) as JSON.
     Card,
     /// Builds a roster from member cards and an optional policy (TOML); prints the network id.
@@ -272,7 +241,7 @@ enum RosterCommand {
 }
 
 #[derive(Subcommand)]
-enum LogCommand {
+pub enum LogCommand {
     /// Writes the node's audit bundle (spec §15.5): entries and Merkle tree as C2SP tlog-tiles,
     /// every checkpoint with its cosignatures, the roster, and log.jsonl for people and jq.
     Export {
@@ -282,63 +251,18 @@ enum LogCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Verifies each bundle: every signature (strict), the hash chain, the tree and its tiles,
-    /// every checkpoint and cosignature. Names the first bad entry.
-    Verify {
-        /// Bundle directories.
-        #[arg(required = true)]
-        bundles: Vec<PathBuf>,
-        /// Signature-checking threads (default: every core).
-        #[arg(long)]
-        threads: Option<usize>,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// Reconciles several parties' bundles: same bytes on both sides, receipts and
-    /// acknowledgements issued by the right party, co-signed checkpoints still true, no
-    /// equivocation.
-    Cross {
-        /// Bundle directories, one per party.
-        #[arg(required = true)]
-        bundles: Vec<PathBuf>,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// Deadline compliance per party and precedence, every miss with its evidence.
-    Report {
-        /// Bundle directories.
-        #[arg(required = true)]
-        bundles: Vec<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-        format: ReportFormat,
-    },
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ReportFormat {
-    Text,
-    Json,
-    Html,
-}
-
-/// Runs the CLI and maps errors to exit codes.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            if e.downcast_ref::<NotRunning>().is_some() {
-                ExitCode::from(3)
-            } else if e.downcast_ref::<Refused>().is_some() || e.downcast_ref::<Invalid>().is_some() {
-                ExitCode::from(4)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+/// The exit code for an error of a node or operator command: 3 when the node is not running, 4
+/// when the node or the rules refused the request, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<NotRunning>().is_some() {
+        3
+    } else if e.downcast_ref::<Refused>().is_some()
+        || e.downcast_ref::<Invalid>().is_some()
+        || e.downcast_ref::<hotline_audit::Invalid>().is_some()
+    {
+        4
+    } else {
+        1
     }
 }
 
@@ -347,14 +271,13 @@ pub fn main() -> ExitCode {
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-fn run(cli: Cli) -> Result<()> {
-    let home = Home::new(&cli.home);
-    match cli.command {
-        Command::Demo(args) => demo::run(args),
-        Command::Bench(args) => bench::run(args),
+/// Runs a node or operator command against the node directory `home`.
+pub fn run(home: &Path, command: Command) -> Result<()> {
+    let home = Home::new(home);
+    match command {
         Command::Keygen { out } => {
-            let key = hotline_node::keys::generate();
-            hotline_node::keys::write(&out, &key)?;
+            let key = crate::keys::generate();
+            crate::keys::write(&out, &key)?;
             println!("{}", hotline_proto::crypto::node_id(&key));
             Ok(())
         }
@@ -377,7 +300,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run { log_format } => {
             init_tracing(log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(hotline_node::daemon::run(&home))
+            runtime.block_on(crate::daemon::run(&home))
         }
         Command::Send(args) => {
             let text = std::fs::read_to_string(&args.incident)
@@ -500,7 +423,7 @@ fn run(cli: Cli) -> Result<()> {
                 if json.json {
                     println!("{event}");
                 } else {
-                    println!("{}  {}", clock(hotline_node::now_ms()), describe(&event));
+                    println!("{}  {}", clock(crate::now_ms()), describe(&event));
                 }
             }
             Ok(())
@@ -515,7 +438,6 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Log(LogCommand::Export { out }) => export(&home, &out),
-        Command::Audit(command) => audit(command),
         Command::Checkpoint(JsonFlag { json }) => {
             let result = client::call(&home.api_path(), &Request::Checkpoint)?;
             if json {
@@ -530,7 +452,6 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Testnet(command) => testnet::run(command),
     }
 }
 
@@ -691,13 +612,13 @@ fn export(home: &Home, out: &Path) -> Result<()> {
             .map(|a| a.iter().filter_map(|v| v.as_str().and_then(hotline_proto::hex::decode)).collect())
             .unwrap_or_default(),
         Err(e) if e.downcast_ref::<NotRunning>().is_some() => {
-            hotline_node::store::read_leaves(&home.store_path())?
+            crate::store::read_leaves(&home.store_path())?
         }
         Err(e) => return Err(e),
     };
     let (_, key, _) = home.load()?;
     let id = hotline_proto::crypto::node_id(&key);
-    let manifest = hotline_node::bundle::write(out, &roster, id, &leaves)?;
+    let manifest = hotline_audit::bundle::write(out, &roster, id, &leaves)?;
     eprintln!(
         "wrote the audit bundle of {}'s log ({} entries, root {}) to {}",
         manifest.name,
@@ -706,90 +627,6 @@ fn export(home: &Home, out: &Path) -> Result<()> {
         out.display()
     );
     Ok(())
-}
-
-/// Maps a bundle's invalidity to exit code 4, leaving read errors as 1.
-fn invalid(e: anyhow::Error) -> anyhow::Error {
-    match e.downcast::<hotline_node::bundle::Invalid>() {
-        Ok(i) => Invalid(i.0).into(),
-        Err(e) => e,
-    }
-}
-
-fn audit(command: AuditCommand) -> Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    match command {
-        AuditCommand::Verify { bundles, threads, json } => {
-            let mut results = Vec::new();
-            for dir in &bundles {
-                let started = std::time::Instant::now();
-                let mut last_pct = 0;
-                let v = hotline_node::bundle::verify(dir, threads.unwrap_or(cores), |done, total| {
-                    let pct = done * 100 / total.max(1);
-                    if total >= 100_000 && pct >= last_pct + 10 {
-                        last_pct = pct;
-                        eprintln!("{}: {pct} % ({done} of {total} entries)", dir.display());
-                    }
-                })
-                .map_err(|e| invalid(e.context(format!("{} does not verify", dir.display()))))?;
-                let secs = started.elapsed().as_secs_f64();
-                if !json.json {
-                    println!(
-                        "{}: OK — {}'s log, {} entries, root {}, {} checkpoint notes, {} cosignatures ({:.0} entries/s)",
-                        dir.display(),
-                        v.manifest.name,
-                        v.manifest.size,
-                        v.manifest.root,
-                        v.notes,
-                        v.cosignatures,
-                        v.manifest.size as f64 / secs.max(1e-9)
-                    );
-                }
-                results.push(serde_json::json!({"bundle": dir, "ok": true, "verified": v, "seconds": secs}));
-            }
-            if json.json {
-                println!("{}", serde_json::Value::Array(results));
-            }
-            Ok(())
-        }
-        AuditCommand::Cross { bundles, json } => {
-            let (roster, parties) = hotline_node::audit::load(&bundles, cores).map_err(invalid)?;
-            let findings = hotline_node::audit::cross(&roster, &parties);
-            let violations = findings.iter().filter(|f| f.violation).count();
-            if json.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"parties": parties.len(), "violations": violations, "findings": findings})
-                );
-            } else {
-                for f in &findings {
-                    let evidence: Vec<String> =
-                        f.evidence.iter().map(|(p, i)| format!("{p} entry {i}")).collect();
-                    let tag = if f.violation { "VIOLATION" } else { "note" };
-                    println!("{tag} {}: {} [{}]", f.kind, f.detail, evidence.join(", "));
-                }
-                println!(
-                    "{} logs reconciled: {violations} violations, {} notes",
-                    parties.len(),
-                    findings.len() - violations
-                );
-            }
-            if violations > 0 {
-                return Err(Invalid(format!("{violations} violations between the logs")).into());
-            }
-            Ok(())
-        }
-        AuditCommand::Report { bundles, format } => {
-            let (roster, parties) = hotline_node::audit::load(&bundles, cores).map_err(invalid)?;
-            let report = hotline_node::audit::report(&roster, &parties);
-            match format {
-                ReportFormat::Text => print!("{}", hotline_node::audit::report_text(&report)),
-                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-                ReportFormat::Html => print!("{}", hotline_node::audit::report_html(&report)),
-            }
-            Ok(())
-        }
-    }
 }
 
 /// `1h 30m`, `10m`, `5s`, `250ms`.

@@ -2,7 +2,8 @@
 //!
 //! The CBM hotline node: it drives the sans-IO [`hotline_proto::Node`] with real sockets (QUIC,
 //! TLS 1.3 with raw public keys pinned to the roster), a real disk (redb, fsynced, group commit),
-//! a real clock, and a local operator API used by the `hotline` command-line tool.
+//! a real clock, and a local operator API; and the operator's commands of the `hotline` tool
+//! ([`cli`]). The auditor is `hotline-audit`, testnets and the demo `hotline-testnet`.
 //!
 //! No protocol rule lives here: every decision is the core's; this crate moves bytes and time.
 
@@ -10,19 +11,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
-pub mod audit;
-pub mod bundle;
+pub mod cli;
 pub mod client;
 pub mod daemon;
-pub mod export;
 pub mod home;
 pub mod keys;
 pub mod names;
-pub mod plot;
-pub mod relay;
 pub mod sendq;
 pub mod store;
-pub mod synthetic;
 pub mod transport;
 pub mod views;
 

@@ -17,8 +17,8 @@ use hotline_proto::roster::Policy;
 use hotline_proto::{Body, Disposition, Incident, Precedence};
 use serde_json::Value;
 
-use super::testnet::{self, Child};
-use super::{left, parse_texts};
+use crate::testnet::{self, Child};
+use hotline_node::cli::{left, parse_texts};
 
 /// Options of the demo.
 #[derive(Args)]
@@ -28,7 +28,7 @@ pub struct DemoArgs {
     keep: Option<PathBuf>,
 }
 
-const S1: &str = include_str!("../../../spec/examples/s1-misidentification.json");
+const S1: &str = include_str!("../../spec/examples/s1-misidentification.json");
 
 /// Stops the nodes however the demo ends.
 struct Nodes(Vec<Child>);

@@ -26,12 +26,12 @@ use ed25519_dalek::{Signer, SigningKey};
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::client::{self, Client};
 use hotline_node::home::Home;
-use hotline_node::plot::{Chart, Series};
+use crate::plot::{Chart, Series};
 use hotline_proto::roster::Policy;
 use hotline_proto::{Body, Incident, Precedence};
 use serde_json::{json, Value};
 
-use super::testnet::{self, Child};
+use hotline_testnet::testnet::{self, Child};
 
 /// Arguments of `hotline bench`.
 #[derive(clap::Args)]
@@ -91,7 +91,7 @@ impl Sizes {
 
 /// The S1 incident, which every latency sample carries.
 fn incident() -> Result<Incident> {
-    Ok(serde_json::from_str(include_str!("../../../spec/examples/s1-misidentification.json"))?)
+    Ok(serde_json::from_str(include_str!("../../spec/examples/s1-misidentification.json"))?)
 }
 
 fn policy() -> Policy {
@@ -603,7 +603,7 @@ fn audit(dir: &Path, sizes: &Sizes, cores: usize, keep: bool) -> Result<Value> {
     let exe = std::env::current_exe()?;
     for &n in &sizes.audit {
         eprintln!("bench: audit of {n} entries");
-        let leaves = hotline_node::synthetic::log(
+        let leaves = crate::synthetic::log(
             &a,
             &roster,
             hotline_proto::crypto::node_id(&b),
@@ -611,7 +611,7 @@ fn audit(dir: &Path, sizes: &Sizes, cores: usize, keep: bool) -> Result<Value> {
             1_800_000_000_000,
         )?;
         let bundle = dir.join(format!("bundle-{n}"));
-        hotline_node::bundle::write(&bundle, &roster, hotline_proto::crypto::node_id(&a), &leaves)?;
+        hotline_audit::bundle::write(&bundle, &roster, hotline_proto::crypto::node_id(&a), &leaves)?;
         drop(leaves);
         let floor_s = verify_floor(&a, 2 * n, cores);
         let batch_s = batch_floor(&a, 2 * n, cores)?;
@@ -722,7 +722,7 @@ fn recovery(dir: &Path, sizes: &Sizes) -> Result<Value> {
             .map(|m| m.key)
             .ok_or_else(|| anyhow!("no bravo"))?;
         let leaves =
-            hotline_node::synthetic::log(&key, &roster, peer, n, hotline_node::now_ms() - 3_600_000)?;
+            crate::synthetic::log(&key, &roster, peer, n, hotline_node::now_ms() - 3_600_000)?;
         {
             let (mut store, _) = hotline_node::store::Store::open(&net.homes[0].store_path())?;
             for (i, chunk) in leaves.chunks(10_000).enumerate() {

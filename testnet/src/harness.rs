@@ -1,7 +1,10 @@
 //! A real network of `hotline` processes on loopback for tests: each test gets its own directory
 //! and free ports, and every process is killed when the network is dropped.
+//!
+//! Test code: it panics with the reason on anything unexpected, which is what a failing test
+//! should do. The processes are the `hotline` binary found by [`binary`].
 
-#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,23 @@ use hotline_node::home::Home;
 use hotline_proto::log::{Check, LogVerifier, VerifiedEntry};
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+/// The `hotline` binary the harness runs: `$HOTLINE_BIN` if set; else this very program if it is
+/// `hotline`; else the `hotline` beside the running test's directory (`target/<profile>/`), which
+/// cargo builds before it runs the integration tests of package `hotline`.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("HOTLINE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the path of the running program");
+    if exe.file_name().is_some_and(|n| n == "hotline") {
+        return exe;
+    }
+    let dir = exe.parent().expect("a directory");
+    let dir = if dir.ends_with("deps") { dir.parent().expect("a directory") } else { dir };
+    let bin = dir.join("hotline");
+    assert!(bin.exists(), "no hotline binary at {}: run the tests of package hotline, or set HOTLINE_BIN", bin.display());
+    bin
+}
 
 /// A short policy for tests: deadlines of seconds, link tests every second.
 pub const FAST_POLICY: &str = r#"
@@ -86,7 +105,7 @@ impl Net {
             .append(true)
             .open(self.dir.path().join(format!("{name}.log")))
             .unwrap();
-        let child = Command::new(BIN)
+        let child = Command::new(binary())
             .args(["run", "--home"])
             .arg(home.dir())
             .env("HOTLINE_LOG", std::env::var("HOTLINE_TEST_LOG").unwrap_or_else(|_| "info".into()))
@@ -228,7 +247,7 @@ impl Drop for Net {
 }
 
 pub fn cli(cwd: Option<&Path>, args: &[String]) -> Output {
-    let mut c = Command::new(BIN);
+    let mut c = Command::new(binary());
     c.args(args).stdin(Stdio::null());
     if let Some(cwd) = cwd {
         c.current_dir(cwd);

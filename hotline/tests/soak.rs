@@ -10,15 +10,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{english_incident, Net};
+use hotline_testnet::harness::{english_incident, Net};
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::now_ms;
-use hotline_node::relay::{LinkFaults, Partition, Scenario};
+use hotline_testnet::relay::{LinkFaults, Partition, Scenario};
 use hotline_proto::{Body, DeadlineKind, Message, NoticeKind, Precedence, Record};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -94,7 +93,7 @@ fn chaos_soak() {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let start_ms = now_ms();
-    let control = rt.block_on(hotline_node::relay::route_testnet(&homes, Some(scenario))).unwrap().unwrap();
+    let control = rt.block_on(hotline_testnet::relay::route_testnet(&homes, Some(scenario))).unwrap().unwrap();
     net.start_all();
 
     // Kills: (node, kill at, restart at), in ms since the start.
@@ -230,11 +229,11 @@ fn chaos_soak() {
         let leaves = hotline_node::store::read_leaves(&home.store_path()).unwrap();
         let dir = net.dir.path().join(format!("{name}-bundle"));
         let id = hotline_proto::crypto::node_id(&home.key().unwrap());
-        hotline_node::bundle::write(&dir, &home.roster().unwrap(), id, &leaves).unwrap();
+        hotline_audit::bundle::write(&dir, &home.roster().unwrap(), id, &leaves).unwrap();
         bundles.push(dir);
     }
-    let (audit_roster, parties) = hotline_node::audit::load(&bundles, 2).unwrap();
-    let findings = hotline_node::audit::cross(&audit_roster, &parties);
+    let (audit_roster, parties) = hotline_audit::cross::load(&bundles, 2).unwrap();
+    let findings = hotline_audit::cross::cross(&audit_roster, &parties);
     let violations: Vec<_> = findings.iter().filter(|f| f.violation).collect();
     assert!(violations.is_empty(), "the cross-audit found violations: {violations:#?}");
     eprintln!("soak: cross-audit of {} bundles clean ({} notes)", parties.len(), findings.len());

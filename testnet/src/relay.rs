@@ -340,7 +340,7 @@ pub async fn start_link(
 /// Puts a relay on every link of the testnet in `homes` and points each dialling node at it.
 /// Without a scenario, removes any relay addresses left from an earlier run.
 pub async fn route_testnet(
-    homes: &[crate::home::Home],
+    homes: &[hotline_node::home::Home],
     scenario: Option<Scenario>,
 ) -> Result<Option<Arc<Control>>> {
     let mut nodes = Vec::new();

@@ -3,13 +3,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{cli, wait_until, BIN};
+use hotline_testnet::harness::{binary, cli, wait_until};
 
 fn run(args: &[&str]) -> std::process::Output {
     cli(None, &args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -134,7 +133,7 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
     let mut nodes: Vec<_> = ["alpha", "bravo"]
         .iter()
         .map(|name| {
-            Command::new(BIN)
+            Command::new(binary())
                 .args(["--home", &d(name), "run"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -148,7 +147,7 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
         });
     }
     // bravo watches.
-    let mut watch = Command::new(BIN)
+    let mut watch = Command::new(binary())
         .args(["--home", &d("bravo"), "watch", "--json"])
         .stdout(Stdio::piped())
         .spawn()
@@ -193,7 +192,7 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sea"), "{}", String::from_utf8_lossy(&out.stderr));
     // An unknown member is named.
-    let incident = common::english_incident(dir.path());
+    let incident = hotline_testnet::harness::english_incident(dir.path());
     let out = run(&[
         "--home",
         &d("alpha"),
@@ -221,7 +220,7 @@ fn testnet_up_starts_and_stops_every_node() {
     let net = dir.path().join("net");
     let ports: Vec<String> = (0..3).map(|_| free_port().to_string()).collect();
     ok(&["testnet", "init", net.to_str().unwrap(), "--nodes", "3", "--ports", &ports.join(",")]);
-    let mut up = Command::new(BIN)
+    let mut up = Command::new(binary())
         .args(["testnet", "up", net.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

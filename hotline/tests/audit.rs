@@ -7,20 +7,19 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use common::{english_incident, wait_until, Net, FAST_POLICY};
+use hotline_testnet::harness::{english_incident, wait_until, Net, FAST_POLICY};
 use sha2::{Digest, Sha256};
 
 fn audit(args: &[&str], bundles: &[&Path]) -> Output {
     let mut all: Vec<String> = vec!["audit".into()];
     all.extend(args.iter().map(|s| s.to_string()));
     all.extend(bundles.iter().map(|b| b.display().to_string()));
-    common::cli(None, &all)
+    hotline_testnet::harness::cli(None, &all)
 }
 
 fn text(o: &Output) -> String {
@@ -259,7 +258,7 @@ fn s6_rewriting_history_is_caught() {
         rewritten.extend(batch.leaves);
     }
     let dir = net.dir.path().join("rewritten");
-    hotline_node::bundle::write(&dir, &roster, hotline_proto::crypto::node_id(&key), &rewritten).unwrap();
+    hotline_audit::bundle::write(&dir, &roster, hotline_proto::crypto::node_id(&key), &rewritten).unwrap();
     let alone = audit(&["verify"], &[&dir]);
     assert!(alone.status.success(), "on its own the rewritten log verifies: {}", text(&alone));
     let cross = audit(&["cross"], &[&dir, &bravo]);
@@ -297,7 +296,7 @@ fn bundles_of_different_moments_reconcile_with_notes_not_violations() {
     let last_sent =
         entries.iter().rposition(|v| matches!(v.entry.record, hotline_proto::Record::Sent { .. })).unwrap();
     let older = net.dir.path().join("alpha-older");
-    hotline_node::bundle::write(&older, &roster, id, &leaves[..last_sent]).unwrap();
+    hotline_audit::bundle::write(&older, &roster, id, &leaves[..last_sent]).unwrap();
     let out = audit(&["cross"], &[&older, &bravo]);
     let report = text(&out);
     assert!(out.status.success(), "{report}");

@@ -160,7 +160,7 @@ pub fn write(dir: &Path, roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> R
     let jsonl = dir.join("log.jsonl");
     let file = std::fs::File::create(&jsonl).with_context(|| format!("creating {}", jsonl.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    crate::export::write_lines(roster, node, leaves, &mut out)?;
+    crate::jsonl::write_lines(roster, node, leaves, &mut out)?;
     out.flush()?;
     Ok(manifest)
 }

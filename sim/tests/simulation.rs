@@ -178,26 +178,26 @@ fn misses(sim: &Sim, i: usize) -> Vec<(NoticeId, usize, DeadlineKind, u64, u64)>
 /// Exports every node's durable log as an audit bundle and audits them together, as an auditor
 /// holding the parties' bundles would: each verifies, the cross-audit finds no violation. Returns
 /// the deadline report.
-fn audit(sim: &Sim) -> hotline_node::audit::Report {
+fn audit(sim: &Sim) -> hotline_audit::report::Report {
     let dir = tempfile::tempdir().unwrap();
     let bundles: Vec<_> = sim
         .nodes
         .iter()
         .map(|n| {
             let path = dir.path().join(n.name);
-            hotline_node::bundle::write(&path, &sim.roster, n.id, &n.durable).unwrap();
+            hotline_audit::bundle::write(&path, &sim.roster, n.id, &n.durable).unwrap();
             path
         })
         .collect();
-    let (roster, parties) = hotline_node::audit::load(&bundles, 1).unwrap();
-    let findings = hotline_node::audit::cross(&roster, &parties);
+    let (roster, parties) = hotline_audit::cross::load(&bundles, 1).unwrap();
+    let findings = hotline_audit::cross::cross(&roster, &parties);
     let violations: Vec<_> = findings.iter().filter(|f| f.violation).collect();
     assert!(violations.is_empty(), "{violations:#?}");
-    hotline_node::audit::report(&roster, &parties)
+    hotline_audit::report::report(&roster, &parties)
 }
 
 /// The report's misses as (recorded by, notice, party, deadline, deadline time).
-fn reported_misses(report: &hotline_node::audit::Report) -> Vec<(String, String, String, DeadlineKind, u64)> {
+fn reported_misses(report: &hotline_audit::report::Report) -> Vec<(String, String, String, DeadlineKind, u64)> {
     report
         .misses
         .iter()

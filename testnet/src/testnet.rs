@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use hotline_node::home::{Config, Home};
-use hotline_node::relay::Scenario;
+use crate::relay::Scenario;
 use hotline_proto::roster::{Member, Policy};
 
 /// Names of testnet nodes, in order (the NATO alphabet); beyond it, `node-27`, `node-28`, ...
@@ -70,7 +70,7 @@ pub fn run(command: TestnetCommand) -> Result<()> {
                 Some(path) => toml::from_str(
                     &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
                 )
-                .map_err(|e| super::usage(format!("{} is not a policy: {e}", path.display())))?,
+                .map_err(|e| hotline_node::cli::usage(format!("{} is not a policy: {e}", path.display())))?,
                 None => Policy::default(),
             };
             let ports: Vec<u16> = if ports.is_empty() {
@@ -78,7 +78,7 @@ pub fn run(command: TestnetCommand) -> Result<()> {
             } else if ports.len() == nodes {
                 ports
             } else {
-                return Err(super::usage(format!("--ports lists {} ports for {nodes} nodes", ports.len())));
+                return Err(hotline_node::cli::usage(format!("--ports lists {} ports for {nodes} nodes", ports.len())));
             };
             let homes = init(&dir, &ports, policy)?;
             for (name, home) in &homes {
@@ -121,7 +121,7 @@ pub fn name(i: usize) -> String {
 /// Creates one node directory per port, all on 127.0.0.1, and installs one roster in each.
 pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Home)>> {
     if ports.len() < 2 || ports.len() > hotline_proto::limits::MAX_MEMBERS {
-        bail!(super::Invalid(format!("a testnet has 2 to {} nodes", hotline_proto::limits::MAX_MEMBERS)));
+        bail!(hotline_node::cli::Invalid(format!("a testnet has 2 to {} nodes", hotline_proto::limits::MAX_MEMBERS)));
     }
     let mut homes = Vec::new();
     let mut members = Vec::new();
@@ -138,7 +138,7 @@ pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Ho
         });
         homes.push((name, home));
     }
-    let roster = super::build_roster("testnet", members, policy)?;
+    let roster = hotline_node::cli::build_roster("testnet", members, policy)?;
     std::fs::write(dir.join("roster.bin"), roster.to_bytes())?;
     for (_, home) in &homes {
         std::fs::write(home.roster_path(), roster.to_bytes())?;
@@ -157,7 +157,7 @@ pub fn homes(dir: &Path) -> Result<Vec<Home>> {
         .collect();
     homes.sort_by_key(|h| h.dir().to_path_buf());
     if homes.is_empty() {
-        bail!(super::Invalid(format!(
+        bail!(hotline_node::cli::Invalid(format!(
             "{} holds no node directories; create them with `hotline testnet init`",
             dir.display()
         )));
@@ -210,7 +210,7 @@ fn up(dir: &Path, scenario: Option<Scenario>) -> Result<()> {
     let homes = homes(dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let (stopped_by, control, children) = runtime.block_on(async {
-        let control = hotline_node::relay::route_testnet(&homes, scenario).await?;
+        let control = crate::relay::route_testnet(&homes, scenario).await?;
         let mut children = Vec::new();
         for home in &homes {
             eprintln!("starting {}", home.dir().display());

@@ -1,0 +1,153 @@
+//! The auditor's commands (`hotline audit …`, and the `hotline-audit` binary): verify, cross,
+//! report. Exit codes: 0 clean, 4 invalid (tampering or a discrepancy, with the evidence), 1 could
+//! not read.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use crate::Invalid;
+
+/// `--json`.
+#[derive(Args)]
+pub struct JsonFlag {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The exit code for an error of an audit command: 4 for an invalid bundle or a violation, 1
+/// otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<Invalid>().is_some() {
+        4
+    } else {
+        1
+    }
+}
+
+/// What an auditor can do with bundles, public keys alone.
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Verifies each bundle: every signature (strict), the hash chain, the tree and its tiles,
+    /// every checkpoint and cosignature. Names the first bad entry.
+    Verify {
+        /// Bundle directories.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// Signature-checking threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Reconciles several parties' bundles: same bytes on both sides, receipts and
+    /// acknowledgements issued by the right party, co-signed checkpoints still true, no
+    /// equivocation.
+    Cross {
+        /// Bundle directories, one per party.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Deadline compliance per party and precedence, every miss with its evidence.
+    Report {
+        /// Bundle directories.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+}
+
+/// How `audit report` prints.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Plain text for people.
+    Text,
+    /// JSON for scripts.
+    Json,
+    /// A self-contained HTML page with a timeline.
+    Html,
+}
+
+/// Runs an audit command.
+pub fn run(command: AuditCommand) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match command {
+        AuditCommand::Verify { bundles, threads, json } => {
+            let mut results = Vec::new();
+            for dir in &bundles {
+                let started = std::time::Instant::now();
+                let mut last_pct = 0;
+                let v = crate::bundle::verify(dir, threads.unwrap_or(cores), |done, total| {
+                    let pct = done * 100 / total.max(1);
+                    if total >= 100_000 && pct >= last_pct + 10 {
+                        last_pct = pct;
+                        eprintln!("{}: {pct} % ({done} of {total} entries)", dir.display());
+                    }
+                })
+                .map_err(|e| e.context(format!("{} does not verify", dir.display())))?;
+                let secs = started.elapsed().as_secs_f64();
+                if !json.json {
+                    println!(
+                        "{}: OK — {}'s log, {} entries, root {}, {} checkpoint notes, {} cosignatures ({:.0} entries/s)",
+                        dir.display(),
+                        v.manifest.name,
+                        v.manifest.size,
+                        v.manifest.root,
+                        v.notes,
+                        v.cosignatures,
+                        v.manifest.size as f64 / secs.max(1e-9)
+                    );
+                }
+                results.push(serde_json::json!({"bundle": dir, "ok": true, "verified": v, "seconds": secs}));
+            }
+            if json.json {
+                println!("{}", serde_json::Value::Array(results));
+            }
+            Ok(())
+        }
+        AuditCommand::Cross { bundles, json } => {
+            let (roster, parties) = crate::cross::load(&bundles, cores)?;
+            let findings = crate::cross::cross(&roster, &parties);
+            let violations = findings.iter().filter(|f| f.violation).count();
+            if json.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"parties": parties.len(), "violations": violations, "findings": findings})
+                );
+            } else {
+                for f in &findings {
+                    let evidence: Vec<String> =
+                        f.evidence.iter().map(|(p, i)| format!("{p} entry {i}")).collect();
+                    let tag = if f.violation { "VIOLATION" } else { "note" };
+                    println!("{tag} {}: {} [{}]", f.kind, f.detail, evidence.join(", "));
+                }
+                println!(
+                    "{} logs reconciled: {violations} violations, {} notes",
+                    parties.len(),
+                    findings.len() - violations
+                );
+            }
+            if violations > 0 {
+                return Err(Invalid(format!("{violations} violations between the logs")).into());
+            }
+            Ok(())
+        }
+        AuditCommand::Report { bundles, format } => {
+            let (roster, parties) = crate::cross::load(&bundles, cores)?;
+            let report = crate::report::report(&roster, &parties);
+            match format {
+                ReportFormat::Text => print!("{}", crate::report::text(&report)),
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                ReportFormat::Html => print!("{}", crate::report::html(&report)),
+            }
+            Ok(())
+        }
+    }
+}
+
