@@ -150,4 +150,3 @@ pub fn run(command: AuditCommand) -> Result<()> {
         }
     }
 }
-

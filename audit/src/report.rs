@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use hotline_proto::{DeadlineKind, Hash32, Kind, Message, NodeId, NoticeKind, Precedence, Roster};
+use hotline_proto::{DeadlineKind, Hash32, Kind, Message, NodeId, NoticeKind, Outcome, Precedence, Roster};
 use serde::Serialize;
 
 use crate::cross::Party;
@@ -18,15 +18,15 @@ pub struct Compliance {
     pub precedence: String,
     /// Notices addressed to it.
     pub notices: usize,
-    /// Receipts in time.
+    /// Receipts accepted before a miss was recorded (spec §6.4).
     pub receipts_on_time: usize,
-    /// Receipts after the deadline.
+    /// Receipts accepted after the miss was recorded.
     pub receipts_late: usize,
     /// Acknowledgements owed.
     pub acks_due: usize,
-    /// Acknowledgements in time.
+    /// Acknowledgements accepted before a miss was recorded.
     pub acks_on_time: usize,
-    /// Acknowledgements after the deadline.
+    /// Acknowledgements accepted after the miss was recorded.
     pub acks_late: usize,
     /// Receipt latency p50, p95, max (ms).
     pub receipt_ms: [u64; 3],
@@ -96,19 +96,26 @@ pub fn report(roster: &Roster, parties: &[Party]) -> Report {
     let mut timeline = Vec::new();
     let mut misses = Vec::new();
     for p in parties {
-        let mut receipts: BTreeMap<(Hash32, NodeId), u64> = BTreeMap::new();
-        let mut acks: BTreeMap<(hotline_proto::NoticeId, NodeId), u64> = BTreeMap::new();
-        for (_, t, _, m) in p.accepted.values() {
+        // (entry index, time) of each accepted receipt and ack, and the index of each recorded
+        // miss: a deadline is met if accepted before the miss is recorded (spec §6.4).
+        let mut receipts: BTreeMap<(Hash32, NodeId), (u64, u64)> = BTreeMap::new();
+        let mut acks: BTreeMap<(hotline_proto::NoticeId, NodeId), (u64, u64)> = BTreeMap::new();
+        for (i, t, _, m) in p.accepted.values() {
             match m {
                 Message::Receipt(r) if r.of.kind == Kind::Notice => {
-                    receipts.insert((r.of.hash, r.signer), *t);
+                    receipts.insert((r.of.hash, r.signer), (*i, *t));
                 }
                 Message::Ack(a) => {
-                    acks.insert((a.notice, a.signer), *t);
+                    acks.insert((a.notice, a.signer), (*i, *t));
                 }
                 _ => {}
             }
         }
+        let missed: BTreeMap<(hotline_proto::NoticeId, NodeId, DeadlineKind), u64> =
+            p.misses.iter().map(|(i, _, notice, party, kind, _)| ((*notice, *party, *kind), *i)).collect();
+        let outcome = |accepted: Option<(u64, u64)>, key| {
+            Outcome::of(accepted.map(|(i, _)| i), missed.get(&key).copied())
+        };
         let mut sent: Vec<_> = p.sent.iter().collect();
         sent.sort_by_key(|(_, (i, _, _))| *i);
         for (hash, (_, _, m)) in sent {
@@ -116,7 +123,6 @@ pub fn report(roster: &Roster, parties: &[Party]) -> Report {
             if n.kind() == NoticeKind::LinkTest {
                 continue;
             }
-            let d = roster.policy.deadlines(n.precedence);
             let mut event = Event {
                 notice: roster.notice_name(&n.id()),
                 from: p.manifest.name.clone(),
@@ -130,10 +136,11 @@ pub fn report(roster: &Roster, parties: &[Party]) -> Report {
                 entry.0.party = party.clone();
                 entry.0.precedence = n.precedence.name().to_string();
                 entry.0.notices += 1;
-                let receipt = receipts.get(&(*hash, a.node)).map(|t| t.saturating_sub(n.created_ms));
+                let accepted = receipts.get(&(*hash, a.node)).copied();
+                let receipt = accepted.map(|(_, t)| t.saturating_sub(n.created_ms));
                 if let Some(l) = receipt {
                     entry.1.push(l);
-                    if l <= d.receipt_ms {
+                    if outcome(accepted, (n.id(), a.node, DeadlineKind::Receipt)).is_met() {
                         entry.0.receipts_on_time += 1;
                     } else {
                         entry.0.receipts_late += 1;
@@ -142,10 +149,11 @@ pub fn report(roster: &Roster, parties: &[Party]) -> Report {
                 let mut ack = None;
                 if n.needs_ack_from(&a.node) {
                     entry.0.acks_due += 1;
-                    ack = acks.get(&(n.id(), a.node)).map(|t| t.saturating_sub(n.created_ms));
+                    let accepted = acks.get(&(n.id(), a.node)).copied();
+                    ack = accepted.map(|(_, t)| t.saturating_sub(n.created_ms));
                     if let Some(l) = ack {
                         entry.2.push(l);
-                        if l <= d.ack_ms {
+                        if outcome(accepted, (n.id(), a.node, DeadlineKind::Ack)).is_met() {
                             entry.0.acks_on_time += 1;
                         } else {
                             entry.0.acks_late += 1;

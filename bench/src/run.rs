@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::plot::{Chart, Series};
 use anyhow::{anyhow, bail, Context, Result};
 use ed25519_dalek::{Signer, SigningKey};
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::client::{self, Client};
 use hotline_node::home::Home;
-use crate::plot::{Chart, Series};
 use hotline_proto::roster::Policy;
 use hotline_proto::{Body, Incident, Precedence};
 use serde_json::{json, Value};
@@ -603,13 +603,8 @@ fn audit(dir: &Path, sizes: &Sizes, cores: usize, keep: bool) -> Result<Value> {
     let exe = std::env::current_exe()?;
     for &n in &sizes.audit {
         eprintln!("bench: audit of {n} entries");
-        let leaves = crate::synthetic::log(
-            &a,
-            &roster,
-            hotline_proto::crypto::node_id(&b),
-            n,
-            1_800_000_000_000,
-        )?;
+        let leaves =
+            crate::synthetic::log(&a, &roster, hotline_proto::crypto::node_id(&b), n, 1_800_000_000_000)?;
         let bundle = dir.join(format!("bundle-{n}"));
         hotline_audit::bundle::write(&bundle, &roster, hotline_proto::crypto::node_id(&a), &leaves)?;
         drop(leaves);
@@ -721,8 +716,7 @@ fn recovery(dir: &Path, sizes: &Sizes) -> Result<Value> {
             .find(|m| m.name == "bravo")
             .map(|m| m.key)
             .ok_or_else(|| anyhow!("no bravo"))?;
-        let leaves =
-            crate::synthetic::log(&key, &roster, peer, n, hotline_node::now_ms() - 3_600_000)?;
+        let leaves = crate::synthetic::log(&key, &roster, peer, n, hotline_node::now_ms() - 3_600_000)?;
         {
             let (mut store, _) = hotline_node::store::Store::open(&net.homes[0].store_path())?;
             for (i, chunk) in leaves.chunks(10_000).enumerate() {

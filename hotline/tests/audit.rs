@@ -7,7 +7,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;

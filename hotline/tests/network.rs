@@ -3,13 +3,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use hotline_testnet::harness::{english_incident, example, rss_kib, wait_until, Net, FAST_POLICY};
 use hotline_node::api::{Request, SendRequest};
 use hotline_proto::{Body, Hash32, Message, Precedence, Record};
+use hotline_testnet::harness::{english_incident, example, rss_kib, wait_until, Net, FAST_POLICY};
 use serde_json::Value;
 
 fn accepted_notices(log: &[hotline_proto::log::VerifiedEntry]) -> Vec<(String, Hash32)> {
@@ -149,7 +148,10 @@ fn s1_end_to_end_through_the_cli() {
         net.stop(name);
     }
     assert_eq!(report["misses"].as_array().unwrap().len(), 0, "{report}");
-    let text = hotline_testnet::harness::cli(None, &[&["audit".to_string(), "report".into()][..], &bundles[..]].concat());
+    let text = hotline_testnet::harness::cli(
+        None,
+        &[&["audit".to_string(), "report".into()][..], &bundles[..]].concat(),
+    );
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("bravo") && text.contains("FLASH"), "{text}");
     let seq = id.trim_start_matches("alpha/").to_string();
@@ -469,7 +471,10 @@ fn crash_durability_under_a_burst() {
                 let mut client = hotline_node::client::Client::connect(&api).unwrap();
                 for _ in 0..N / 8 {
                     let incident: hotline_proto::Incident = serde_json::from_str(
-                        &std::fs::read_to_string(hotline_testnet::harness::example("s1-misidentification.json")).unwrap(),
+                        &std::fs::read_to_string(hotline_testnet::harness::example(
+                            "s1-misidentification.json",
+                        ))
+                        .unwrap(),
                     )
                     .unwrap();
                     let mut incident = incident;

@@ -10,15 +10,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use hotline_testnet::harness::{english_incident, Net};
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::now_ms;
-use hotline_testnet::relay::{LinkFaults, Partition, Scenario};
 use hotline_proto::{Body, DeadlineKind, Message, NoticeKind, Precedence, Record};
+use hotline_testnet::harness::{english_incident, Net};
+use hotline_testnet::relay::{LinkFaults, Partition, Scenario};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -93,7 +92,8 @@ fn chaos_soak() {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let start_ms = now_ms();
-    let control = rt.block_on(hotline_testnet::relay::route_testnet(&homes, Some(scenario))).unwrap().unwrap();
+    let control =
+        rt.block_on(hotline_testnet::relay::route_testnet(&homes, Some(scenario))).unwrap().unwrap();
     net.start_all();
 
     // Kills: (node, kill at, restart at), in ms since the start.

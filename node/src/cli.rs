@@ -611,9 +611,7 @@ fn export(home: &Home, out: &Path) -> Result<()> {
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_str().and_then(hotline_proto::hex::decode)).collect())
             .unwrap_or_default(),
-        Err(e) if e.downcast_ref::<NotRunning>().is_some() => {
-            crate::store::read_leaves(&home.store_path())?
-        }
+        Err(e) if e.downcast_ref::<NotRunning>().is_some() => crate::store::read_leaves(&home.store_path())?,
         Err(e) => return Err(e),
     };
     let (_, key, _) = home.load()?;

@@ -112,43 +112,37 @@ pub async fn run(home: &Home) -> Result<()> {
 /// (their senders retransmit them), so that an urgent frame never waits behind a flood.
 const INBOX: usize = 512;
 
-/// Frames from peers waiting to be handled: one FIFO per precedence, most urgent first.
-#[derive(Default)]
-struct Inbox {
-    lanes: [std::collections::VecDeque<(hotline_proto::NodeId, Vec<u8>)>; 4],
+/// Frames from peers waiting to be handled, most urgent first; when full, the least urgent are
+/// dropped ([`hotline_proto::Lanes`]).
+struct Inbox(hotline_proto::Lanes<(hotline_proto::NodeId, Vec<u8>)>);
+
+impl Default for Inbox {
+    fn default() -> Inbox {
+        Inbox(hotline_proto::Lanes::new(INBOX))
+    }
 }
 
 impl Inbox {
-    fn len(&self) -> usize {
-        self.lanes.iter().map(std::collections::VecDeque::len).sum()
-    }
-
-    /// Files a frame in its lane; when full, the oldest frame of the least urgent lane no more
-    /// urgent than this one makes room, or this one is dropped.
-    fn push(&mut self, lane: usize, frame: (hotline_proto::NodeId, Vec<u8>)) {
-        if self.len() >= INBOX {
-            match (lane..4).rev().find(|l| !self.lanes[*l].is_empty()) {
-                Some(victim) => {
-                    self.lanes[victim].pop_front();
-                    tracing::debug!("inbox full: a less urgent frame dropped (its sender retransmits it)");
-                }
-                None => {
-                    tracing::debug!(
-                        "inbox full of more urgent frames: a frame dropped (its sender retransmits it)"
-                    );
-                    return;
-                }
+    fn push(&mut self, precedence: hotline_proto::Precedence, frame: (hotline_proto::NodeId, Vec<u8>)) {
+        match self.0.push(precedence, frame) {
+            hotline_proto::Filed::Queued => {}
+            hotline_proto::Filed::Displaced(_) => {
+                tracing::debug!("inbox full: a less urgent frame dropped (its sender retransmits it)")
+            }
+            hotline_proto::Filed::Refused(_) => {
+                tracing::debug!(
+                    "inbox full of more urgent frames: a frame dropped (its sender retransmits it)"
+                )
             }
         }
-        self.lanes[lane].push_back(frame);
     }
 
     fn is_empty(&self) -> bool {
-        self.lanes.iter().all(std::collections::VecDeque::is_empty)
+        self.0.is_empty()
     }
 
     fn pop(&mut self) -> Option<(hotline_proto::NodeId, Vec<u8>)> {
-        self.lanes.iter_mut().find_map(std::collections::VecDeque::pop_front)
+        self.0.pop().map(|(_, frame)| frame)
     }
 }
 
@@ -158,8 +152,7 @@ impl Daemon {
         match inbound {
             Inbound::Frame(peer, bytes) => {
                 let urgency = self.node.urgency(&bytes);
-                let lane = hotline_proto::Precedence::ALL.iter().position(|p| *p == urgency).unwrap_or(3);
-                inbox.push(lane, (peer, bytes));
+                inbox.push(urgency, (peer, bytes));
             }
             Inbound::Connected(peer) => {
                 self.node.peer_reachable(now_ms(), peer);

@@ -10,11 +10,11 @@
 //!
 //! [`done`]: SendQueue::done
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-use hotline_proto::Precedence;
+use hotline_proto::{Filed, Lanes, Precedence};
 use tokio::sync::Notify;
 
 /// Identifies a pending frame: a keyed hash of its bytes (the key is random per queue, so no
@@ -34,31 +34,25 @@ pub enum Pushed {
     AlreadyPending,
 }
 
-struct Lanes {
-    /// One FIFO per precedence, most urgent first.
-    lanes: [VecDeque<(FrameKey, Vec<u8>)>; 4],
+struct Queue {
+    /// The frames, most urgent first (the bound and the drop rule are [`Lanes`']).
+    lanes: Lanes<(FrameKey, Vec<u8>)>,
     /// Keys of the frames queued or being sent.
     pending: HashSet<FrameKey>,
 }
 
 /// A bounded priority queue of frames with an async `pop`.
 pub struct SendQueue {
-    inner: Mutex<Lanes>,
-    capacity: usize,
+    inner: Mutex<Queue>,
     hasher: std::hash::RandomState,
     ready: Notify,
-}
-
-fn lane(precedence: Precedence) -> usize {
-    Precedence::ALL.iter().position(|p| *p == precedence).unwrap_or(3)
 }
 
 impl SendQueue {
     /// An empty queue holding at most `capacity` frames.
     pub fn new(capacity: usize) -> SendQueue {
         SendQueue {
-            inner: Mutex::new(Lanes { lanes: Default::default(), pending: HashSet::new() }),
-            capacity,
+            inner: Mutex::new(Queue { lanes: Lanes::new(capacity), pending: HashSet::new() }),
             hasher: std::hash::RandomState::new(),
             ready: Notify::new(),
         }
@@ -74,18 +68,14 @@ impl SendQueue {
         if q.pending.contains(&key) {
             return Pushed::AlreadyPending;
         }
-        let mine = lane(precedence);
-        let mut pushed = Pushed::Queued;
-        if q.lanes.iter().map(VecDeque::len).sum::<usize>() >= self.capacity {
-            let Some(victim) = (mine..4).rev().find(|l| !q.lanes[*l].is_empty()) else {
-                return Pushed::Refused;
-            };
-            if let Some((dropped, _)) = q.lanes[victim].pop_front() {
+        let pushed = match q.lanes.push(precedence, (key, frame)) {
+            Filed::Queued => Pushed::Queued,
+            Filed::Displaced((dropped, _)) => {
                 q.pending.remove(&dropped);
+                Pushed::QueuedDroppingAnother
             }
-            pushed = Pushed::QueuedDroppingAnother;
-        }
-        q.lanes[mine].push_back((key, frame));
+            Filed::Refused(_) => return Pushed::Refused,
+        };
         q.pending.insert(key);
         drop(q);
         self.ready.notify_one();
@@ -96,12 +86,8 @@ impl SendQueue {
     /// [`SendQueue::done`] is called with its key.
     pub async fn pop(&self) -> (Precedence, FrameKey, Vec<u8>) {
         loop {
-            if let Ok(mut q) = self.inner.lock() {
-                for (i, l) in q.lanes.iter_mut().enumerate() {
-                    if let Some((key, frame)) = l.pop_front() {
-                        return (Precedence::ALL[i], key, frame);
-                    }
-                }
+            if let Some((precedence, (key, frame))) = self.inner.lock().ok().and_then(|mut q| q.lanes.pop()) {
+                return (precedence, key, frame);
             }
             self.ready.notified().await;
         }

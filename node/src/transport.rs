@@ -495,12 +495,9 @@ async fn receive(
 
 /// Stream priority of a precedence: FLASH highest.
 pub fn priority(precedence: Precedence) -> i32 {
-    match precedence {
-        Precedence::Flash => 3,
-        Precedence::Immediate => 2,
-        Precedence::Priority => 1,
-        Precedence::Routine => 0,
-    }
+    // quinn sends higher priorities first; FLASH (rank 0) gets the highest.
+    let lowest = Precedence::ALL.len() - 1;
+    i32::try_from(lowest - precedence.rank()).unwrap_or(0)
 }
 
 /// Reads one frame: the whole stream, or its first `MAX_FRAME + 1` bytes if it is longer (the

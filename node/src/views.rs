@@ -44,8 +44,8 @@ pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Option<Value> {
         "precedence": n.precedence,
         "created_ms": n.created_ms,
         "logged_ms": view.logged_ms,
-        "receipt_due_ms": view.receipt_due_ms,
-        "ack_due_ms": view.ack_due_ms,
+        "receipt_due_ms": view.receipt.due_ms(),
+        "ack_due_ms": view.ack.due_ms(),
         "headline": headline(n, roster),
         "hash": view.hash.to_hex(),
         "body": n.body,
@@ -71,8 +71,8 @@ pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Option<Value> {
             v["direction"] = json!("received");
             v["needs_ack"] = json!(needs_ack);
             v["acked"] = json!(acked);
-            v["overdue"] = json!(overdue || (needs_ack && !acked && now > view.ack_due_ms));
-            v["ack_left_ms"] = json!(i128::from(view.ack_due_ms) - i128::from(now));
+            v["overdue"] = json!(overdue || (needs_ack && !acked && view.ack.has_passed(now)));
+            v["ack_left_ms"] = json!(view.ack.left_ms(now));
         }
     }
     Some(v)
@@ -134,16 +134,16 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Value {
             if view.notice.kind() == hotline_proto::NoticeKind::LinkTest {
                 return None;
             }
-            let due = match what {
-                hotline_proto::DeadlineKind::Receipt => view.receipt_due_ms,
-                hotline_proto::DeadlineKind::Ack => view.ack_due_ms,
+            let deadline = match what {
+                hotline_proto::DeadlineKind::Receipt => view.receipt,
+                hotline_proto::DeadlineKind::Ack => view.ack,
             };
             Some(json!({
                 "notice": id(roster, nid),
                 "party": name(roster, party),
                 "awaiting": what,
-                "due_ms": due,
-                "left_ms": i128::from(due) - i128::from(now),
+                "due_ms": deadline.due_ms(),
+                "left_ms": deadline.left_ms(now),
             }))
         })
         .collect();

@@ -4,7 +4,9 @@
 //! signature made for one purpose can never be presented as another. Verification is always
 //! `verify_strict` (rejects small-order keys and non-canonical signatures).
 
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use crate::signer::Signer;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ErrorCode, Rejection};
@@ -69,8 +71,8 @@ pub fn sha256(bytes: &[u8]) -> Hash32 {
 }
 
 /// Signs `bytes` under `context`.
-pub fn sign(key: &SigningKey, context: Context, bytes: &[u8]) -> Sig64 {
-    Sig64(key.sign(&domain_bytes(context, bytes)).to_bytes())
+pub fn sign(key: &dyn Signer, context: Context, bytes: &[u8]) -> Sig64 {
+    key.sign(&domain_bytes(context, bytes))
 }
 
 /// The node id of a signing key.

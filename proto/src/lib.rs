@@ -18,6 +18,7 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod deadline;
 pub mod error;
 pub mod hex;
 pub mod ids;
@@ -30,8 +31,10 @@ pub mod node;
 pub mod note;
 pub mod precedence;
 pub mod roster;
+pub mod signer;
 pub mod text;
 
+pub use deadline::{Deadline, Outcome};
 pub use error::{CommandError, ErrorCode, LogError, Rejection, StartError};
 pub use ids::{Hash32, NodeId, NoticeId, Sig64};
 pub use incident::Incident;
@@ -40,8 +43,9 @@ pub use message::{Ack, Body, Disposition, Kind, Message, Notice, NoticeKind, Rec
 pub use node::{
     Direction, Draft, Event, LinkView, Node, NoticeView, PartyView, PersistBatch, SentThread, Transmit,
 };
-pub use precedence::Precedence;
+pub use precedence::{Filed, Lanes, Precedence};
 pub use roster::{Member, Policy, Roster};
+pub use signer::Signer;
 pub use text::{LangText, Texts};
 
 /// The name and version recorded in each node's `Started` log entry.

@@ -12,22 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::crypto::{self, leaf_hash, Context};
+pub use crate::deadline::DeadlineKind;
 use crate::error::{ErrorCode, LogError, Rejection};
 use crate::ids::{Hash32, NodeId, NoticeId, Sig64};
 use crate::limits::MAX_LOG_ENTRY;
 use crate::merkle::{verify_consistency, CompactTree};
 use crate::message::{self, Cosignature, Message, Opened, SignedCheckpoint};
 use crate::roster::Roster;
-
-/// Which deadline was missed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeadlineKind {
-    /// The machine receipt.
-    Receipt,
-    /// The human acknowledgement.
-    Ack,
-}
 
 /// What happened. Wire values are the variant indices, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +202,7 @@ pub struct SignedEntry {
 }
 
 /// Signs an entry and returns the leaf bytes.
-pub fn seal_entry(key: &ed25519_dalek::SigningKey, entry: &LogEntry) -> Vec<u8> {
+pub fn seal_entry(key: &dyn crate::signer::Signer, entry: &LogEntry) -> Vec<u8> {
     let entry = codec::encode(entry);
     let signature = crypto::sign(key, Context::LogEntry, &entry);
     codec::encode(&SignedEntry { entry, signature })

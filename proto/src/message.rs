@@ -516,7 +516,7 @@ pub fn message_hash(kind: Kind, body: &[u8]) -> Hash32 {
 }
 
 /// Signs a body and frames it. Returns the frame bytes and the message hash.
-pub fn seal<T: Serialize>(key: &ed25519_dalek::SigningKey, kind: Kind, body: &T) -> (Vec<u8>, Hash32) {
+pub fn seal<T: Serialize>(key: &dyn crate::signer::Signer, kind: Kind, body: &T) -> (Vec<u8>, Hash32) {
     let body = codec::encode(body);
     let signature = crypto::sign(key, kind.context(), &body);
     let hash = message_hash(kind, &body);

@@ -8,7 +8,9 @@
 //! every domain-separated message starts with `cbm-hotline/v1/<label>` followed by NUL.
 
 use base64ct::{Base64, Encoding};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
+
+use crate::signer::Signer;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -106,8 +108,8 @@ impl Checkpoint {
     }
 
     /// The log's signature over the body.
-    pub fn sign(&self, key: &SigningKey) -> Sig64 {
-        Sig64(key.sign(self.body().as_bytes()).to_bytes())
+    pub fn sign(&self, key: &dyn Signer) -> Sig64 {
+        key.sign(self.body().as_bytes())
     }
 
     /// Checks the log's signature (`verify_strict`).
@@ -121,8 +123,8 @@ impl Checkpoint {
     }
 
     /// A cosigner's signature, at `timestamp_s` (POSIX seconds).
-    pub fn cosign(&self, key: &SigningKey, timestamp_s: u64) -> Sig64 {
-        Sig64(key.sign(self.cosigned_message(timestamp_s).as_bytes()).to_bytes())
+    pub fn cosign(&self, key: &dyn Signer, timestamp_s: u64) -> Sig64 {
+        key.sign(self.cosigned_message(timestamp_s).as_bytes())
     }
 
     /// Checks a cosignature (`verify_strict`).
@@ -261,6 +263,7 @@ mod tests {
 
     #[test]
     fn signatures_and_cosignatures_verify_and_bind_everything() {
+        use ed25519_dalek::SigningKey;
         let (log, witness) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
         let (log_id, witness_id) = (crate::crypto::node_id(&log), crate::crypto::node_id(&witness));
         let c = cp();

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use hotline_proto::{DeadlineKind, Hash32, Message, NodeId, Notice, NoticeId, NoticeKind, Record};
+use hotline_proto::{Deadline, DeadlineKind, Hash32, Message, NodeId, Notice, NoticeId, NoticeKind, Record};
 
 use crate::world::{true_time, Sim};
 
@@ -137,7 +137,6 @@ pub fn final_checks(sim: &mut Sim, quiet_ms: u64) {
         }
         for (sent_ms, notice, hash) in &all[s].sent {
             let settled = true_time(*sent_ms, sim.nodes[s].skew_ms) + quiet_ms <= end_true;
-            let d = policy.deadlines(notice.precedence);
             for a in &notice.to {
                 let Some(r) = sim.index_of(&a.node) else { continue };
                 let rname = sim.nodes[r].name;
@@ -165,7 +164,7 @@ pub fn final_checks(sim: &mut Sim, quiet_ms: u64) {
                     ));
                 }
                 let id = notice.id();
-                let deadline = notice.created_ms + d.receipt_ms;
+                let deadline = Deadline::receipt(&policy, notice).due_ms();
                 let miss = all[s].misses.get(&(id, a.node, DeadlineKind::Receipt)).copied();
                 if true_time(deadline, sim.nodes[s].skew_ms) < end_true {
                     check_deadline(
@@ -178,7 +177,7 @@ pub fn final_checks(sim: &mut Sim, quiet_ms: u64) {
                     );
                 }
                 if notice.needs_ack_from(&a.node) {
-                    let deadline = notice.created_ms + d.ack_ms;
+                    let deadline = Deadline::ack(&policy, notice).due_ms();
                     if true_time(deadline, sim.nodes[s].skew_ms) < end_true {
                         let ack = all[s].acks.get(&(id, a.node)).copied();
                         let miss = all[s].misses.get(&(id, a.node, DeadlineKind::Ack)).copied();

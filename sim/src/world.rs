@@ -527,7 +527,7 @@ impl Sim {
             .filter(|(n, _)| n.kind() != hotline_proto::NoticeKind::LinkTest && !shown.contains_key(&n.id()))
             .map(|(n, acked)| {
                 let due = (n.needs_ack_from(&me) && !acked)
-                    .then(|| n.created_ms + policy.deadlines(n.precedence).ack_ms);
+                    .then(|| hotline_proto::Deadline::ack(policy, n).due_ms());
                 (n.id(), due)
             })
             .collect();

@@ -197,7 +197,9 @@ fn audit(sim: &Sim) -> hotline_audit::report::Report {
 }
 
 /// The report's misses as (recorded by, notice, party, deadline, deadline time).
-fn reported_misses(report: &hotline_audit::report::Report) -> Vec<(String, String, String, DeadlineKind, u64)> {
+fn reported_misses(
+    report: &hotline_audit::report::Report,
+) -> Vec<(String, String, String, DeadlineKind, u64)> {
     report
         .misses
         .iter()

@@ -31,7 +31,11 @@ pub fn binary() -> PathBuf {
     let dir = exe.parent().expect("a directory");
     let dir = if dir.ends_with("deps") { dir.parent().expect("a directory") } else { dir };
     let bin = dir.join("hotline");
-    assert!(bin.exists(), "no hotline binary at {}: run the tests of package hotline, or set HOTLINE_BIN", bin.display());
+    assert!(
+        bin.exists(),
+        "no hotline binary at {}: run the tests of package hotline, or set HOTLINE_BIN",
+        bin.display()
+    );
     bin
 }
 

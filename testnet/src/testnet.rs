@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::relay::Scenario;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use hotline_node::home::{Config, Home};
-use crate::relay::Scenario;
 use hotline_proto::roster::{Member, Policy};
 
 /// Names of testnet nodes, in order (the NATO alphabet); beyond it, `node-27`, `node-28`, ...
@@ -78,7 +78,10 @@ pub fn run(command: TestnetCommand) -> Result<()> {
             } else if ports.len() == nodes {
                 ports
             } else {
-                return Err(hotline_node::cli::usage(format!("--ports lists {} ports for {nodes} nodes", ports.len())));
+                return Err(hotline_node::cli::usage(format!(
+                    "--ports lists {} ports for {nodes} nodes",
+                    ports.len()
+                )));
             };
             let homes = init(&dir, &ports, policy)?;
             for (name, home) in &homes {
@@ -121,7 +124,10 @@ pub fn name(i: usize) -> String {
 /// Creates one node directory per port, all on 127.0.0.1, and installs one roster in each.
 pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Home)>> {
     if ports.len() < 2 || ports.len() > hotline_proto::limits::MAX_MEMBERS {
-        bail!(hotline_node::cli::Invalid(format!("a testnet has 2 to {} nodes", hotline_proto::limits::MAX_MEMBERS)));
+        bail!(hotline_node::cli::Invalid(format!(
+            "a testnet has 2 to {} nodes",
+            hotline_proto::limits::MAX_MEMBERS
+        )));
     }
     let mut homes = Vec::new();
     let mut members = Vec::new();

@@ -2,6 +2,7 @@
 //! acknowledgements, clock skew, and the rate-limited record of refusals.
 
 use crate::crypto::sha256;
+use crate::deadline::{Deadline, Outcome};
 use crate::error::{ErrorCode, Rejection};
 use crate::ids::NodeId;
 use crate::log::Record;
@@ -99,9 +100,7 @@ impl Node {
         self.append(now, Record::Accepted { frame: opened.frame.clone() });
         self.issue_receipt(now, from, MessageRef { kind: Kind::Notice, hash: opened.hash }, id, n.precedence);
         if n.kind() != NoticeKind::LinkTest {
-            let ack_due_ms = n
-                .needs_ack_from(&self.id)
-                .then(|| n.created_ms.saturating_add(self.policy().deadlines(n.precedence).ack_ms));
+            let ack_due_ms = n.needs_ack_from(&self.id).then(|| Deadline::ack(self.policy(), n).due_ms());
             let event = Event::NoticeReceived {
                 id,
                 thread: n.thread_id(),
@@ -144,7 +143,7 @@ impl Node {
                 if status.receipt_ms.is_some() {
                     return Ok(()); // duplicate receipt
                 }
-                let late = status.receipt_missed;
+                let late = Outcome::on_accepting(status.receipt_missed) == Outcome::Late;
                 let link_test = out.notice.kind() == NoticeKind::LinkTest;
                 let sent_ms = out.sent_ms;
                 let tolerance = self.policy().max_clock_skew_ms;
@@ -219,7 +218,7 @@ impl Node {
             }
             None => {}
         }
-        let late = status.ack_missed;
+        let late = Outcome::on_accepting(status.ack_missed) == Outcome::Late;
         self.append(now, Record::Accepted { frame: opened.frame.clone() });
         self.issue_receipt(
             now,

@@ -14,9 +14,9 @@ mod timers;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::SigningKey;
+use crate::deadline::Deadline;
 
-use crate::crypto::{self, leaf_hash};
+use crate::crypto::leaf_hash;
 use crate::error::{CommandError, StartError};
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
@@ -26,13 +26,14 @@ use crate::message::{
 };
 use crate::precedence::Precedence;
 use crate::roster::{Policy, Roster};
+use crate::signer::Signer;
 use crate::text::Texts;
 use crate::ErrorCode;
 
 use outputs::Outputs;
 pub use outputs::{PersistBatch, Transmit};
 use state::{Incoming, Outgoing, OwnAck, Peer};
-use timers::Timer;
+use timers::{Timer, Timers};
 
 /// What the operator asks to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,9 +224,9 @@ pub struct NoticeView<'a> {
     /// When this node logged it (sent or accepted).
     pub logged_ms: u64,
     /// Its receipt deadline.
-    pub receipt_due_ms: u64,
+    pub receipt: Deadline,
     /// Its acknowledgement deadline.
-    pub ack_due_ms: u64,
+    pub ack: Deadline,
     /// Sent or received.
     pub direction: Direction,
 }
@@ -272,7 +273,7 @@ pub enum BrokenRule {
 
 /// One party's protocol endpoint. See the crate documentation for the I/O contract.
 pub struct Node {
-    key: SigningKey,
+    key: Box<dyn Signer>,
     id: NodeId,
     roster: Roster,
     network: Hash32,
@@ -295,7 +296,7 @@ pub struct Node {
     /// Message hashes of conflicting notices already recorded as equivocation evidence.
     equivocations: BTreeSet<Hash32>,
     // Outside the log.
-    timers: BTreeSet<(u64, Timer)>,
+    timers: Timers,
     outputs: Outputs,
     #[cfg(feature = "fault-injection")]
     broken: Option<BrokenRule>,
@@ -303,7 +304,7 @@ pub struct Node {
 
 impl Node {
     /// A node with an empty log, started at `now` (UTC ms).
-    pub fn new(key: SigningKey, roster: Roster, now: u64) -> Result<Node, StartError> {
+    pub fn new(key: impl Signer + 'static, roster: Roster, now: u64) -> Result<Node, StartError> {
         Node::restore(key, roster, std::iter::empty::<&[u8]>(), now)
     }
 
@@ -311,13 +312,19 @@ impl Node {
     ///
     /// The leaves are checked for structure and chain ([`Check::Chain`]); signatures are the
     /// auditor's business, since the log is the node's own.
-    pub fn restore<I, L>(key: SigningKey, roster: Roster, leaves: I, now: u64) -> Result<Node, StartError>
+    pub fn restore<I, L>(
+        key: impl Signer + 'static,
+        roster: Roster,
+        leaves: I,
+        now: u64,
+    ) -> Result<Node, StartError>
     where
         I: IntoIterator<Item = L>,
         L: AsRef<[u8]>,
     {
         roster.check().map_err(StartError::Roster)?;
-        let id = crypto::node_id(&key);
+        let id = key.public_key();
+        let key: Box<dyn Signer> = Box::new(key);
         if roster.member(&id).is_none() {
             return Err(StartError::NotMember(id.to_hex()));
         }
@@ -343,7 +350,7 @@ impl Node {
             own_acks: BTreeMap::new(),
             ack_receipts: BTreeMap::new(),
             equivocations: BTreeSet::new(),
-            timers: BTreeSet::new(),
+            timers: Timers::default(),
             outputs: Outputs::default(),
             #[cfg(feature = "fault-injection")]
             broken: None,
@@ -456,7 +463,7 @@ impl Node {
 
     /// When [`Node::handle_timeout`] should next be called (UTC ms).
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.timers.first().map(|(at, _)| *at)
+        self.timers.next_at()
     }
 
     // ---- operator commands --------------------------------------------------------------------
@@ -591,11 +598,11 @@ impl Node {
     }
 
     fn schedule(&mut self, at: u64, timer: Timer) {
-        self.timers.insert((at, timer));
+        self.timers.schedule(at, timer);
     }
 
-    fn unschedule(&mut self, at: u64, timer: Timer) {
-        self.timers.remove(&(at, timer));
+    fn cancel(&mut self, timer: Timer) {
+        self.timers.cancel(timer);
     }
 
     // ---- queries ------------------------------------------------------------------------------
@@ -608,7 +615,6 @@ impl Node {
     /// What this node knows of a notice it received or sent, for operators.
     pub fn view(&self, id: &NoticeId) -> Option<NoticeView<'_>> {
         if let Some(o) = self.outgoing.get(id) {
-            let d = self.policy().deadlines(o.notice.precedence);
             let parties = o
                 .parties
                 .iter()
@@ -625,19 +631,18 @@ impl Node {
                 notice: &o.notice,
                 hash: o.hash,
                 logged_ms: o.sent_ms,
-                receipt_due_ms: o.notice.created_ms.saturating_add(d.receipt_ms),
-                ack_due_ms: o.notice.created_ms.saturating_add(d.ack_ms),
+                receipt: Deadline::receipt(self.policy(), &o.notice),
+                ack: Deadline::ack(self.policy(), &o.notice),
                 direction: Direction::Sent { parties },
             });
         }
         let i = self.incoming.get(id)?;
-        let d = self.policy().deadlines(i.notice.precedence);
         Some(NoticeView {
             notice: &i.notice,
             hash: i.hash,
             logged_ms: i.received_ms,
-            receipt_due_ms: i.notice.created_ms.saturating_add(d.receipt_ms),
-            ack_due_ms: i.notice.created_ms.saturating_add(d.ack_ms),
+            receipt: Deadline::receipt(self.policy(), &i.notice),
+            ack: Deadline::ack(self.policy(), &i.notice),
             direction: Direction::Received { needs_ack: i.needs_ack, acked: i.acked, overdue: i.overdue },
         })
     }

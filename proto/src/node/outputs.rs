@@ -5,10 +5,10 @@
 //! So no receipt leaves a node before its notice is stored, no notice leaves before the record that
 //! fixes its sequence number is stored, and no operator sees what a crash could take back.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::ids::NodeId;
-use crate::precedence::Precedence;
+use crate::precedence::{Lanes, Precedence};
 
 use super::Event;
 
@@ -34,24 +34,36 @@ pub struct PersistBatch {
 }
 
 /// The gated output queues.
-#[derive(Default)]
 pub(super) struct Outputs {
     gated_transmits: VecDeque<(u64, Transmit)>,
     gated_events: VecDeque<(u64, Event)>,
-    ready_transmits: BTreeMap<(Precedence, u64), Transmit>,
+    ready_transmits: Lanes<Transmit>,
     ready_events: VecDeque<Event>,
-    order: u64,
     /// Entries known durable: output that depends on no more than these is ready at once.
     durable: u64,
     /// Test-only fault: release transmits without waiting for durability.
     pub(super) ungated_transmits: bool,
 }
 
+impl Default for Outputs {
+    fn default() -> Outputs {
+        Outputs {
+            gated_transmits: VecDeque::new(),
+            gated_events: VecDeque::new(),
+            // Unbounded here: what the core produces, the I/O layer must take (its own queues
+            // are the bounded ones).
+            ready_transmits: Lanes::new(usize::MAX),
+            ready_events: VecDeque::new(),
+            durable: 0,
+            ungated_transmits: false,
+        }
+    }
+}
+
 impl Outputs {
     pub(super) fn transmit(&mut self, after: u64, transmit: Transmit) {
         if self.ungated_transmits || after <= self.durable {
-            self.order += 1;
-            self.ready_transmits.insert((transmit.precedence, self.order), transmit);
+            self.ready_transmits.push(transmit.precedence, transmit);
         } else {
             self.gated_transmits.push_back((after, transmit));
         }
@@ -70,8 +82,7 @@ impl Outputs {
         self.durable = self.durable.max(durable);
         while self.gated_transmits.front().is_some_and(|(after, _)| *after <= durable) {
             if let Some((_, transmit)) = self.gated_transmits.pop_front() {
-                self.order += 1;
-                self.ready_transmits.insert((transmit.precedence, self.order), transmit);
+                self.ready_transmits.push(transmit.precedence, transmit);
             }
         }
         while self.gated_events.front().is_some_and(|(after, _)| *after <= durable) {
@@ -82,7 +93,7 @@ impl Outputs {
     }
 
     pub(super) fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.ready_transmits.pop_first().map(|(_, t)| t)
+        self.ready_transmits.pop().map(|(_, t)| t)
     }
 
     pub(super) fn poll_event(&mut self) -> Option<Event> {

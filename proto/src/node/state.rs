@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::deadline::Deadline;
 use crate::ids::{Hash32, NodeId};
 use crate::log::{DeadlineKind, LogEntry, Record};
 use crate::message::{Kind, Message, Notice, NoticeKind, Opened, Role};
@@ -141,11 +142,6 @@ pub(super) struct OwnAck {
     pub receipted: bool,
 }
 
-/// 80 % of an acknowledgement window: when the approaching-deadline warning fires.
-pub(super) fn warn_at(created_ms: u64, ack_ms: u64) -> u64 {
-    created_ms.saturating_add(ack_ms / 5 * 4)
-}
-
 impl Node {
     /// Applies one log entry to the state. `opened` is the entry's embedded message, if any.
     pub(super) fn apply(&mut self, entry: &LogEntry, opened: Option<&Opened>) {
@@ -162,14 +158,9 @@ impl Node {
                     self.incoming.get(&a.notice).map_or(Precedence::Routine, |i| i.notice.precedence);
                 if let Some(incoming) = self.incoming.get_mut(&a.notice) {
                     incoming.acked = true;
-                    let d = self.roster.policy.deadlines(incoming.notice.precedence);
-                    let created = incoming.notice.created_ms;
                     let me = self.id;
-                    self.unschedule(
-                        created.saturating_add(d.ack_ms),
-                        Timer::Deadline { notice: a.notice, party: me, kind: DeadlineKind::Ack },
-                    );
-                    self.unschedule(warn_at(created, d.ack_ms), Timer::Warn { notice: a.notice, party: me });
+                    self.cancel(Timer::Deadline { notice: a.notice, party: me, kind: DeadlineKind::Ack });
+                    self.cancel(Timer::Warn { notice: a.notice, party: me });
                 }
                 self.start_retransmission(t, to, hash, precedence, frame);
             }
@@ -179,8 +170,6 @@ impl Node {
             (Record::Accepted { .. }, Some((Message::Receipt(r), _, _))) => match r.of.kind {
                 Kind::Notice => {
                     let Some(out) = self.outgoing.get_mut(&r.notice) else { return };
-                    let created = out.notice.created_ms;
-                    let precedence = out.notice.precedence;
                     let link_test = out.notice.kind() == NoticeKind::LinkTest;
                     if let Some(status) = out.parties.get_mut(&r.signer) {
                         status.receipt_ms = Some(t);
@@ -191,11 +180,11 @@ impl Node {
                             peer.link_test_outstanding = false;
                         }
                     }
-                    let d = self.roster.policy.deadlines(precedence);
-                    self.unschedule(
-                        created.saturating_add(d.receipt_ms),
-                        Timer::Deadline { notice: r.notice, party: r.signer, kind: DeadlineKind::Receipt },
-                    );
+                    self.cancel(Timer::Deadline {
+                        notice: r.notice,
+                        party: r.signer,
+                        kind: DeadlineKind::Receipt,
+                    });
                 }
                 Kind::Ack => {
                     if let Some(own) = self.own_acks.get_mut(&r.of.hash) {
@@ -209,20 +198,12 @@ impl Node {
             },
             (Record::Accepted { .. }, Some((Message::Ack(a), hash, _))) => {
                 let Some(out) = self.outgoing.get_mut(&a.notice) else { return };
-                let created = out.notice.created_ms;
-                let d = self.roster.policy.deadlines(out.notice.precedence);
                 if let Some(status) = out.parties.get_mut(&a.signer) {
                     status.ack_ms = Some(t);
                     status.ack_hash = Some(hash);
                 }
-                self.unschedule(
-                    created.saturating_add(d.ack_ms),
-                    Timer::Deadline { notice: a.notice, party: a.signer, kind: DeadlineKind::Ack },
-                );
-                self.unschedule(
-                    warn_at(created, d.ack_ms),
-                    Timer::Warn { notice: a.notice, party: a.signer },
-                );
+                self.cancel(Timer::Deadline { notice: a.notice, party: a.signer, kind: DeadlineKind::Ack });
+                self.cancel(Timer::Warn { notice: a.notice, party: a.signer });
             }
             (Record::Receipted { frame }, Some((Message::Receipt(r), _, _))) => match r.of.kind {
                 Kind::Notice => {
@@ -278,7 +259,8 @@ impl Node {
     fn apply_sent_notice(&mut self, t: u64, n: &Notice, hash: Hash32, frame: &[u8]) {
         self.next_seq = self.next_seq.max(n.seq + 1);
         let link_test = n.kind() == NoticeKind::LinkTest;
-        let d = self.roster.policy.deadlines(n.precedence);
+        let receipt = Deadline::receipt(&self.roster.policy, n);
+        let ack = Deadline::ack(&self.roster.policy, n);
         let mut parties = BTreeMap::new();
         for a in &n.to {
             if let Some(peer) = self.peers.get_mut(&a.node) {
@@ -303,15 +285,15 @@ impl Node {
             if !link_test {
                 let notice = n.id();
                 self.schedule(
-                    n.created_ms.saturating_add(d.receipt_ms),
+                    receipt.due_ms(),
                     Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Receipt },
                 );
                 if needs_ack {
                     self.schedule(
-                        n.created_ms.saturating_add(d.ack_ms),
+                        ack.due_ms(),
                         Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Ack },
                     );
-                    self.schedule(warn_at(n.created_ms, d.ack_ms), Timer::Warn { notice, party: a.node });
+                    self.schedule(ack.warning_ms(), Timer::Warn { notice, party: a.node });
                 }
             }
         }
@@ -330,13 +312,10 @@ impl Node {
         }
         let needs_ack = n.needs_ack_from(&me);
         if needs_ack {
-            let d = self.roster.policy.deadlines(n.precedence);
+            let ack = Deadline::ack(&self.roster.policy, n);
             let notice = n.id();
-            self.schedule(
-                n.created_ms.saturating_add(d.ack_ms),
-                Timer::Deadline { notice, party: me, kind: DeadlineKind::Ack },
-            );
-            self.schedule(warn_at(n.created_ms, d.ack_ms), Timer::Warn { notice, party: me });
+            self.schedule(ack.due_ms(), Timer::Deadline { notice, party: me, kind: DeadlineKind::Ack });
+            self.schedule(ack.warning_ms(), Timer::Warn { notice, party: me });
         }
         self.incoming.insert(
             n.id(),

@@ -1,9 +1,14 @@
 //! Timers: retransmission, deadlines, link tests, link silence and sequence-gap checks
 //! (spec §6.3–§6.6).
 //!
-//! Timers live in an ordered set keyed by time. A timer whose condition no longer holds when it
-//! fires (the receipt came, the peer was heard) does nothing, so cancelling is an optimisation.
+//! A timer is known by what it is for ([`Timer`]): scheduling one that is already set moves it,
+//! and cancelling needs only its identity, never the time it was set for. A timer whose condition
+//! no longer holds when it fires (the receipt came, the peer was heard) does nothing, so
+//! cancelling is an optimisation, not a rule.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::deadline::Deadline;
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{DeadlineKind, Record};
 use crate::message::{Addressee, Body, Notice, Role};
@@ -30,15 +35,51 @@ pub(super) enum Timer {
     Checkpoint,
 }
 
+/// The set timers: at most one of each identity, in order of time.
+#[derive(Default)]
+pub(super) struct Timers {
+    by_time: BTreeSet<(u64, Timer)>,
+    by_identity: BTreeMap<Timer, u64>,
+}
+
+impl Timers {
+    /// Sets `timer` to fire at `at`, moving it if it was set for another time.
+    pub(super) fn schedule(&mut self, at: u64, timer: Timer) {
+        if let Some(old) = self.by_identity.insert(timer, at) {
+            self.by_time.remove(&(old, timer));
+        }
+        self.by_time.insert((at, timer));
+    }
+
+    /// Unsets `timer`, wherever it was set.
+    pub(super) fn cancel(&mut self, timer: Timer) {
+        if let Some(at) = self.by_identity.remove(&timer) {
+            self.by_time.remove(&(at, timer));
+        }
+    }
+
+    /// When the next timer fires.
+    pub(super) fn next_at(&self) -> Option<u64> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+
+    /// Unsets and returns the earliest timer due at or before `now`.
+    pub(super) fn pop_due(&mut self, now: u64) -> Option<(u64, Timer)> {
+        let &(at, timer) = self.by_time.first()?;
+        if at > now {
+            return None;
+        }
+        self.by_time.pop_first();
+        self.by_identity.remove(&timer);
+        Some((at, timer))
+    }
+}
+
 impl Node {
     /// Fires every timer due at or before `now` (UTC ms).
     pub fn handle_timeout(&mut self, now: u64) {
         let now = self.clock(now);
-        while let Some(&(at, timer)) = self.timers.first() {
-            if at > now {
-                break;
-            }
-            self.timers.pop_first();
+        while let Some((at, timer)) = self.timers.pop_due(now) {
             self.fire(now, at, timer);
         }
     }
@@ -91,14 +132,12 @@ impl Node {
         if party == self.id {
             let incoming = self.incoming.get(&notice)?;
             let awaited = incoming.needs_ack && !incoming.acked && !incoming.overdue;
-            let d = self.policy().deadlines(incoming.notice.precedence);
-            awaited.then(|| incoming.notice.created_ms.saturating_add(d.ack_ms))
+            awaited.then(|| Deadline::ack(self.policy(), &incoming.notice).due_ms())
         } else {
             let out = self.outgoing.get(&notice)?;
             let status = out.parties.get(&party)?;
             let awaited = status.needs_ack && status.ack_ms.is_none() && !status.ack_missed;
-            let d = self.policy().deadlines(out.notice.precedence);
-            awaited.then(|| out.notice.created_ms.saturating_add(d.ack_ms))
+            awaited.then(|| Deadline::ack(self.policy(), &out.notice).due_ms())
         }
     }
 
@@ -112,8 +151,7 @@ impl Node {
             DeadlineKind::Receipt => self.outgoing.get(&notice).and_then(|out| {
                 let status = out.parties.get(&party)?;
                 let awaited = status.receipt_ms.is_none() && !status.receipt_missed;
-                let d = self.policy().deadlines(out.notice.precedence);
-                awaited.then(|| out.notice.created_ms.saturating_add(d.receipt_ms))
+                awaited.then(|| Deadline::receipt(self.policy(), &out.notice).due_ms())
             }),
         };
         let Some(deadline_ms) = deadline_ms else { return };
