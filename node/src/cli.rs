@@ -12,9 +12,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use hotline_proto::message::CodedMessage;
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::{Body, Disposition, Incident, LangText, Precedence, Texts};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::api::{Request, SendRequest};
+use crate::api::{
+    CheckpointInfo, DirectionInfo, Event, Export, Inbox, NoticeInfo, NoticeRef, Request, SendRequest, Status,
+    Thread,
+};
 use crate::client::{self, NotRunning, Refused};
 use crate::home::{self, Config, Home};
 
@@ -320,21 +323,17 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         }
         Command::Reply(args) => {
             let api = home.api_path();
-            let shown = client::call(&api, &Request::Show { notice: args.id.clone() })?;
-            let original =
-                shown["notices"].as_array().and_then(|ns| ns.iter().find(|n| n["id"] == args.id.as_str()));
+            let shown: Thread = client::call_as(&api, &Request::Show { notice: args.id.clone() })?;
+            let original = shown.notices.iter().find(|n| n.id == args.id);
             let original = original.ok_or_else(|| Invalid(format!("no notice {}", args.id)))?;
-            let precedence = match args.precedence {
-                Some(p) => p.into(),
-                None => serde_json::from_value(original["precedence"].clone())?,
-            };
+            let precedence = args.precedence.map_or(original.precedence, Precedence::from);
             let texts = parse_texts(&args.texts)?;
             let body = if args.clarification { Body::Clarification(texts) } else { Body::Reply(texts) };
             let request = SendRequest {
                 precedence,
-                to: vec![original["from"].as_str().unwrap_or_default().to_string()],
+                to: vec![original.from.clone()],
                 info: vec![],
-                thread: shown["thread"].as_str().map(str::to_string),
+                thread: Some(shown.thread.clone()),
                 in_reply_to: Some(args.id),
                 body,
             };
@@ -388,7 +387,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             )
         }
         Command::Inbox(json) => {
-            let inbox = client::call(&home.api_path(), &Request::Inbox)?;
+            let inbox: Inbox = client::call_as(&home.api_path(), &Request::Inbox)?;
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&inbox)?);
             } else {
@@ -397,7 +396,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Show { id, json } => {
-            let thread = client::call(&home.api_path(), &Request::Show { notice: id })?;
+            let thread: Thread = client::call_as(&home.api_path(), &Request::Show { notice: id })?;
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&thread)?);
             } else {
@@ -412,24 +411,26 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 disposition: disposition.into(),
                 note: parse_texts(&notes)?,
             };
-            let result = client::call(&home.api_path(), &request)?;
-            println!("acknowledged {}", result["notice"].as_str().unwrap_or_default());
+            let acked: NoticeRef = client::call_as(&home.api_path(), &request)?;
+            println!("acknowledged {}", acked.notice);
             Ok(())
         }
         Command::Watch(json) => {
             let mut c = client::Client::connect(&home.api_path())?;
             c.call(&Request::Watch)?;
-            while let Some(event) = c.next_line()? {
+            while let Some(line) = c.next_line()? {
                 if json.json {
-                    println!("{event}");
+                    println!("{line}");
                 } else {
+                    let event: Event =
+                        serde_json::from_value(line).context("the node sent an unknown event")?;
                     println!("{}  {}", clock(crate::now_ms()), describe(&event));
                 }
             }
             Ok(())
         }
         Command::Status(json) => {
-            let status = client::call(&home.api_path(), &Request::Status)?;
+            let status: Status = client::call_as(&home.api_path(), &Request::Status)?;
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
@@ -439,16 +440,16 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         }
         Command::Log(LogCommand::Export { out }) => export(&home, &out),
         Command::Checkpoint(JsonFlag { json }) => {
-            let result = client::call(&home.api_path(), &Request::Checkpoint)?;
+            let c: CheckpointInfo = client::call_as(&home.api_path(), &Request::Checkpoint)?;
             if json {
-                println!("{result}");
+                println!("{}", serde_json::to_string(&c)?);
             } else {
-                println!(
-                    "checkpoint of {} entries, root {}; co-signed so far by: {}",
-                    result["size"],
-                    result["root"].as_str().unwrap_or("?"),
-                    result["cosigned_by"]
-                );
+                let by = if c.cosigned_by.is_empty() {
+                    "nobody yet".to_string()
+                } else {
+                    c.cosigned_by.join(", ")
+                };
+                println!("checkpoint of {} entries, root {}; co-signed so far by: {by}", c.size, c.root);
             }
             Ok(())
         }
@@ -466,11 +467,11 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
-    let result = client::call(&home.api_path(), &Request::Send(Box::new(request)))?;
+    let sent: NoticeRef = client::call_as(&home.api_path(), &Request::Send(Box::new(request)))?;
     if json {
-        println!("{result}");
+        println!("{}", serde_json::to_string(&sent)?);
     } else {
-        println!("{}", result["notice"].as_str().unwrap_or_default());
+        println!("{}", sent.notice);
     }
     Ok(())
 }
@@ -606,11 +607,15 @@ fn roster(home: &Home, command: RosterCommand) -> Result<()> {
 
 fn export(home: &Home, out: &Path) -> Result<()> {
     let roster = home.roster()?;
-    let leaves: Vec<Vec<u8>> = match client::call(&home.api_path(), &Request::Export) {
-        Ok(result) => result["leaves"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().and_then(hotline_proto::hex::decode)).collect())
-            .unwrap_or_default(),
+    let leaves: Vec<Vec<u8>> = match client::call_as::<Export>(&home.api_path(), &Request::Export) {
+        Ok(export) => export
+            .leaves
+            .iter()
+            .map(|leaf| {
+                hotline_proto::hex::decode(leaf)
+                    .ok_or_else(|| anyhow!("the node sent a leaf that is not hex"))
+            })
+            .collect::<Result<_>>()?,
         Err(e) if e.downcast_ref::<NotRunning>().is_some() => crate::store::read_leaves(&home.store_path())?,
         Err(e) => return Err(e),
     };
@@ -663,163 +668,151 @@ pub fn clock(ms: u64) -> String {
     format!("{:02}:{:02}:{:02}.{:03}Z", day / 3_600_000, (day / 60_000) % 60, (day / 1000) % 60, day % 1000)
 }
 
-fn print_inbox(inbox: &Value) {
-    let empty = Vec::new();
-    let waiting = inbox["awaiting_ack"].as_array().unwrap_or(&empty);
-    let other = inbox["other"].as_array().unwrap_or(&empty);
-    if waiting.is_empty() && other.is_empty() {
+fn print_inbox(inbox: &Inbox) {
+    if inbox.awaiting_ack.is_empty() && inbox.other.is_empty() {
         println!("inbox empty");
         return;
     }
-    if !waiting.is_empty() {
+    let line = |n: &NoticeInfo, state: &str| {
+        println!(
+            "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
+            n.id,
+            n.precedence.name(),
+            n.kind.name(),
+            n.from,
+            state,
+            n.headline
+        );
+    };
+    if !inbox.awaiting_ack.is_empty() {
         println!("AWAITING YOUR ACKNOWLEDGEMENT");
-        for n in waiting {
-            let mark = overdue_or(n["ack_left_ms"].as_i64().unwrap_or(0), |t| format!("{t} left"));
-            println!(
-                "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
-                n["id"].as_str().unwrap_or(""),
-                upper(&n["precedence"]),
-                n["kind"].as_str().unwrap_or(""),
-                n["from"].as_str().unwrap_or(""),
-                mark,
-                n["headline"].as_str().unwrap_or("")
-            );
+        for n in &inbox.awaiting_ack {
+            let left = match &n.direction {
+                DirectionInfo::Received { ack_left_ms, .. } => *ack_left_ms,
+                DirectionInfo::Sent { .. } => 0,
+            };
+            line(n, &overdue_or(left, |t| format!("{t} left")));
         }
     }
-    if !other.is_empty() {
+    if !inbox.other.is_empty() {
         println!("OTHER");
-        for n in other {
-            let state = if n["acked"].as_bool() == Some(true) { "acknowledged" } else { "information" };
-            println!(
-                "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
-                n["id"].as_str().unwrap_or(""),
-                upper(&n["precedence"]),
-                n["kind"].as_str().unwrap_or(""),
-                n["from"].as_str().unwrap_or(""),
-                state,
-                n["headline"].as_str().unwrap_or("")
-            );
+        for n in &inbox.other {
+            let acked = matches!(n.direction, DirectionInfo::Received { acked: true, .. });
+            line(n, if acked { "acknowledged" } else { "information" });
         }
     }
 }
 
-fn upper(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_uppercase()
-}
-
-fn print_thread(thread: &Value) {
-    println!("thread {}", thread["thread"].as_str().unwrap_or(""));
-    for n in thread["notices"].as_array().into_iter().flatten() {
+fn print_thread(thread: &Thread) {
+    println!("thread {}", thread.thread);
+    for n in &thread.notices {
         println!(
             "\n{}  {} {} from {}  created {}",
-            n["id"].as_str().unwrap_or(""),
-            upper(&n["precedence"]),
-            n["kind"].as_str().unwrap_or(""),
-            n["from"].as_str().unwrap_or(""),
-            clock(n["created_ms"].as_u64().unwrap_or(0))
+            n.id,
+            n.precedence.name(),
+            n.kind.name(),
+            n.from,
+            clock(n.created_ms)
         );
-        println!("  {}", n["headline"].as_str().unwrap_or(""));
-        let created = n["created_ms"].as_u64().unwrap_or(0);
-        let after = |v: &Value| {
-            v.as_u64().map_or("—".to_string(), |t| format!("+{}", left(t.saturating_sub(created) as i64)))
+        println!("  {}", n.headline);
+        let after = |t: Option<u64>| {
+            t.map_or("—".to_string(), |t| {
+                format!("+{}", left(i64::try_from(t.saturating_sub(n.created_ms)).unwrap_or(i64::MAX)))
+            })
         };
-        for p in n["parties"].as_array().into_iter().flatten() {
-            let missed = |flag: &str| if p[flag].as_bool() == Some(true) { " (deadline missed)" } else { "" };
-            println!(
-                "  {:<8} {:<6} receipt {:<10}{}  acknowledgement {:<10}{}",
-                p["name"].as_str().unwrap_or(""),
-                p["role"].as_str().unwrap_or(""),
-                after(&p["receipt_ms"]),
-                missed("receipt_missed"),
-                after(&p["ack_ms"]),
-                missed("ack_missed")
-            );
-        }
-        if n["direction"] == "received" {
-            let state = match (n["needs_ack"].as_bool(), n["acked"].as_bool(), n["overdue"].as_bool()) {
-                (_, Some(true), _) => "acknowledged here".to_string(),
-                (Some(true), _, Some(true)) => "NOT acknowledged here: OVERDUE".to_string(),
-                (Some(true), _, _) => format!(
-                    "awaiting acknowledgement here, {} left",
-                    left(n["ack_left_ms"].as_i64().unwrap_or(0))
-                ),
-                _ => "information copy".to_string(),
-            };
-            println!("  received {}; {state}", clock(n["logged_ms"].as_u64().unwrap_or(0)));
+        let missed = |flag: bool| if flag { " (deadline missed)" } else { "" };
+        match &n.direction {
+            DirectionInfo::Sent { parties } => {
+                for p in parties {
+                    println!(
+                        "  {:<8} {:<6} receipt {:<10}{}  acknowledgement {:<10}{}",
+                        p.name,
+                        role(p.role),
+                        after(p.receipt_ms),
+                        missed(p.receipt_missed),
+                        after(p.ack_ms),
+                        missed(p.ack_missed)
+                    );
+                }
+            }
+            DirectionInfo::Received { needs_ack, acked, overdue, ack_left_ms } => {
+                let state = match (needs_ack, acked, overdue) {
+                    (_, true, _) => "acknowledged here".to_string(),
+                    (true, _, true) => "NOT acknowledged here: OVERDUE".to_string(),
+                    (true, _, _) => format!("awaiting acknowledgement here, {} left", left(*ack_left_ms)),
+                    _ => "information copy".to_string(),
+                };
+                println!("  received {}; {state}", clock(n.logged_ms));
+            }
         }
     }
 }
 
-fn print_status(s: &Value) {
-    println!(
-        "{}  network {} ({})",
-        s["name"].as_str().unwrap_or(""),
-        s["network"].as_str().unwrap_or(""),
-        s["network_id"].as_str().unwrap_or("")
-    );
-    println!("log: {} entries ({} durable)", s["log_entries"], s["durable_entries"]);
+fn role(role: hotline_proto::Role) -> &'static str {
+    match role {
+        hotline_proto::Role::Action => "action",
+        hotline_proto::Role::Info => "info",
+    }
+}
+
+fn print_status(s: &Status) {
+    println!("{}  network {} ({})", s.name, s.network, s.network_id);
+    println!("log: {} entries ({} durable)", s.log_entries, s.durable_entries);
     println!("links:");
-    for l in s["links"].as_array().into_iter().flatten() {
+    for l in &s.links {
         println!(
             "  {:<10} {:<4} last heard {} ago{}{}",
-            l["peer"].as_str().unwrap_or(""),
-            if l["up"].as_bool() == Some(true) { "up" } else { "DOWN" },
-            left(l["silent_ms"].as_i64().unwrap_or(0)),
-            match l["unreceipted"].as_u64() {
-                Some(0) | None => String::new(),
-                Some(n) => format!(", {n} unreceipted"),
+            l.peer,
+            if l.up { "up" } else { "DOWN" },
+            left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX)),
+            match l.unreceipted {
+                0 => String::new(),
+                n => format!(", {n} unreceipted"),
             },
-            if l["clock_skewed"].as_bool() == Some(true) { ", CLOCK SKEW" } else { "" }
+            if l.clock_skewed { ", CLOCK SKEW" } else { "" }
         );
     }
-    let awaiting = s["awaiting"].as_array().cloned().unwrap_or_default();
-    if awaiting.is_empty() {
+    if s.awaiting.is_empty() {
         println!("nothing awaited");
     } else {
         println!("awaiting:");
-        for a in awaiting {
-            let due = overdue_or(a["left_ms"].as_i64().unwrap_or(0), |t| format!("due in {t}"));
-            println!(
-                "  {:<12} {} from {:<8} {due}",
-                a["notice"].as_str().unwrap_or(""),
-                a["awaiting"].as_str().unwrap_or(""),
-                a["party"].as_str().unwrap_or("")
-            );
+        for a in &s.awaiting {
+            let due = overdue_or(a.left_ms, |t| format!("due in {t}"));
+            println!("  {:<12} {} from {:<8} {due}", a.notice, a.awaiting.name(), a.party);
         }
     }
 }
 
-/// One line for an event.
-pub fn describe(e: &Value) -> String {
-    let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
-    match e["event"].as_str().unwrap_or("") {
-        "notice_received" => {
-            format!("NEW {} {} {} ({})", upper(&e["precedence"]), s("kind"), s("notice"), s("role"))
+/// One line for an event: the one place each event is put into words (the compiler checks that
+/// every event has its case).
+pub fn describe(e: &Event) -> String {
+    let late = |late: bool| if late { " (LATE)" } else { "" };
+    match e {
+        Event::NoticeReceived { notice, kind, precedence, role: r, .. } => {
+            format!("NEW {} {} {notice} ({})", precedence.name(), kind.name(), role(*r))
         }
-        "notice_stored" => format!("sent {}", s("notice")),
-        "ack_stored" => format!("acknowledged {}", s("notice")),
-        "receipt_received" => format!(
-            "receipt for {} from {}{}",
-            s("notice"),
-            s("from"),
-            if e["late"] == true { " (LATE)" } else { "" }
+        Event::NoticeStored { notice } => format!("sent {notice}"),
+        Event::AckStored { notice } => format!("acknowledged {notice}"),
+        Event::ReceiptReceived { notice, from, late: l, .. } => format!("receipt for {notice} from {from}{}", late(*l)),
+        Event::AckReceived { notice, from, disposition, late: l, .. } => {
+            format!("{from} acknowledged {notice}: {}{}", disposition.name(), late(*l))
+        }
+        Event::DeadlineApproaching { notice, party, .. } => {
+            format!("deadline approaching: {notice} awaiting {party}")
+        }
+        Event::DeadlineMissed { notice, party, deadline, .. } => {
+            format!("DEADLINE MISSED: {notice} {} by {party}", deadline.name())
+        }
+        Event::LinkDown { peer, .. } => format!("LINK DOWN to {peer}"),
+        Event::LinkUp { peer } => format!("link up to {peer}"),
+        Event::SequenceGap { peer, first, last } => format!("MISSING notices {first}..{last} from {peer}"),
+        Event::ClockSkew { peer, offset_ms } => format!("CLOCK SKEW with {peer}: {offset_ms} ms"),
+        Event::Rejected { peer, code, detail } => format!("refused a frame from {peer}: {code} ({detail})"),
+        Event::Equivocation { peer, notice } => format!("EQUIVOCATION by {peer} on {notice}"),
+        Event::LogConflict { peer, cosigned_size, size } => format!(
+            "LOG CONFLICT: {peer} presented a checkpoint of {size} entries contradicting the one of {cosigned_size} this node co-signed"
         ),
-        "ack_received" => format!(
-            "{} acknowledged {}: {}{}",
-            s("from"),
-            s("notice"),
-            s("disposition"),
-            if e["late"] == true { " (LATE)" } else { "" }
-        ),
-        "deadline_approaching" => format!("deadline approaching: {} awaiting {}", s("notice"), s("party")),
-        "deadline_missed" => format!("DEADLINE MISSED: {} {} by {}", s("notice"), s("deadline"), s("party")),
-        "link_down" => format!("LINK DOWN to {}", s("peer")),
-        "link_up" => format!("link up to {}", s("peer")),
-        "sequence_gap" => format!("MISSING notices {}..{} from {}", e["first"], e["last"], s("peer")),
-        "clock_skew" => format!("CLOCK SKEW with {}: {} ms", s("peer"), e["offset_ms"]),
-        "rejected" => format!("refused a frame from {}: {} ({})", s("peer"), s("code"), s("detail")),
-        "equivocation" => format!("EQUIVOCATION by {} on {}", s("peer"), s("notice")),
-        other => format!("{other}: {e}"),
+        Event::Lagged { missed } => format!("{missed} events missed: this watch fell behind (run `hotline inbox` and `hotline status`)"),
     }
 }
 

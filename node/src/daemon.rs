@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use hotline_proto::{Draft, Event, Node, NoticeId, Role};
-use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::api::{self, Call, Request, SendRequest};
+use crate::api::{self, Answer, Call, CheckpointInfo, NoticeRef, Request, SendRequest};
 use crate::home::Home;
 use crate::names;
 use crate::store::Store;
@@ -23,11 +22,11 @@ struct Daemon {
     name: String,
     writer: std::sync::mpsc::Sender<(u64, Vec<Vec<u8>>)>,
     transport: Transport,
-    events: broadcast::Sender<Value>,
+    events: broadcast::Sender<api::Event>,
     /// Answers waiting for a notice's `sent` entry to be durable.
-    sends: HashMap<NoticeId, oneshot::Sender<Value>>,
+    sends: HashMap<NoticeId, oneshot::Sender<Answer>>,
     /// Answers waiting for an acknowledgement's entry to be durable.
-    acks: HashMap<NoticeId, oneshot::Sender<Value>>,
+    acks: HashMap<NoticeId, oneshot::Sender<Answer>>,
 }
 
 /// Runs the node in `home` until SIGINT or SIGTERM.
@@ -173,23 +172,17 @@ impl Daemon {
             self.transport.send(t.to, t.precedence, t.frame);
         }
         while let Some(event) = self.node.poll_event() {
-            let value = views::event(self.node.roster(), &event);
-            match &event {
-                Event::NoticeStored { id } => {
-                    if let Some(reply) = self.sends.remove(id) {
-                        let _ = reply.send(api::ok(json!({ "notice": self.node.roster().notice_name(id) })));
-                    }
-                }
-                Event::AckStored { notice } => {
-                    if let Some(reply) = self.acks.remove(notice) {
-                        let _ =
-                            reply.send(api::ok(json!({ "notice": self.node.roster().notice_name(notice) })));
-                    }
-                }
-                _ => {}
+            let shown = views::event(self.node.roster(), &event);
+            let waiting = match &event {
+                Event::NoticeStored { id } => self.sends.remove(id).map(|reply| (reply, id)),
+                Event::AckStored { notice } => self.acks.remove(notice).map(|reply| (reply, notice)),
+                _ => None,
+            };
+            if let Some((reply, id)) = waiting {
+                let _ = reply.send(Answer::ok(&NoticeRef { notice: self.node.roster().notice_name(id) }));
             }
-            tracing::info!(event = %value, "event");
-            let _ = self.events.send(value);
+            tracing::info!(event = %serde_json::to_string(&shown).unwrap_or_default(), "event");
+            let _ = self.events.send(shown);
         }
     }
 
@@ -201,7 +194,7 @@ impl Daemon {
                     self.sends.insert(id, call.reply);
                     return;
                 }
-                Err(e) => api::error(format!("{e:#}")),
+                Err(e) => Answer::error(format!("{e:#}")),
             },
             Request::Ack { notice, operator, disposition, note } => {
                 let result = names::notice(self.node.roster(), &notice)
@@ -211,33 +204,33 @@ impl Daemon {
                         self.acks.insert(id, call.reply);
                         return;
                     }
-                    Err(e) => api::error(format!("{e:#}")),
+                    Err(e) => Answer::error(format!("{e:#}")),
                 }
             }
-            Request::Inbox => api::ok(views::inbox(&self.node, now)),
+            Request::Inbox => Answer::ok(&views::inbox(&self.node, now)),
             Request::Show { notice } => match names::notice(self.node.roster(), &notice) {
                 Ok(id) => match views::thread(&self.node, &id, now) {
-                    Some(v) => api::ok(v),
-                    None => api::error(format!("this node has no notice {notice}")),
+                    Some(thread) => Answer::ok(&thread),
+                    None => Answer::error(format!("this node has no notice {notice}")),
                 },
-                Err(e) => api::error(e),
+                Err(e) => Answer::error(e),
             },
-            Request::Status => api::ok(views::status(&self.node, &self.name, now)),
+            Request::Status => Answer::ok(&views::status(&self.node, &self.name, now)),
             Request::Checkpoint => match self.node.checkpoint(now) {
                 Some(c) => {
                     let roster = self.node.roster();
-                    let by: Vec<String> = self
+                    let cosigned_by = self
                         .node
                         .cosigned_by_peers()
                         .iter()
                         .filter(|(_, size)| *size >= c.size)
                         .filter_map(|(id, _)| roster.member(id).map(|m| m.name.clone()))
                         .collect();
-                    api::ok(json!({ "size": c.size, "root": c.root.to_hex(), "cosigned_by": by }))
+                    Answer::ok(&CheckpointInfo { size: c.size, root: c.root.to_hex(), cosigned_by })
                 }
-                None => api::error("no checkpoint could be signed"),
+                None => Answer::error("no checkpoint could be signed"),
             },
-            Request::Watch | Request::Export => api::error("handled by the API task"),
+            Request::Watch | Request::Export => Answer::error("handled by the API task"),
         };
         let _ = call.reply.send(answer);
     }

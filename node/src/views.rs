@@ -1,9 +1,11 @@
-//! What operators see: notices, inbox, threads, status and events as JSON (the API's answers),
-//! with names instead of keys.
+//! What operators see: the core's state and events as the operator API's types
+//! ([`crate::api`]), with names instead of keys.
 
-use hotline_proto::{Body, Direction, Event, Node, Notice, NoticeId, Roster};
-use serde_json::{json, Value};
+use hotline_proto::{Body, DeadlineKind, Direction, Node, Notice, NoticeId, Roster};
 
+use crate::api::{
+    AddresseeInfo, Awaiting, DirectionInfo, Event, Inbox, LinkInfo, NoticeInfo, PartyInfo, Status, Thread,
+};
 use crate::names::name;
 
 /// A one-line headline of a notice, in its first language.
@@ -30,103 +32,96 @@ fn id(roster: &Roster, id: &NoticeId) -> String {
 }
 
 /// One notice with what this node knows of its delivery.
-pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Option<Value> {
+pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Option<NoticeInfo> {
     let roster = node.roster();
     let view = node.view(nid)?;
     let n = view.notice;
-    let mut v = json!({
-        "id": id(roster, nid),
-        "thread": id(roster, &n.thread_id()),
-        "in_reply_to": n.in_reply_to.map(|r| id(roster, &r)),
-        "from": name(roster, &n.sender),
-        "to": n.to.iter().map(|a| json!({"name": name(roster, &a.node), "role": a.role})).collect::<Vec<_>>(),
-        "kind": n.kind().name(),
-        "precedence": n.precedence,
-        "created_ms": n.created_ms,
-        "logged_ms": view.logged_ms,
-        "receipt_due_ms": view.receipt.due_ms(),
-        "ack_due_ms": view.ack.due_ms(),
-        "headline": headline(n, roster),
-        "hash": view.hash.to_hex(),
-        "body": n.body,
-    });
-    match view.direction {
-        Direction::Sent { parties } => {
-            v["direction"] = json!("sent");
-            v["parties"] = parties
+    let direction = match view.direction {
+        Direction::Sent { parties } => DirectionInfo::Sent {
+            parties: parties
                 .iter()
-                .map(|p| {
-                    json!({
-                        "name": name(roster, &p.party),
-                        "role": p.role,
-                        "receipt_ms": p.receipt_ms,
-                        "ack_ms": p.ack_ms,
-                        "receipt_missed": p.receipt_missed,
-                        "ack_missed": p.ack_missed,
-                    })
+                .map(|p| PartyInfo {
+                    name: name(roster, &p.party),
+                    role: p.role,
+                    receipt_ms: p.receipt_ms,
+                    ack_ms: p.ack_ms,
+                    receipt_missed: p.receipt_missed,
+                    ack_missed: p.ack_missed,
                 })
-                .collect();
-        }
-        Direction::Received { needs_ack, acked, overdue } => {
-            v["direction"] = json!("received");
-            v["needs_ack"] = json!(needs_ack);
-            v["acked"] = json!(acked);
-            v["overdue"] = json!(overdue || (needs_ack && !acked && view.ack.has_passed(now)));
-            v["ack_left_ms"] = json!(view.ack.left_ms(now));
-        }
-    }
-    Some(v)
+                .collect(),
+        },
+        Direction::Received { needs_ack, acked, overdue } => DirectionInfo::Received {
+            needs_ack,
+            acked,
+            overdue: overdue || (needs_ack && !acked && view.ack.has_passed(now)),
+            ack_left_ms: view.ack.left_ms(now),
+        },
+    };
+    Some(NoticeInfo {
+        id: id(roster, nid),
+        thread: id(roster, &n.thread_id()),
+        in_reply_to: n.in_reply_to.map(|r| id(roster, &r)),
+        from: name(roster, &n.sender),
+        to: n.to.iter().map(|a| AddresseeInfo { name: name(roster, &a.node), role: a.role }).collect(),
+        kind: n.kind(),
+        precedence: n.precedence,
+        created_ms: n.created_ms,
+        logged_ms: view.logged_ms,
+        receipt_due_ms: view.receipt.due_ms(),
+        ack_due_ms: view.ack.due_ms(),
+        headline: headline(n, roster),
+        hash: view.hash.to_hex(),
+        body: n.body.clone(),
+        direction,
+    })
 }
 
 /// The inbox: received notices, those awaiting this node's acknowledgement first (soonest
 /// deadline first), then the rest, newest first.
-pub fn inbox(node: &Node, now: u64) -> Value {
-    let mut waiting = Vec::new();
-    let mut rest = Vec::new();
+pub fn inbox(node: &Node, now: u64) -> Inbox {
+    let mut awaiting_ack = Vec::new();
+    let mut other = Vec::new();
     for (n, acked) in node.received() {
         if n.kind() == hotline_proto::NoticeKind::LinkTest {
             continue;
         }
         let Some(v) = notice(node, &n.id(), now) else { continue };
         if n.needs_ack_from(&node.id()) && !acked {
-            waiting.push(v);
+            awaiting_ack.push(v);
         } else {
-            rest.push(v);
+            other.push(v);
         }
     }
-    waiting.sort_by_key(|v| v["ack_due_ms"].as_u64());
-    rest.sort_by_key(|v| std::cmp::Reverse(v["logged_ms"].as_u64()));
-    json!({ "awaiting_ack": waiting, "other": rest })
+    awaiting_ack.sort_by_key(|v| v.ack_due_ms);
+    other.sort_by_key(|v| std::cmp::Reverse(v.logged_ms));
+    Inbox { awaiting_ack, other }
 }
 
 /// A whole thread, in reading order.
-pub fn thread(node: &Node, of: &NoticeId, now: u64) -> Option<Value> {
+pub fn thread(node: &Node, of: &NoticeId, now: u64) -> Option<Thread> {
     let thread_id = node.view(of)?.notice.thread_id();
-    let notices: Vec<Value> =
-        node.thread(thread_id).iter().filter_map(|n| notice(node, &n.id(), now)).collect();
-    Some(json!({ "thread": id(node.roster(), &thread_id), "notices": notices }))
+    let notices = node.thread(thread_id).iter().filter_map(|n| notice(node, &n.id(), now)).collect();
+    Some(Thread { thread: id(node.roster(), &thread_id), notices })
 }
 
 /// Links, pending receipts and acknowledgements, next deadlines.
-pub fn status(node: &Node, name_of_node: &str, now: u64) -> Value {
+pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
     let roster = node.roster();
     let cosigned: std::collections::BTreeMap<_, _> = node.cosigned_by_peers().into_iter().collect();
-    let links: Vec<Value> = node
+    let links = node
         .links()
         .iter()
-        .map(|l| {
-            json!({
-                "peer": name(roster, &l.peer),
-                "cosigned_size": cosigned.get(&l.peer).copied().unwrap_or(0),
-                "up": l.up,
-                "last_heard_ms": l.last_heard_ms,
-                "silent_ms": now.saturating_sub(l.last_heard_ms),
-                "unreceipted": l.unreceipted,
-                "clock_skewed": l.clock_skewed,
-            })
+        .map(|l| LinkInfo {
+            peer: name(roster, &l.peer),
+            cosigned_size: cosigned.get(&l.peer).copied().unwrap_or(0),
+            up: l.up,
+            last_heard_ms: l.last_heard_ms,
+            silent_ms: now.saturating_sub(l.last_heard_ms),
+            unreceipted: l.unreceipted,
+            clock_skewed: l.clock_skewed,
         })
         .collect();
-    let mut awaiting: Vec<Value> = node
+    let mut awaiting: Vec<Awaiting> = node
         .awaiting()
         .iter()
         .filter_map(|(nid, party, what)| {
@@ -135,74 +130,85 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Value {
                 return None;
             }
             let deadline = match what {
-                hotline_proto::DeadlineKind::Receipt => view.receipt,
-                hotline_proto::DeadlineKind::Ack => view.ack,
+                DeadlineKind::Receipt => view.receipt,
+                DeadlineKind::Ack => view.ack,
             };
-            Some(json!({
-                "notice": id(roster, nid),
-                "party": name(roster, party),
-                "awaiting": what,
-                "due_ms": deadline.due_ms(),
-                "left_ms": deadline.left_ms(now),
-            }))
+            Some(Awaiting {
+                notice: id(roster, nid),
+                party: name(roster, party),
+                awaiting: *what,
+                due_ms: deadline.due_ms(),
+                left_ms: deadline.left_ms(now),
+            })
         })
         .collect();
-    awaiting.sort_by_key(|v| v["due_ms"].as_u64());
-    json!({
-        "name": name_of_node,
-        "node_id": node.id().to_hex(),
-        "network": roster.network,
-        "network_id": node.network().to_hex(),
-        "now_ms": now,
-        "log_entries": node.log_len(),
-        "durable_entries": node.durable_len(),
-        "links": links,
-        "awaiting": awaiting,
-    })
+    awaiting.sort_by_key(|a| a.due_ms);
+    Status {
+        name: name_of_node.to_string(),
+        node_id: node.id().to_hex(),
+        network: roster.network.clone(),
+        network_id: node.network().to_hex(),
+        now_ms: now,
+        log_entries: node.log_len(),
+        durable_entries: node.durable_len(),
+        links,
+        awaiting,
+    }
 }
 
-/// An event for the operator, as JSON.
-pub fn event(roster: &Roster, e: &Event) -> Value {
+/// The operator's event for one of the core's: the one place where the core's events become the
+/// API's (the compiler checks that every event has its case).
+pub fn event(roster: &Roster, e: &hotline_proto::Event) -> Event {
+    use hotline_proto::Event as Core;
     let n = |x: &hotline_proto::NodeId| name(roster, x);
     match e {
-        Event::NoticeStored { id: i } => json!({"event": "notice_stored", "notice": id(roster, i)}),
-        Event::AckStored { notice } => json!({"event": "ack_stored", "notice": id(roster, notice)}),
-        Event::NoticeReceived { id: i, thread, kind, precedence, role, ack_due_ms } => json!({
-            "event": "notice_received", "notice": id(roster, i), "thread": id(roster, thread),
-            "kind": kind.name(), "precedence": precedence, "role": role, "ack_due_ms": ack_due_ms,
-        }),
-        Event::ReceiptReceived { notice, from, of, late } => json!({
-            "event": "receipt_received", "notice": id(roster, notice), "from": n(from), "of": of, "late": late,
-        }),
-        Event::AckReceived { notice, from, disposition, operator, late } => json!({
-            "event": "ack_received", "notice": id(roster, notice), "from": n(from),
-            "disposition": disposition, "operator": operator, "late": late,
-        }),
-        Event::DeadlineApproaching { notice, party, deadline_ms } => json!({
-            "event": "deadline_approaching", "notice": id(roster, notice), "party": n(party), "deadline_ms": deadline_ms,
-        }),
-        Event::DeadlineMissed { notice, party, deadline, deadline_ms } => json!({
-            "event": "deadline_missed", "notice": id(roster, notice), "party": n(party),
-            "deadline": deadline, "deadline_ms": deadline_ms,
-        }),
-        Event::LinkDown { peer, last_heard_ms } => {
-            json!({"event": "link_down", "peer": n(peer), "last_heard_ms": last_heard_ms})
+        Core::NoticeStored { id: i } => Event::NoticeStored { notice: id(roster, i) },
+        Core::AckStored { notice } => Event::AckStored { notice: id(roster, notice) },
+        Core::NoticeReceived { id: i, thread, kind, precedence, role, ack_due_ms } => Event::NoticeReceived {
+            notice: id(roster, i),
+            thread: id(roster, thread),
+            kind: *kind,
+            precedence: *precedence,
+            role: *role,
+            ack_due_ms: *ack_due_ms,
+        },
+        Core::ReceiptReceived { notice, from, of, late } => {
+            Event::ReceiptReceived { notice: id(roster, notice), from: n(from), of: *of, late: *late }
         }
-        Event::LinkUp { peer } => json!({"event": "link_up", "peer": n(peer)}),
-        Event::SequenceGap { peer, first, last } => {
-            json!({"event": "sequence_gap", "peer": n(peer), "first": first, "last": last})
+        Core::AckReceived { notice, from, disposition, operator, late } => Event::AckReceived {
+            notice: id(roster, notice),
+            from: n(from),
+            disposition: *disposition,
+            operator: operator.clone(),
+            late: *late,
+        },
+        Core::DeadlineApproaching { notice, party, deadline_ms } => Event::DeadlineApproaching {
+            notice: id(roster, notice),
+            party: n(party),
+            deadline_ms: *deadline_ms,
+        },
+        Core::DeadlineMissed { notice, party, deadline, deadline_ms } => Event::DeadlineMissed {
+            notice: id(roster, notice),
+            party: n(party),
+            deadline: *deadline,
+            deadline_ms: *deadline_ms,
+        },
+        Core::LinkDown { peer, last_heard_ms } => {
+            Event::LinkDown { peer: n(peer), last_heard_ms: *last_heard_ms }
         }
-        Event::ClockSkew { peer, offset_ms } => {
-            json!({"event": "clock_skew", "peer": n(peer), "offset_ms": offset_ms})
+        Core::LinkUp { peer } => Event::LinkUp { peer: n(peer) },
+        Core::SequenceGap { peer, first, last } => {
+            Event::SequenceGap { peer: n(peer), first: *first, last: *last }
         }
-        Event::Rejected { peer, code, detail } => {
-            json!({"event": "rejected", "peer": n(peer), "code": code.name(), "detail": detail})
+        Core::ClockSkew { peer, offset_ms } => Event::ClockSkew { peer: n(peer), offset_ms: *offset_ms },
+        Core::Rejected { peer, code, detail } => {
+            Event::Rejected { peer: n(peer), code: code.name().to_string(), detail: detail.clone() }
         }
-        Event::Equivocation { peer, notice } => {
-            json!({"event": "equivocation", "peer": n(peer), "notice": id(roster, notice)})
+        Core::Equivocation { peer, notice } => {
+            Event::Equivocation { peer: n(peer), notice: id(roster, notice) }
         }
-        Event::LogConflict { peer, cosigned_size, size } => json!({
-            "event": "log_conflict", "peer": n(peer), "cosigned_size": cosigned_size, "size": size,
-        }),
+        Core::LogConflict { peer, cosigned_size, size } => {
+            Event::LogConflict { peer: n(peer), cosigned_size: *cosigned_size, size: *size }
+        }
     }
 }

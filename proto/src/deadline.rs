@@ -20,6 +20,16 @@ pub enum DeadlineKind {
     Ack,
 }
 
+impl DeadlineKind {
+    /// Lower-case name, as in JSON: `receipt`, `ack`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeadlineKind::Receipt => "receipt",
+            DeadlineKind::Ack => "ack",
+        }
+    }
+}
+
 /// One deadline of one notice. Both count from the notice's `created_ms`, on the sender's clock,
 /// so that every party computes the same instant from the signed notice alone (spec §6.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

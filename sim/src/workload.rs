@@ -36,6 +36,17 @@ pub struct RunReport {
     pub lost: u64,
     /// Simulator steps.
     pub steps: u64,
+    /// Crashes scheduled (each followed by a restart).
+    pub crashes: u64,
+    /// Partitions scheduled (one- or two-way).
+    pub partitions: u64,
+    /// Checkpoints signed.
+    pub checkpoints: u64,
+    /// Checkpoints co-signed by a peer.
+    pub cosigned: u64,
+    /// SHA-256 over every node's durable log, leaf by leaf: two runs of one seed must agree on
+    /// every byte of every log, not merely on counts.
+    pub logs: [u8; 32],
 }
 
 /// One seeded run with random faults, followed by every end-of-run check.
@@ -53,8 +64,10 @@ pub fn random_run_with(
     let faults = Faults::chaos(&mut rng);
     let ack_probability = rng.gen_range(0.5..=1.0);
     let mut sim = Sim::new(SimConfig { seed, nodes, faults: faults.clone(), ack_probability, on_boot });
+    let (mut crashes, mut partitions) = (0, 0);
     if faults.crashes {
         for _ in 0..rng.gen_range(1..=4) {
+            crashes += 1;
             let i = rng.gen_range(0..nodes);
             let at = rng.gen_range(0..ACTIVE_MS);
             let down = rng.gen_range(100..120_000);
@@ -68,6 +81,7 @@ pub fn random_run_with(
             let b = (a + rng.gen_range(1..nodes)) % nodes;
             let at = rng.gen_range(0..ACTIVE_MS);
             let heal = (at + rng.gen_range(1_000..150_000)).min(ACTIVE_MS);
+            partitions += 1;
             sim.schedule(at, Action::Cut(a, b));
             sim.schedule(heal, Action::Heal(a, b));
             if rng.gen_bool(0.5) {
@@ -90,7 +104,7 @@ pub fn random_run_with(
     if let Some(v) = sim.violation.take() {
         return Err(v);
     }
-    Ok(report(&sim))
+    Ok(RunReport { crashes, partitions, ..report(&sim) })
 }
 
 /// Ends the faults: officers stop sending, links heal, loss stops, crashed nodes restart.
@@ -129,10 +143,20 @@ pub fn report(sim: &Sim) -> RunReport {
                     r.notices += 1
                 }
                 hotline_proto::Record::DeadlineMissed { .. } => r.misses += 1,
+                hotline_proto::Record::Checkpoint { .. } => r.checkpoints += 1,
+                hotline_proto::Record::Cosignature { .. } => r.cosigned += 1,
                 _ => {}
             }
         }
     }
+    let mut all = Vec::new();
+    for n in &sim.nodes {
+        for leaf in &n.durable {
+            all.extend_from_slice(hotline_proto::crypto::leaf_hash(leaf).as_bytes());
+        }
+        all.push(0xff); // where one node's log ends
+    }
+    r.logs = hotline_proto::crypto::sha256(&all).0;
     r
 }
 

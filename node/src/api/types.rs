@@ -1,0 +1,455 @@
+//! The operator API's types: every request, every answer and every event, as serde types shared by
+//! the daemon (which builds them, in [`crate::views`]), the CLI and any other client such as an
+//! officers' console. What is on the socket is these types as JSON, nothing else; the field names
+//! are the ones documented in `node/README.md`.
+
+use hotline_proto::{Body, DeadlineKind, Disposition, Kind, NoticeKind, Precedence, Role, Texts};
+use serde::{Deserialize, Serialize};
+
+/// The version of this API, carried in every answer (`"api": 1`). A client refuses an answer of
+/// another version rather than misread it.
+pub const API_VERSION: u32 = 1;
+
+/// A notice to send, with members named.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Precedence.
+    pub precedence: Precedence,
+    /// Action addressees, by name.
+    pub to: Vec<String>,
+    /// Information addressees, by name.
+    #[serde(default)]
+    pub info: Vec<String>,
+    /// Thread (`sender/seq`), for anything but an initial report.
+    #[serde(default)]
+    pub thread: Option<String>,
+    /// The notice answered (`sender/seq`).
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    /// Content.
+    pub body: Body,
+}
+
+/// A request: one JSON object per line, with its operation in `"op"`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Send a notice; answered once it is durable, with its id ([`NoticeRef`]).
+    Send(Box<SendRequest>),
+    /// Acknowledge a received notice; answered once durable ([`NoticeRef`]).
+    Ack {
+        /// `sender/seq`.
+        notice: String,
+        /// The officer.
+        operator: String,
+        /// The decision.
+        disposition: Disposition,
+        /// Optional remark.
+        #[serde(default)]
+        note: Texts,
+    },
+    /// Received notices, those awaiting acknowledgement first ([`Inbox`]).
+    Inbox,
+    /// The thread of a notice, with receipts and acknowledgements ([`Thread`]).
+    Show {
+        /// `sender/seq`.
+        notice: String,
+    },
+    /// Links, pending work, deadlines ([`Status`]).
+    Status,
+    /// Stream events until the client hangs up: answered `"watching"`, then one [`Event`] a line.
+    Watch,
+    /// The node's durable log ([`Export`]).
+    Export,
+    /// Sign a checkpoint of the log now (if it grew) and offer it to the peers ([`CheckpointInfo`]).
+    Checkpoint,
+}
+
+/// An answer line: `{"api": 1, "ok": true, "result": …}` or `{"api": 1, "ok": false, "error": …}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Answer {
+    /// [`API_VERSION`].
+    pub api: u32,
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// The result, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// Why not, if it did not: a sentence for the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Answer {
+    /// A success carrying `result`.
+    pub fn ok(result: &impl Serialize) -> Answer {
+        match serde_json::to_value(result) {
+            Ok(value) => Answer { api: API_VERSION, ok: true, result: Some(value), error: None },
+            Err(e) => Answer::error(format!("the node could not encode its answer: {e}")),
+        }
+    }
+
+    /// A refusal.
+    pub fn error(message: impl std::fmt::Display) -> Answer {
+        Answer { api: API_VERSION, ok: false, result: None, error: Some(message.to_string()) }
+    }
+}
+
+/// The answer to `send` and `ack`: the notice concerned, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeRef {
+    /// `sender/seq`.
+    pub notice: String,
+}
+
+/// An addressee of a notice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddresseeInfo {
+    /// Member name.
+    pub name: String,
+    /// Action or information.
+    pub role: Role,
+}
+
+/// An addressee's progress on a notice this node sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyInfo {
+    /// Member name.
+    pub name: String,
+    /// Action or information.
+    pub role: Role,
+    /// When its receipt was accepted (this node's clock, UTC ms).
+    pub receipt_ms: Option<u64>,
+    /// When its acknowledgement was accepted.
+    pub ack_ms: Option<u64>,
+    /// Whether the receipt deadline was missed (recorded in the log).
+    pub receipt_missed: bool,
+    /// Whether the acknowledgement deadline was missed.
+    pub ack_missed: bool,
+}
+
+/// Sent by this node, or received by it, with what is known of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "direction", rename_all = "snake_case")]
+pub enum DirectionInfo {
+    /// This node sent it.
+    Sent {
+        /// Each addressee's progress.
+        parties: Vec<PartyInfo>,
+    },
+    /// This node received it.
+    Received {
+        /// Whether this node's officer owes an acknowledgement.
+        needs_ack: bool,
+        /// Whether it was acknowledged here.
+        acked: bool,
+        /// Whether the acknowledgement deadline has passed unanswered.
+        overdue: bool,
+        /// Time left to acknowledge (negative once passed).
+        ack_left_ms: i64,
+    },
+}
+
+/// A notice as an operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeInfo {
+    /// `sender/seq`.
+    pub id: String,
+    /// Its thread (`sender/seq` of the initial report).
+    pub thread: String,
+    /// The notice it answers.
+    pub in_reply_to: Option<String>,
+    /// Sender name.
+    pub from: String,
+    /// Addressees.
+    pub to: Vec<AddresseeInfo>,
+    /// Kind.
+    pub kind: NoticeKind,
+    /// Precedence.
+    pub precedence: Precedence,
+    /// Created (sender's clock, UTC ms).
+    pub created_ms: u64,
+    /// Logged here (sent or accepted, UTC ms).
+    pub logged_ms: u64,
+    /// Receipt deadline (UTC ms).
+    pub receipt_due_ms: u64,
+    /// Acknowledgement deadline (UTC ms).
+    pub ack_due_ms: u64,
+    /// One line in its first language.
+    pub headline: String,
+    /// Message hash (hex).
+    pub hash: String,
+    /// The whole content.
+    pub body: Body,
+    /// Sent or received.
+    #[serde(flatten)]
+    pub direction: DirectionInfo,
+}
+
+/// The answer to `inbox`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbox {
+    /// Awaiting this node's acknowledgement, soonest deadline first.
+    pub awaiting_ack: Vec<NoticeInfo>,
+    /// The rest, newest first.
+    pub other: Vec<NoticeInfo>,
+}
+
+/// The answer to `show`: a whole thread, in reading order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    /// The thread (`sender/seq`).
+    pub thread: String,
+    /// Its notices known here.
+    pub notices: Vec<NoticeInfo>,
+}
+
+/// One peer's link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    /// Member name.
+    pub peer: String,
+    /// Largest checkpoint of this node's log it co-signed (0: none).
+    pub cosigned_size: u64,
+    /// Up or down (spec §6.5).
+    pub up: bool,
+    /// When something valid was last heard from it (UTC ms).
+    pub last_heard_ms: u64,
+    /// How long ago that was.
+    pub silent_ms: u64,
+    /// Messages to it not yet receipted.
+    pub unreceipted: usize,
+    /// Whether its clock is flagged as skewed.
+    pub clock_skewed: bool,
+}
+
+/// A receipt or acknowledgement this node waits for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Awaiting {
+    /// `sender/seq`.
+    pub notice: String,
+    /// Who owes it.
+    pub party: String,
+    /// Receipt or acknowledgement.
+    pub awaiting: DeadlineKind,
+    /// When it is due (UTC ms).
+    pub due_ms: u64,
+    /// Time left (negative once passed).
+    pub left_ms: i64,
+}
+
+/// The answer to `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// This node's member name.
+    pub name: String,
+    /// Its key (hex).
+    pub node_id: String,
+    /// The network's name.
+    pub network: String,
+    /// The network id (hex).
+    pub network_id: String,
+    /// The node's clock (UTC ms).
+    pub now_ms: u64,
+    /// Log entries.
+    pub log_entries: u64,
+    /// Of which durable.
+    pub durable_entries: u64,
+    /// Every peer's link.
+    pub links: Vec<LinkInfo>,
+    /// What this node waits for, soonest first.
+    pub awaiting: Vec<Awaiting>,
+}
+
+/// The answer to `checkpoint`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// Entries covered.
+    pub size: u64,
+    /// RFC 9162 root (hex).
+    pub root: String,
+    /// Peers that co-signed it so far.
+    pub cosigned_by: Vec<String>,
+}
+
+/// The answer to `export`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// Every durable log leaf, in order (hex).
+    pub leaves: Vec<String>,
+}
+
+/// Something the operator should be told, streamed after `watch`. Every one is sent only after
+/// the log entries it reports are durable. Built from the core's events in one place
+/// ([`crate::views::event`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A notice this node created is durable and is being delivered.
+    NoticeStored {
+        /// `sender/seq`.
+        notice: String,
+    },
+    /// This node's officer's acknowledgement is durable and is being delivered.
+    AckStored {
+        /// The notice acknowledged.
+        notice: String,
+    },
+    /// A new notice for this node.
+    NoticeReceived {
+        /// `sender/seq`.
+        notice: String,
+        /// Its thread.
+        thread: String,
+        /// Its kind.
+        kind: NoticeKind,
+        /// Its precedence.
+        precedence: Precedence,
+        /// This node's role.
+        role: Role,
+        /// When this node's acknowledgement is due, if one is owed.
+        ack_due_ms: Option<u64>,
+    },
+    /// An addressee receipted a notice of this node (or the sender receipted this node's ack).
+    ReceiptReceived {
+        /// The notice.
+        notice: String,
+        /// Who receipted.
+        from: String,
+        /// What was receipted.
+        of: Kind,
+        /// Whether it came after the miss was recorded.
+        late: bool,
+    },
+    /// An addressee's officer acknowledged a notice of this node.
+    AckReceived {
+        /// The notice.
+        notice: String,
+        /// The addressee.
+        from: String,
+        /// The decision.
+        disposition: Disposition,
+        /// The officer.
+        operator: String,
+        /// Whether it came after the miss was recorded.
+        late: bool,
+    },
+    /// 80 % of an acknowledgement window has passed without the acknowledgement.
+    DeadlineApproaching {
+        /// The notice.
+        notice: String,
+        /// Whose acknowledgement is awaited (this node's own, on the receiving side).
+        party: String,
+        /// When it falls (UTC ms).
+        deadline_ms: u64,
+    },
+    /// A deadline was missed; the miss is in the log.
+    DeadlineMissed {
+        /// The notice.
+        notice: String,
+        /// Who missed it.
+        party: String,
+        /// Which deadline.
+        deadline: DeadlineKind,
+        /// When it fell (UTC ms).
+        deadline_ms: u64,
+    },
+    /// A peer has been silent past the policy's limit.
+    LinkDown {
+        /// The peer.
+        peer: String,
+        /// When it was last heard (UTC ms).
+        last_heard_ms: u64,
+    },
+    /// A silent peer was heard again.
+    LinkUp {
+        /// The peer.
+        peer: String,
+    },
+    /// Notices from a peer are missing (per-link sequence numbers `first..=last`).
+    SequenceGap {
+        /// The peer.
+        peer: String,
+        /// First missing.
+        first: u64,
+        /// Last missing.
+        last: u64,
+    },
+    /// A peer's clock is off by more than the policy tolerates.
+    ClockSkew {
+        /// The peer.
+        peer: String,
+        /// Lower bound of the peer's clock minus ours (ms).
+        offset_ms: i64,
+    },
+    /// A frame from a peer was refused.
+    Rejected {
+        /// The peer.
+        peer: String,
+        /// The error code's name (spec §9).
+        code: String,
+        /// Details.
+        detail: String,
+    },
+    /// A peer signed two different notices with one id; the evidence is in the log.
+    Equivocation {
+        /// The peer.
+        peer: String,
+        /// The id.
+        notice: String,
+    },
+    /// A peer presented a checkpoint contradicting one this node co-signed: it rewrote its log.
+    LogConflict {
+        /// The peer.
+        peer: String,
+        /// Size of the checkpoint this node co-signed.
+        cosigned_size: u64,
+        /// Size of the contradicting checkpoint.
+        size: u64,
+    },
+    /// This watcher fell behind and missed events: re-read the inbox and status.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_keep_their_documented_names_and_fields() {
+        let e = Event::DeadlineMissed {
+            notice: "alpha/3".into(),
+            party: "bravo".into(),
+            deadline: DeadlineKind::Ack,
+            deadline_ms: 42,
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"event": "deadline_missed", "notice": "alpha/3", "party": "bravo", "deadline": "ack", "deadline_ms": 42})
+        );
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), e);
+        let lagged = serde_json::to_value(Event::Lagged { missed: 3 }).unwrap();
+        assert_eq!(lagged, serde_json::json!({"event": "lagged", "missed": 3}));
+    }
+
+    #[test]
+    fn every_answer_names_its_version() {
+        let ok = serde_json::to_value(Answer::ok(&NoticeRef { notice: "alpha/1".into() })).unwrap();
+        assert_eq!(ok, serde_json::json!({"api": 1, "ok": true, "result": {"notice": "alpha/1"}}));
+        let refused = serde_json::to_value(Answer::error("no")).unwrap();
+        assert_eq!(refused, serde_json::json!({"api": 1, "ok": false, "error": "no"}));
+    }
+
+    #[test]
+    fn a_received_notice_flattens_its_direction() {
+        let d = DirectionInfo::Received { needs_ack: true, acked: false, overdue: false, ack_left_ms: -5 };
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["direction"], "received");
+        assert_eq!(v["ack_left_ms"], -5);
+    }
+}
