@@ -9,7 +9,12 @@ use clap::Parser;
 
 /// Verifies CBM hotline audit bundles with public keys alone.
 #[derive(Parser)]
-#[command(name = "hotline-audit", version, about, long_about = None)]
+#[command(
+    name = "hotline-audit",
+    version,
+    about = "Verifies CBM hotline audit bundles with public keys alone (no node, no private key)",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: hotline_audit::cli::AuditCommand,

@@ -14,7 +14,13 @@ use clap::{Parser, Subcommand};
 
 /// The CBM hotline: signed, deadline-bound notification of military AI incidents between parties.
 #[derive(Parser)]
-#[command(name = "hotline", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "hotline",
+    version,
+    about = "The CBM hotline: signed, deadline-bound notification of military AI incidents between parties",
+    long_about = None,
+    propagate_version = true
+)]
 struct Cli {
     /// The node directory (key, configuration, roster, store).
     #[arg(long, env = "HOTLINE_HOME", global = true, default_value = ".")]
