@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use hotline_proto::log::DeadlineMissed;
 use hotline_proto::log::{Check, LogVerifier};
 use hotline_proto::merkle::MerkleTree;
 use hotline_proto::message::SignedCheckpoint;
@@ -111,7 +112,7 @@ fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<P
             (Record::LogConflict { log, cosigned, presented, .. }, _) => {
                 p.conflicts.push((i, log, cosigned, presented))
             }
-            (Record::DeadlineMissed { notice, party, deadline, deadline_ms }, _) => {
+            (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }), _) => {
                 p.misses.push((i, t, notice, party, deadline, deadline_ms))
             }
             _ => {}

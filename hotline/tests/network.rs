@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use hotline_node::api::{Request, SendRequest};
+use hotline_proto::log::{DeadlineMissed, LinkDown};
 use hotline_proto::{Body, Hash32, Message, Precedence, Record};
 use hotline_testnet::harness::{english_incident, example, rss_kib, wait_until, Net, FAST_POLICY};
 use serde_json::Value;
@@ -171,7 +172,10 @@ fn s1_end_to_end_through_the_cli() {
             accepted_notices(&net.log(name)).into_iter().filter(|(s, _)| *s == seq).collect();
         assert_eq!(copies, vec![(seq.clone(), sent_hash)], "{name}");
     }
-    assert!(!net.log("alpha").iter().any(|e| matches!(e.entry.record, Record::DeadlineMissed { .. })));
+    assert!(!net
+        .log("alpha")
+        .iter()
+        .any(|e| matches!(e.entry.record, Record::DeadlineMissed(DeadlineMissed { .. }))));
 }
 
 #[test]
@@ -233,10 +237,14 @@ fn s2_the_line_is_dead_kill_9_and_restart() {
     let miss = records
         .iter()
         .position(|r| {
-            matches!(r, Record::DeadlineMissed { deadline: hotline_proto::DeadlineKind::Receipt, .. })
+            matches!(
+                r,
+                Record::DeadlineMissed(DeadlineMissed { deadline: hotline_proto::DeadlineKind::Receipt, .. })
+            )
         })
         .expect("miss");
-    let down = records.iter().position(|r| matches!(r, Record::LinkDown { .. })).expect("link down");
+    let down =
+        records.iter().position(|r| matches!(r, Record::LinkDown(LinkDown { .. }))).expect("link down");
     let up = records.iter().position(|r| matches!(r, Record::LinkUp { .. })).expect("link up");
     assert!(miss < up && down < up);
     // Exactly one copy at bravo, and bravo's receipt time is after the miss.
@@ -281,7 +289,7 @@ fn s3_nobody_answers() {
         let missed = net.log(name).iter().any(|e| {
             matches!(
                 e.entry.record,
-                Record::DeadlineMissed { deadline: hotline_proto::DeadlineKind::Ack, .. }
+                Record::DeadlineMissed(DeadlineMissed { deadline: hotline_proto::DeadlineKind::Ack, .. })
             )
         });
         assert!(missed, "{name} did not record the missed acknowledgement");

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::now_ms;
+use hotline_proto::log::DeadlineMissed;
 use hotline_proto::{Body, DeadlineKind, Message, NoticeKind, Precedence, Record};
 use hotline_testnet::harness::{english_incident, Net};
 use hotline_testnet::relay::{LinkFaults, Partition, Scenario};
@@ -302,7 +303,7 @@ fn chaos_soak() {
                         }
                     }
                 }
-                (Record::DeadlineMissed { notice, party, deadline, deadline_ms }, _) => {
+                (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }), _) => {
                     let p = key_of[party];
                     let sender = key_of[&notice.sender];
                     let from = created.get(notice).map_or(deadline_ms.saturating_sub(60_000), |c| c.0);

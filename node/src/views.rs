@@ -1,6 +1,7 @@
 //! What operators see: the core's state and events as the operator API's types
 //! ([`crate::api`]), with names instead of keys.
 
+use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::{Body, DeadlineKind, Direction, Node, Notice, NoticeId, Roster};
 
 use crate::api::{
@@ -187,20 +188,24 @@ pub fn event(roster: &Roster, e: &hotline_proto::Event) -> Event {
             party: n(party),
             deadline_ms: *deadline_ms,
         },
-        Core::DeadlineMissed { notice, party, deadline, deadline_ms } => Event::DeadlineMissed {
-            notice: id(roster, notice),
-            party: n(party),
-            deadline: *deadline,
-            deadline_ms: *deadline_ms,
-        },
-        Core::LinkDown { peer, last_heard_ms } => {
+        Core::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }) => {
+            Event::DeadlineMissed {
+                notice: id(roster, notice),
+                party: n(party),
+                deadline: *deadline,
+                deadline_ms: *deadline_ms,
+            }
+        }
+        Core::LinkDown(LinkDown { peer, last_heard_ms }) => {
             Event::LinkDown { peer: n(peer), last_heard_ms: *last_heard_ms }
         }
         Core::LinkUp { peer } => Event::LinkUp { peer: n(peer) },
-        Core::SequenceGap { peer, first, last } => {
+        Core::SequenceGap(SequenceGap { peer, first, last }) => {
             Event::SequenceGap { peer: n(peer), first: *first, last: *last }
         }
-        Core::ClockSkew { peer, offset_ms } => Event::ClockSkew { peer: n(peer), offset_ms: *offset_ms },
+        Core::ClockSkew(ClockSkew { peer, offset_ms }) => {
+            Event::ClockSkew { peer: n(peer), offset_ms: *offset_ms }
+        }
         Core::Rejected { peer, code, detail } => {
             Event::Rejected { peer: n(peer), code: code.name().to_string(), detail: detail.clone() }
         }

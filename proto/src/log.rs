@@ -20,6 +20,52 @@ use crate::merkle::{verify_consistency, CompactTree};
 use crate::message::{self, Cosignature, Message, Opened, SignedCheckpoint};
 use crate::roster::Roster;
 
+/// A deadline passed without the receipt or acknowledgement it required: a log record
+/// ([`Record::DeadlineMissed`]) and, once durable, an event for the operator (the one definition
+/// of both; the wire form is that of the fields in this order, spec §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineMissed {
+    /// The notice.
+    pub notice: NoticeId,
+    /// Who missed it: an addressee (in the sender's log), or this node itself (in an addressee's
+    /// log, for its own overdue acknowledgement).
+    pub party: NodeId,
+    /// Receipt or acknowledgement.
+    pub deadline: DeadlineKind,
+    /// When the deadline fell (the notice's creation time plus the policy deadline).
+    pub deadline_ms: u64,
+}
+
+/// Nothing valid was heard from a peer for the policy's link silence (record and event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDown {
+    /// The peer.
+    pub peer: NodeId,
+    /// When something valid was last heard from it (this node's clock).
+    pub last_heard_ms: u64,
+}
+
+/// Notices from a peer with the per-link sequence numbers `first..=last` are missing (record and
+/// event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceGap {
+    /// The peer.
+    pub peer: NodeId,
+    /// First missing per-link sequence number.
+    pub first: u64,
+    /// Last missing per-link sequence number.
+    pub last: u64,
+}
+
+/// A peer's clock differs from this node's by more than the policy tolerates (record and event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSkew {
+    /// The peer.
+    pub peer: NodeId,
+    /// Observed lower bound of the difference, peer minus this node, in ms.
+    pub offset_ms: i64,
+}
+
 /// What happened. Wire values are the variant indices, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,24 +91,9 @@ pub enum Record {
         frame: Vec<u8>,
     },
     /// A deadline passed without the receipt or acknowledgement it required.
-    DeadlineMissed {
-        /// The notice.
-        notice: NoticeId,
-        /// Who missed it: an addressee (in the sender's log), or this node itself (in an
-        /// addressee's log, for its own overdue acknowledgement).
-        party: NodeId,
-        /// Receipt or acknowledgement.
-        deadline: DeadlineKind,
-        /// When the deadline fell (the notice's creation time plus the policy deadline).
-        deadline_ms: u64,
-    },
+    DeadlineMissed(DeadlineMissed),
     /// Nothing valid was heard from a peer for the policy's link silence.
-    LinkDown {
-        /// The peer.
-        peer: NodeId,
-        /// When something valid was last heard from it (this node's clock).
-        last_heard_ms: u64,
-    },
+    LinkDown(LinkDown),
     /// A valid frame arrived from a peer whose link was down.
     LinkUp {
         /// The peer.
@@ -70,21 +101,9 @@ pub enum Record {
     },
     /// Notices from a peer with these per-link sequence numbers are missing for longer than the
     /// policy's link silence.
-    SequenceGap {
-        /// The peer.
-        peer: NodeId,
-        /// First missing per-link sequence number.
-        first: u64,
-        /// Last missing per-link sequence number.
-        last: u64,
-    },
+    SequenceGap(SequenceGap),
     /// A peer's clock differs from this node's by more than the policy tolerates.
-    ClockSkew {
-        /// The peer.
-        peer: NodeId,
-        /// Observed lower bound of the difference, peer minus this node, in ms.
-        offset_ms: i64,
-    },
+    ClockSkew(ClockSkew),
     /// A frame from a peer was refused.
     Rejected {
         /// The authenticated peer that delivered it.
@@ -160,11 +179,11 @@ impl Record {
             Record::Sent { .. } => "sent",
             Record::Accepted { .. } => "accepted",
             Record::Receipted { .. } => "receipted",
-            Record::DeadlineMissed { .. } => "deadline_missed",
-            Record::LinkDown { .. } => "link_down",
+            Record::DeadlineMissed(DeadlineMissed { .. }) => "deadline_missed",
+            Record::LinkDown(LinkDown { .. }) => "link_down",
             Record::LinkUp { .. } => "link_up",
-            Record::SequenceGap { .. } => "sequence_gap",
-            Record::ClockSkew { .. } => "clock_skew",
+            Record::SequenceGap(SequenceGap { .. }) => "sequence_gap",
+            Record::ClockSkew(ClockSkew { .. }) => "clock_skew",
             Record::Rejected { .. } => "rejected",
             Record::Equivocation { .. } => "equivocation",
             Record::Checkpoint { .. } => "checkpoint",

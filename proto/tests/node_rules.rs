@@ -5,6 +5,7 @@
 
 use ed25519_dalek::SigningKey;
 use hotline_proto::crypto::{node_id, sha256};
+use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::log::{LogEntry, SignedEntry};
 use hotline_proto::message::{self, CheckpointOffer, Kind, Message, SignedCheckpoint};
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
@@ -212,7 +213,7 @@ fn receipt_deadline_miss_is_recorded_once_at_the_deadline() {
         .records()
         .into_iter()
         .filter_map(|r| match r {
-            Record::DeadlineMissed { notice, party, deadline, deadline_ms } => {
+            Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }) => {
                 Some((notice, party, deadline, deadline_ms))
             }
             _ => None,
@@ -222,7 +223,7 @@ fn receipt_deadline_miss_is_recorded_once_at_the_deadline() {
     assert!(a
         .events()
         .iter()
-        .any(|e| matches!(e, Event::DeadlineMissed { deadline: DeadlineKind::Receipt, .. })));
+        .any(|e| matches!(e, Event::DeadlineMissed(DeadlineMissed { deadline: DeadlineKind::Receipt, .. }))));
 }
 
 #[test]
@@ -308,7 +309,7 @@ fn link_down_after_silence_and_up_when_heard() {
         a.sync();
     }
     assert!(a.records().iter().any(
-        |r| matches!(r, Record::LinkDown { peer, last_heard_ms } if *peer == b.id() && *last_heard_ms == T0)
+        |r| matches!(r, Record::LinkDown(LinkDown { peer, last_heard_ms }) if *peer == b.id() && *last_heard_ms == T0)
     ));
     assert_eq!(a.node.link_up(&b.id()), Some(false));
     // bravo's link test gets through: the link is up again, and it is recorded.
@@ -328,7 +329,7 @@ fn a_future_notice_is_accepted_and_the_skew_recorded() {
     a.sync();
     deliver(&mut a, &mut b, T0);
     b.sync();
-    assert!(b.records().iter().any(|r| matches!(r, Record::ClockSkew { offset_ms: 10_000, .. })));
+    assert!(b.records().iter().any(|r| matches!(r, Record::ClockSkew(ClockSkew { offset_ms: 10_000, .. }))));
     assert_eq!(kinds(&b.transmits()), ["receipt"], "skew must not stop delivery");
 }
 
@@ -348,11 +349,15 @@ fn a_missing_notice_is_recorded_as_a_gap_after_the_silence_limit() {
     let silence = Policy::default().link_silence_ms;
     b.node.handle_timeout(T0 + 6 + silence - 1);
     b.sync();
-    assert!(!b.records().iter().any(|r| matches!(r, Record::SequenceGap { .. })), "gap recorded too early");
+    assert!(
+        !b.records().iter().any(|r| matches!(r, Record::SequenceGap(SequenceGap { .. }))),
+        "gap recorded too early"
+    );
     b.node.handle_timeout(T0 + 6 + silence);
     b.sync();
-    let gaps: Vec<_> = b.records().into_iter().filter(|r| matches!(r, Record::SequenceGap { .. })).collect();
-    assert_eq!(gaps, vec![Record::SequenceGap { peer: a.id(), first: 2, last: 2 }]);
+    let gaps: Vec<_> =
+        b.records().into_iter().filter(|r| matches!(r, Record::SequenceGap(SequenceGap { .. }))).collect();
+    assert_eq!(gaps, vec![Record::SequenceGap(SequenceGap { peer: a.id(), first: 2, last: 2 })]);
 }
 
 #[test]

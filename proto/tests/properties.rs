@@ -22,6 +22,7 @@ use hotline_proto::incident::{
     SystemClass,
 };
 use hotline_proto::log::{seal_entry, Check, LogVerifier, SignedEntry};
+use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::message::{self, Addressee, CodedMessage, Frame, MessageRef};
 use hotline_proto::roster::{CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::{
@@ -358,20 +359,19 @@ fn record() -> impl Strategy<Value = Record> {
         small_bytes().prop_map(|frame| Record::Accepted { frame }),
         small_bytes().prop_map(|frame| Record::Receipted { frame }),
         (notice_id(), node_id(), select(vec![DeadlineKind::Receipt, DeadlineKind::Ack]), any::<u64>())
-            .prop_map(|(notice, party, deadline, deadline_ms)| Record::DeadlineMissed {
+            .prop_map(|(notice, party, deadline, deadline_ms)| Record::DeadlineMissed(DeadlineMissed {
                 notice,
                 party,
                 deadline,
                 deadline_ms
-            }),
-        (node_id(), any::<u64>()).prop_map(|(peer, last_heard_ms)| Record::LinkDown { peer, last_heard_ms }),
+            })),
+        (node_id(), any::<u64>())
+            .prop_map(|(peer, last_heard_ms)| Record::LinkDown(LinkDown { peer, last_heard_ms })),
         node_id().prop_map(|peer| Record::LinkUp { peer }),
-        (node_id(), any::<u64>(), any::<u64>()).prop_map(|(peer, first, last)| Record::SequenceGap {
-            peer,
-            first,
-            last
-        }),
-        (node_id(), any::<i64>()).prop_map(|(peer, offset_ms)| Record::ClockSkew { peer, offset_ms }),
+        (node_id(), any::<u64>(), any::<u64>())
+            .prop_map(|(peer, first, last)| Record::SequenceGap(SequenceGap { peer, first, last })),
+        (node_id(), any::<i64>())
+            .prop_map(|(peer, offset_ms)| Record::ClockSkew(ClockSkew { peer, offset_ms })),
         (node_id(), error_code(), hash32(), any::<u32>(), any::<u32>()).prop_map(
             |(peer, code, frame_hash, frame_len, suppressed)| Record::Rejected {
                 peer,
@@ -666,12 +666,12 @@ fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
                 Record::Rejected { peer: id(1), code, frame_hash, frame_len, suppressed }
             }
         ),
-        (any::<u64>(), any::<u64>()).prop_map(|(first, last)| Record::SequenceGap {
+        (any::<u64>(), any::<u64>()).prop_map(|(first, last)| Record::SequenceGap(SequenceGap {
             peer: id(2),
             first,
             last
-        }),
-        any::<i64>().prop_map(|offset_ms| Record::ClockSkew { peer: id(1), offset_ms }),
+        })),
+        any::<i64>().prop_map(|offset_ms| Record::ClockSkew(ClockSkew { peer: id(1), offset_ms })),
     ];
     (any::<u64>(), record).prop_map(|(time_ms, record)| {
         let entry = LogEntry {

@@ -18,6 +18,7 @@ use hotline_proto::incident::{
     Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity, SystemClass,
 };
 use hotline_proto::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
+use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::merkle::MerkleTree;
 use hotline_proto::message::{
     seal, Addressee, CheckpointOffer, Cosignature, Kind, MessageRef, SignedCheckpoint,
@@ -190,16 +191,16 @@ fn build() -> Built {
         Record::Sent { frame: notice_frame.clone() },
         Record::Accepted { frame: receipt_frame },
         Record::Accepted { frame: link_test_frame },
-        Record::DeadlineMissed {
+        Record::DeadlineMissed(DeadlineMissed {
             notice: id,
             party: b,
             deadline: DeadlineKind::Ack,
             deadline_ms: T0 + 600_000,
-        },
-        Record::LinkDown { peer: c, last_heard_ms: T0 + 10 },
+        }),
+        Record::LinkDown(LinkDown { peer: c, last_heard_ms: T0 + 10 }),
         Record::LinkUp { peer: c },
-        Record::SequenceGap { peer: b, first: 2, last: 4 },
-        Record::ClockSkew { peer: b, offset_ms: -3_500 },
+        Record::SequenceGap(SequenceGap { peer: b, first: 2, last: 4 }),
+        Record::ClockSkew(ClockSkew { peer: b, offset_ms: -3_500 }),
         Record::Rejected {
             peer: c,
             code: ErrorCode::BadSignature,

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown};
 use hotline_proto::{Deadline, DeadlineKind, Hash32, Message, NodeId, Notice, NoticeId, NoticeKind, Record};
 
 use crate::world::{true_time, Sim};
@@ -60,7 +61,7 @@ pub fn facts(sim: &Sim, i: usize) -> LogFacts {
                 }
                 Message::Checkpoint(_) | Message::Cosignature(_) => {}
             },
-            (Record::DeadlineMissed { notice, party, deadline, deadline_ms }, _) => {
+            (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }), _) => {
                 let previous = f.misses.insert((*notice, *party, *deadline), (idx, t, *deadline_ms));
                 f.duplicate_misses += usize::from(previous.is_some());
             }
@@ -296,7 +297,7 @@ fn check_link_records(sim: &mut Sim, s: usize) {
         match &e.entry.record {
             // A restart begins with every link presumed up.
             Record::Started { .. } => up.clear(),
-            Record::LinkDown { peer, .. } => {
+            Record::LinkDown(LinkDown { peer, .. }) => {
                 let was_up = up.insert(*peer, false).unwrap_or(true);
                 bad = bad.or((!was_up).then_some("link down twice in a row"));
             }
@@ -315,7 +316,7 @@ fn check_link_records(sim: &mut Sim, s: usize) {
 fn check_skew_records(sim: &mut Sim, s: usize) {
     let tolerance = i64::try_from(sim.roster.policy.max_clock_skew_ms).unwrap_or(i64::MAX);
     for e in &sim.nodes[s].entries {
-        if let Record::ClockSkew { peer, offset_ms } = &e.entry.record {
+        if let Record::ClockSkew(ClockSkew { peer, offset_ms }) = &e.entry.record {
             let Some(p) = sim.index_of(peer) else { continue };
             let actual = sim.nodes[p].skew_ms - sim.nodes[s].skew_ms;
             let plausible = offset_ms.abs() > tolerance

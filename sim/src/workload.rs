@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use hotline_proto::incident::Completeness;
+use hotline_proto::log::DeadlineMissed;
 use hotline_proto::message::CodedMessage;
 use hotline_proto::{Body, Draft, NoticeKind, Precedence, Role};
 
@@ -142,7 +143,7 @@ pub fn report(sim: &Sim) -> RunReport {
                 {
                     r.notices += 1
                 }
-                hotline_proto::Record::DeadlineMissed { .. } => r.misses += 1,
+                hotline_proto::Record::DeadlineMissed(DeadlineMissed { .. }) => r.misses += 1,
                 hotline_proto::Record::Checkpoint { .. } => r.checkpoints += 1,
                 hotline_proto::Record::Cosignature { .. } => r.cosigned += 1,
                 _ => {}

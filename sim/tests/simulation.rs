@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use hotline_proto::incident::Completeness;
+use hotline_proto::log::{DeadlineMissed, LinkDown};
 use hotline_proto::node::BrokenRule;
 use hotline_proto::roster::Policy;
 use hotline_proto::{Body, DeadlineKind, Draft, Event, Node, NoticeId, NoticeKind, Precedence, Record, Role};
@@ -216,7 +217,7 @@ fn misses(sim: &Sim, i: usize) -> Vec<(NoticeId, usize, DeadlineKind, u64, u64)>
         .entries
         .iter()
         .filter_map(|e| match &e.entry.record {
-            Record::DeadlineMissed { notice, party, deadline, deadline_ms } => Some((
+            Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }) => Some((
                 *notice,
                 sim.index_of(party).unwrap_or(usize::MAX),
                 *deadline,
@@ -367,10 +368,10 @@ fn s2_the_line_is_dead() {
     assert_eq!(m, vec![(id, BRAVO, DeadlineKind::Receipt, receipt_deadline, receipt_deadline)]);
     assert!(events(&sim, ALPHA)
         .iter()
-        .any(|e| matches!(e, Event::DeadlineMissed { deadline: DeadlineKind::Receipt, .. })));
+        .any(|e| matches!(e, Event::DeadlineMissed(DeadlineMissed { deadline: DeadlineKind::Receipt, .. }))));
     assert!(events(&sim, ALPHA)
         .iter()
-        .any(|e| matches!(e, Event::LinkDown { peer, .. } if *peer == sim.nodes[BRAVO].id)));
+        .any(|e| matches!(e, Event::LinkDown(LinkDown { peer, .. }) if *peer == sim.nodes[BRAVO].id)));
     sim.restart(BRAVO);
     sim.run_until(6_000 + 250_000);
     assert!(events(&sim, ALPHA).iter().any(|e| matches!(e,
@@ -414,8 +415,9 @@ fn s3_nobody_answers() {
         let ev = events(&sim, i);
         let warned =
             ev.iter().position(|e| matches!(e, Event::DeadlineApproaching { notice, .. } if *notice == id));
-        let missed =
-            ev.iter().position(|e| matches!(e, Event::DeadlineMissed { notice, .. } if *notice == id));
+        let missed = ev
+            .iter()
+            .position(|e| matches!(e, Event::DeadlineMissed(DeadlineMissed { notice, .. }) if *notice == id));
         assert!(warned.is_some() && warned < missed, "{}: {ev:?}", sim.nodes[i].name);
     }
     let unacked: Vec<_> = sim.nodes[BRAVO]

@@ -5,7 +5,7 @@ use crate::crypto::sha256;
 use crate::deadline::{Deadline, Outcome};
 use crate::error::{ErrorCode, Rejection};
 use crate::ids::NodeId;
-use crate::log::Record;
+use crate::log::{ClockSkew, Record};
 use crate::message::{self, Ack, Kind, Message, MessageRef, Notice, NoticeKind, Opened, Receipt};
 
 use super::{Event, Node, Transmit};
@@ -243,9 +243,10 @@ impl Node {
         if self.peers.get(&peer).is_none_or(|p| p.skewed) {
             return;
         }
-        self.append(now, Record::ClockSkew { peer, offset_ms });
+        let skew = ClockSkew { peer, offset_ms };
+        self.append(now, Record::ClockSkew(skew));
         let after = self.log_len;
-        self.outputs.event(after, Event::ClockSkew { peer, offset_ms });
+        self.outputs.event(after, Event::ClockSkew(skew));
     }
 
     /// Takes one unit of `peer`'s refusal budget (spec §6.8); false, and counted as suppressed,

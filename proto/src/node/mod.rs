@@ -19,7 +19,10 @@ use crate::deadline::Deadline;
 use crate::crypto::leaf_hash;
 use crate::error::{CommandError, StartError};
 use crate::ids::{Hash32, NodeId, NoticeId};
-use crate::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
+use crate::log::{
+    seal_entry, Check, ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry, LogVerifier, Record,
+    SequenceGap,
+};
 use crate::merkle::MerkleTree;
 use crate::message::{
     self, Ack, Addressee, Body, Disposition, Kind, Notice, NoticeKind, Role, SignedCheckpoint,
@@ -111,45 +114,19 @@ pub enum Event {
         /// When it falls.
         deadline_ms: u64,
     },
-    /// A deadline was missed; the miss is in the log.
-    DeadlineMissed {
-        /// The notice.
-        notice: NoticeId,
-        /// Who missed it.
-        party: NodeId,
-        /// Which deadline.
-        deadline: DeadlineKind,
-        /// When it fell.
-        deadline_ms: u64,
-    },
+    /// A deadline was missed; the miss is in the log (the same facts as its record).
+    DeadlineMissed(DeadlineMissed),
     /// A peer has been silent past the policy's limit.
-    LinkDown {
-        /// The peer.
-        peer: NodeId,
-        /// When it was last heard.
-        last_heard_ms: u64,
-    },
+    LinkDown(LinkDown),
     /// A silent peer was heard again.
     LinkUp {
         /// The peer.
         peer: NodeId,
     },
-    /// Notices from a peer are missing (per-link sequence numbers `first..=last`).
-    SequenceGap {
-        /// The peer.
-        peer: NodeId,
-        /// First missing.
-        first: u64,
-        /// Last missing.
-        last: u64,
-    },
+    /// Notices from a peer are missing.
+    SequenceGap(SequenceGap),
     /// A peer's clock is off by more than the policy tolerates.
-    ClockSkew {
-        /// The peer.
-        peer: NodeId,
-        /// Lower bound of peer's clock minus ours, in ms.
-        offset_ms: i64,
-    },
+    ClockSkew(ClockSkew),
     /// A frame from a peer was refused (rate-limited, like its log entries).
     Rejected {
         /// The peer.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::deadline::Deadline;
 use crate::ids::{Hash32, NodeId};
-use crate::log::{DeadlineKind, LogEntry, Record};
+use crate::log::{ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry, Record, SequenceGap};
 use crate::message::{Kind, Message, Notice, NoticeKind, Opened, Role};
 use crate::precedence::Precedence;
 
@@ -215,7 +215,7 @@ impl Node {
                     self.ack_receipts.insert(r.of.hash, frame.clone());
                 }
             },
-            (Record::DeadlineMissed { notice, party, deadline, .. }, _) => {
+            (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, .. }), _) => {
                 if *party == self.id {
                     if let Some(incoming) = self.incoming.get_mut(notice) {
                         incoming.overdue = true;
@@ -229,7 +229,7 @@ impl Node {
                     }
                 }
             }
-            (Record::LinkDown { peer, .. }, _) => {
+            (Record::LinkDown(LinkDown { peer, .. }), _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
                     p.up = false;
                 }
@@ -239,7 +239,7 @@ impl Node {
                     p.up = true;
                 }
             }
-            (Record::SequenceGap { peer, last, .. }, _) => {
+            (Record::SequenceGap(SequenceGap { peer, last, .. }), _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
                     p.recv.reported_upto = p.recv.reported_upto.max(*last);
                 }
@@ -247,7 +247,7 @@ impl Node {
             (Record::Equivocation { .. }, Some((_, hash, _))) => {
                 self.equivocations.insert(hash);
             }
-            (Record::ClockSkew { peer, .. }, _) => {
+            (Record::ClockSkew(ClockSkew { peer, .. }), _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
                     p.skewed = true;
                 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::deadline::Deadline;
 use crate::ids::{Hash32, NodeId, NoticeId};
-use crate::log::{DeadlineKind, Record};
+use crate::log::{DeadlineKind, DeadlineMissed, LinkDown, Record, SequenceGap};
 use crate::message::{Addressee, Body, Notice, Role};
 use crate::precedence::Precedence;
 
@@ -155,9 +155,10 @@ impl Node {
             }),
         };
         let Some(deadline_ms) = deadline_ms else { return };
-        self.append(now, Record::DeadlineMissed { notice, party, deadline: kind, deadline_ms });
+        let miss = DeadlineMissed { notice, party, deadline: kind, deadline_ms };
+        self.append(now, Record::DeadlineMissed(miss));
         let after = self.log_len;
-        self.outputs.event(after, Event::DeadlineMissed { notice, party, deadline: kind, deadline_ms });
+        self.outputs.event(after, Event::DeadlineMissed(miss));
     }
 
     fn send_link_test(&mut self, now: u64, peer: NodeId) {
@@ -188,18 +189,20 @@ impl Node {
             return;
         }
         let last_heard_ms = p.last_heard_ms;
-        self.append(now, Record::LinkDown { peer, last_heard_ms });
+        let down = LinkDown { peer, last_heard_ms };
+        self.append(now, Record::LinkDown(down));
         let after = self.log_len;
-        self.outputs.event(after, Event::LinkDown { peer, last_heard_ms });
+        self.outputs.event(after, Event::LinkDown(down));
     }
 
     fn check_gaps(&mut self, now: u64, peer: NodeId) {
         let Some(p) = self.peers.get_mut(&peer) else { return };
         p.gap_check_pending = false;
         for (first, last) in p.recv.missing_runs() {
-            self.append(now, Record::SequenceGap { peer, first, last });
+            let gap = SequenceGap { peer, first, last };
+            self.append(now, Record::SequenceGap(gap));
             let after = self.log_len;
-            self.outputs.event(after, Event::SequenceGap { peer, first, last });
+            self.outputs.event(after, Event::SequenceGap(gap));
         }
     }
 
