@@ -348,10 +348,8 @@ impl Rogue {
             loop {
                 let mut s = tokio::time::timeout_at(deadline, conn.accept_uni()).await.ok()?.ok()?;
                 let bytes = s.read_to_end(1 << 20).await.ok()?;
-                if let Ok(opened) = hotline_proto::message::decode_trusted(&bytes) {
-                    if let Message::Receipt(r) = opened.message {
-                        return Some(r);
-                    }
+                if let Some(Message::Receipt(r)) = hotline_proto::message::peek(&bytes) {
+                    return Some(r);
                 }
             }
         })

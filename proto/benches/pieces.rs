@@ -38,6 +38,7 @@ use hotline_proto::log::{verify_leaf_signatures, Check, LogVerifier};
 use hotline_proto::merkle::{node_hash, verify_consistency, verify_inclusion, CompactTree, MerkleTree};
 use hotline_proto::message::{self, Addressee, Kind};
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::testing::decode_trusted;
 use hotline_proto::{Body, Draft, Hash32, Incident, Node, NodeId, Notice, Precedence, Role};
 
 const T0: u64 = 1_800_000_000_000;
@@ -169,7 +170,7 @@ fn message(c: &mut Criterion) {
         b.iter(|| message::open(black_box(&frame), &roster, &network).unwrap())
     });
     g.bench_function("decode_trusted_flash_notice", |b| {
-        b.iter(|| message::decode_trusted(black_box(&frame)).unwrap())
+        b.iter(|| decode_trusted(black_box(&frame)).unwrap())
     });
     g.finish();
 }

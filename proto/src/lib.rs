@@ -16,7 +16,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod codec;
+mod codec;
 pub mod crypto;
 pub mod deadline;
 pub mod error;
@@ -32,6 +32,8 @@ pub mod note;
 pub mod precedence;
 pub mod roster;
 pub mod signer;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use deadline::{Deadline, Outcome};

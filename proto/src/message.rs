@@ -555,7 +555,7 @@ pub fn peek(frame_bytes: &[u8]) -> Option<Message> {
 
 /// Decodes a frame this node already verified (read back from its own durable log) without
 /// verifying its signature again. Never use it for bytes from a peer.
-pub fn decode_trusted(frame_bytes: &[u8]) -> Result<Opened, Rejection> {
+pub(crate) fn decode_trusted(frame_bytes: &[u8]) -> Result<Opened, Rejection> {
     let (frame, message) = decode_frame(frame_bytes)?;
     Ok(Opened { message, hash: message_hash(frame.kind, &frame.body), frame: frame_bytes.to_vec() })
 }

@@ -9,9 +9,10 @@ use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::log::{LogEntry, SignedEntry};
 use hotline_proto::message::{self, CheckpointOffer, Kind, Message, SignedCheckpoint};
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::testing::{codec, decode_trusted};
 use hotline_proto::{
-    codec, Body, CommandError, DeadlineKind, Disposition, Draft, ErrorCode, Event, LangText, Node, NodeId,
-    NoticeId, Precedence, Record, Role, Transmit,
+    Body, CommandError, DeadlineKind, Disposition, Draft, ErrorCode, Event, LangText, Node, NodeId, NoticeId,
+    Precedence, Record, Role, Transmit,
 };
 
 const T0: u64 = 1_800_000_000_000;
@@ -119,7 +120,7 @@ fn deliver(from: &mut Desk, to: &mut Desk, now: u64) -> Vec<Transmit> {
 
 fn kinds(ts: &[Transmit]) -> Vec<&'static str> {
     ts.iter()
-        .map(|t| match message::decode_trusted(&t.frame).unwrap().message {
+        .map(|t| match decode_trusted(&t.frame).unwrap().message {
             Message::Notice(n) if n.kind() == hotline_proto::NoticeKind::LinkTest => "link_test",
             Message::Notice(_) => "notice",
             Message::Receipt(_) => "receipt",
@@ -287,7 +288,7 @@ fn restart_continues_the_sequence_and_resends_the_unreceipted() {
     a.node.handle_timeout(T0 + 10_000);
     a.sync();
     let sent = a.transmits();
-    let first_again = sent.iter().filter_map(|t| match message::decode_trusted(&t.frame).unwrap().message {
+    let first_again = sent.iter().filter_map(|t| match decode_trusted(&t.frame).unwrap().message {
         Message::Notice(n) => Some(n.id()),
         _ => None,
     });
@@ -396,7 +397,7 @@ fn output_that_depends_on_nothing_new_is_released_at_once() {
 
 fn offers(ts: &[Transmit]) -> Vec<&Transmit> {
     ts.iter()
-        .filter(|t| matches!(message::decode_trusted(&t.frame).unwrap().message, Message::Checkpoint(_)))
+        .filter(|t| matches!(decode_trusted(&t.frame).unwrap().message, Message::Checkpoint(_)))
         .collect()
 }
 

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
 
-use hotline_proto::codec;
 use hotline_proto::crypto::{self, Context};
 use hotline_proto::incident::{
     Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Severity, SystemClass,
@@ -17,6 +16,7 @@ use hotline_proto::limits::{MAX_FRAME, MAX_LOG_ENTRY};
 use hotline_proto::log::{Check, LogVerifier, SignedEntry};
 use hotline_proto::message::{self, Addressee, Frame, MessageRef};
 use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::testing::{codec, decode_trusted};
 use hotline_proto::{
     Ack, Body, Disposition, Draft, ErrorCode, Event, Hash32, Kind, LangText, LogEntry, Message, Node, NodeId,
     Notice, NoticeId, Precedence, Receipt, Record, Rejection, Role, Texts,
@@ -208,7 +208,7 @@ impl Harness {
         self.transmits
             .iter()
             .filter(|t| t.to == id(to))
-            .filter_map(|t| match message::decode_trusted(&t.frame).ok()?.message {
+            .filter_map(|t| match decode_trusted(&t.frame).ok()?.message {
                 Message::Receipt(r) => Some((t.frame.clone(), r)),
                 _ => None,
             })
@@ -230,7 +230,7 @@ impl Harness {
         let new_transmits = &self.transmits[before_transmits..];
         let receipt = new_transmits
             .iter()
-            .find_map(|t| match message::decode_trusted(&t.frame).ok()?.message {
+            .find_map(|t| match decode_trusted(&t.frame).ok()?.message {
                 Message::Receipt(r) if t.to == id(sender) => Some(r),
                 _ => None,
             })
@@ -629,7 +629,7 @@ fn alpha_sends_to_bravo(h: &mut Harness) -> (NoticeId, Hash32) {
         .iter()
         .rev()
         .find(|t| t.to == id(BRAVO))
-        .map(|t| message::decode_trusted(&t.frame).unwrap())
+        .map(|t| decode_trusted(&t.frame).unwrap())
         .expect("the notice goes to bravo");
     assert!(matches!(&sent.message, Message::Notice(n) if n.id() == notice_id));
     (notice_id, sent.hash)
@@ -771,7 +771,7 @@ fn invalid_field_ack_of_a_link_test() {
         .transmits
         .iter()
         .filter(|t| t.to == id(BRAVO))
-        .map(|t| message::decode_trusted(&t.frame).unwrap())
+        .map(|t| decode_trusted(&t.frame).unwrap())
         .find(|o| matches!(&o.message, Message::Notice(n) if n.body == Body::LinkTest))
         .expect("a link test goes to bravo");
     let Message::Notice(n) = &link_test.message else { unreachable!() };

@@ -89,7 +89,7 @@ struct Built {
 
 fn message_vector(name: &str, kind: Kind, frame: &[u8], hash: Hash32, value: Value) -> Value {
     let decoded: hotline_proto::message::Frame =
-        hotline_proto::codec::decode("frame", frame, 1 << 20).unwrap();
+        hotline_proto::testing::codec::decode("frame", frame, 1 << 20).unwrap();
     json!({
         "name": name,
         "kind": format!("{kind:?}").to_lowercase(),
@@ -236,7 +236,7 @@ fn build() -> Built {
             };
             let leaf = seal_entry(&alpha, &entry);
             let signed: hotline_proto::log::SignedEntry =
-                hotline_proto::codec::decode("leaf", &leaf, 1 << 20).unwrap();
+                hotline_proto::testing::codec::decode("leaf", &leaf, 1 << 20).unwrap();
             prev = leaf_hash(&leaf);
             tree.push(prev);
             log.push(json!({

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use hotline_proto::log::{Check, VerifiedEntry};
 use hotline_proto::merkle::MerkleTree;
-use hotline_proto::message::{self, Message};
+use hotline_proto::message::Message;
 use hotline_proto::{
     Disposition, Draft, Event, Hash32, LogVerifier, Node, NodeId, NoticeId, Record, Roster, Transmit,
 };
@@ -413,7 +413,7 @@ impl Sim {
 
     /// Invariant: nothing leaves a node before the log entries it depends on are durable.
     fn check_transmit(&mut self, i: usize, t: &Transmit) {
-        let opened = match message::decode_trusted(&t.frame) {
+        let opened = match hotline_proto::testing::decode_trusted(&t.frame) {
             Ok(o) => o,
             Err(e) => {
                 return self.fail(format!("{} transmitted an undecodable frame: {e}", self.nodes[i].name))
