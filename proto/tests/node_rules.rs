@@ -8,7 +8,7 @@ use hotline_proto::crypto::{node_id, sha256};
 use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::log::{LogEntry, SignedEntry};
 use hotline_proto::message::{self, CheckpointOffer, Kind, Message, SignedCheckpoint};
-use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::roster::{Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::testing::{codec, decode_trusted};
 use hotline_proto::{
     Body, CommandError, DeadlineKind, Disposition, Draft, ErrorCode, Event, LangText, Node, NodeId, NoticeId,
@@ -529,4 +529,41 @@ fn urgency_of_frames_before_verification() {
     assert_eq!(a.node.urgency(&receipt.frame), Precedence::Flash);
     assert_eq!(b.node.urgency(&receipt.frame), Precedence::Flash, "b knows the notice too");
     assert_eq!(a.node.urgency(b"not a frame"), Precedence::Routine);
+}
+
+/// Found by the `roster` and `log_verifier` fuzz targets (fuzz/regressions/): a policy that
+/// `check()` accepts, with windows and timers at the top of u64, or a clock at the top of u64,
+/// overflowed the node's timer arithmetic at start and panicked. Times saturate instead.
+#[test]
+fn extreme_policies_and_clocks_do_not_overflow_the_timers() {
+    let huge = Deadlines { receipt_ms: u64::MAX - 1, ack_ms: u64::MAX };
+    let mut r = roster(2);
+    r.policy.flash = huge;
+    r.policy.immediate = huge;
+    r.policy.priority = huge;
+    r.policy.routine = huge;
+    r.policy.link_test_interval_ms = u64::MAX - 1;
+    r.policy.link_silence_ms = u64::MAX;
+    r.policy.retransmit_initial_ms = u64::MAX;
+    r.policy.retransmit_max_ms = u64::MAX;
+    r.check().expect("extreme but valid");
+    for start in [T0, u64::MAX - 1, u64::MAX] {
+        let mut node = Node::new(key("alpha"), r.clone(), start).unwrap();
+        let draft = Draft {
+            precedence: Precedence::Flash,
+            to: vec![(node_id(&key("bravo")), Role::Action)],
+            thread: None,
+            in_reply_to: None,
+            body: codebook_free_body(),
+        };
+        node.send_notice(start, draft).unwrap();
+        for now in [start, start.saturating_add(1), u64::MAX] {
+            node.handle_timeout(now);
+            while let Some(batch) = node.poll_persist() {
+                node.persisted(batch.first_index + batch.leaves.len() as u64);
+            }
+            while node.poll_transmit().is_some() {}
+            let _ = node.checkpoint(now);
+        }
+    }
 }

@@ -38,7 +38,7 @@ impl Node {
         let now = self.clock(now);
         let last = self.own_checkpoints.last_key_value().map(|(size, _)| *size);
         // The checkpoint record itself is the one entry a checkpoint never covers.
-        if last.is_none_or(|size| self.log_len > size + 1) {
+        if last.is_none_or(|size| self.log_len > size.saturating_add(1)) {
             let size = self.log_len;
             let root = self.tree.root_at(size)?;
             let origin = crate::note::origin_of(&self.roster, &self.id)?;

@@ -357,7 +357,7 @@ impl Node {
                 p.up = true;
             }
             self.schedule(now, Timer::LinkTest { peer });
-            self.schedule(now + silence, Timer::Silence { peer });
+            self.schedule(now.saturating_add(silence), Timer::Silence { peer });
         }
         let interval = self.policy().link_test_interval_ms;
         self.schedule(now.saturating_add(interval), Timer::Checkpoint);
@@ -469,7 +469,7 @@ impl Node {
             .map(|(node, role)| Addressee {
                 node: *node,
                 role: *role,
-                link_seq: self.peers.get(node).map_or(1, |p| p.link_seq_out + 1),
+                link_seq: self.peers.get(node).map_or(1, |p| p.link_seq_out.saturating_add(1)),
             })
             .collect();
         let notice = Notice {

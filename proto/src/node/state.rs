@@ -43,10 +43,11 @@ impl SeqTracker {
             return false;
         }
         self.above.insert(seq);
-        while self.above.remove(&(self.contiguous + 1)) {
+        // Sequence numbers come from peers: any u64, so no arithmetic here may overflow.
+        while self.contiguous < u64::MAX && self.above.remove(&(self.contiguous + 1)) {
             self.contiguous += 1;
         }
-        seq > highest_before + 1
+        seq > highest_before.saturating_add(1)
     }
 
     pub fn highest(&self) -> u64 {
@@ -56,12 +57,15 @@ impl SeqTracker {
     /// Missing runs above `reported_upto`, bounded by what arrived.
     pub fn missing_runs(&self) -> Vec<(u64, u64)> {
         let mut runs = Vec::new();
-        let mut expected = self.contiguous.max(self.reported_upto) + 1;
+        let Some(mut expected) = self.contiguous.max(self.reported_upto).checked_add(1) else { return runs };
         for &seq in self.above.range(expected..) {
             if seq > expected {
                 runs.push((expected, seq - 1));
             }
-            expected = seq + 1;
+            match seq.checked_add(1) {
+                Some(next) => expected = next,
+                None => break,
+            }
         }
         runs
     }
@@ -257,7 +261,7 @@ impl Node {
     }
 
     fn apply_sent_notice(&mut self, t: u64, n: &Notice, hash: Hash32, frame: &[u8]) {
-        self.next_seq = self.next_seq.max(n.seq + 1);
+        self.next_seq = self.next_seq.max(n.seq.saturating_add(1));
         let link_test = n.kind() == NoticeKind::LinkTest;
         let receipt = Deadline::receipt(&self.roster.policy, n);
         let ack = Deadline::ack(&self.roster.policy, n);
@@ -347,5 +351,27 @@ impl Node {
             p.retx.insert(hash, Retx { frame: frame.to_vec(), precedence, next_ms, rto_ms: rto });
             self.schedule(next_ms, Timer::Retransmit { peer, hash });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeqTracker;
+
+    /// Found by the `node_frames`/`log_verifier` fuzz targets' family of inputs: a peer's
+    /// `link_seq` is any u64, and the tracker's arithmetic must not overflow at the top.
+    #[test]
+    fn sequence_numbers_at_the_top_of_u64_do_not_overflow() {
+        let mut t = SeqTracker::default();
+        assert!(t.record(u64::MAX), "a gap below the largest number");
+        assert!(!t.record(u64::MAX));
+        assert_eq!(t.highest(), u64::MAX);
+        assert_eq!(t.missing_runs(), vec![(1, u64::MAX - 1)]);
+        t.reported_upto = u64::MAX;
+        assert!(t.missing_runs().is_empty());
+        let mut full = SeqTracker { contiguous: u64::MAX - 1, ..SeqTracker::default() };
+        full.record(u64::MAX);
+        assert_eq!(full.contiguous, u64::MAX);
+        assert!(full.missing_runs().is_empty());
     }
 }

@@ -63,23 +63,31 @@ impl Timers {
         self.by_time.first().map(|(at, _)| *at)
     }
 
-    /// Unsets and returns the earliest timer due at or before `now`.
-    pub(super) fn pop_due(&mut self, now: u64) -> Option<(u64, Timer)> {
-        let &(at, timer) = self.by_time.first()?;
-        if at > now {
-            return None;
+    /// Unsets and returns every timer due at or before `now`, earliest first.
+    pub(super) fn take_due(&mut self, now: u64) -> Vec<(u64, Timer)> {
+        let mut due = Vec::new();
+        while let Some(&(at, timer)) = self.by_time.first() {
+            if at > now {
+                break;
+            }
+            self.by_time.pop_first();
+            self.by_identity.remove(&timer);
+            due.push((at, timer));
         }
-        self.by_time.pop_first();
-        self.by_identity.remove(&timer);
-        Some((at, timer))
+        due
     }
 }
 
 impl Node {
     /// Fires every timer due at or before `now` (UTC ms).
+    ///
+    /// Only the timers due when it is called: one that firing sets again (a link test, the
+    /// checkpoint, a retransmission) waits for the next call even if its new time is not after
+    /// `now`, as happens when times saturate at the top of u64 (a lying disk or clock), so a
+    /// call always ends.
     pub fn handle_timeout(&mut self, now: u64) {
         let now = self.clock(now);
-        while let Some((at, timer)) = self.timers.pop_due(now) {
+        for (at, timer) in self.timers.take_due(now) {
             self.fire(now, at, timer);
         }
     }
@@ -162,7 +170,7 @@ impl Node {
     }
 
     fn send_link_test(&mut self, now: u64, peer: NodeId) {
-        let link_seq = self.peers.get(&peer).map_or(1, |p| p.link_seq_out + 1);
+        let link_seq = self.peers.get(&peer).map_or(1, |p| p.link_seq_out.saturating_add(1));
         let notice = Notice {
             network: self.network,
             sender: self.id,
