@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use hotline_proto::log::{verify_leaf_signatures, Check, LogVerifier, VerifiedEntry};
 use hotline_proto::merkle::node_hash;
-use hotline_proto::message::SignedCheckpoint;
 use hotline_proto::note::{self, Checkpoint, NoteSignature, ALG_COSIGNATURE_V1, ALG_ED25519};
+use hotline_proto::wire::verify_leaf_signatures;
 use hotline_proto::LogError;
+use hotline_proto::SignedCheckpoint;
+use hotline_proto::{Check, LogVerifier, VerifiedEntry};
 use hotline_proto::{Hash32, NodeId, Record, Roster, Sig64};
 use serde::{Deserialize, Serialize};
 

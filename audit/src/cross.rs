@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use hotline_proto::log::DeadlineMissed;
-use hotline_proto::log::{Check, LogVerifier};
 use hotline_proto::merkle::MerkleTree;
-use hotline_proto::message::SignedCheckpoint;
+use hotline_proto::DeadlineMissed;
+use hotline_proto::SignedCheckpoint;
+use hotline_proto::{Check, LogVerifier};
 use hotline_proto::{DeadlineKind, Hash32, Message, NodeId, Record, Roster};
 use serde::Serialize;
 

@@ -4,8 +4,8 @@
 //! with the log.
 
 use anyhow::{anyhow, Result};
-use hotline_proto::log::{Check, LogVerifier};
 use hotline_proto::{hex, Message, NodeId, Record, Roster};
+use hotline_proto::{Check, LogVerifier};
 use serde_json::{json, Value};
 
 /// The export format's name and version.

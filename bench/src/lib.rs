@@ -7,7 +7,10 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod floors;
+mod net;
 pub mod plot;
+mod report;
 mod run;
 pub mod synthetic;
 

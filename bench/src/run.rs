@@ -15,23 +15,24 @@
 //! Results go to `OUT/results.json`, `OUT/summary.md` and SVG plots in `OUT/`. `--quick` runs every
 //! bench at toy sizes: a smoke test for CI, not a measurement.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::plot::{Chart, Series};
 use anyhow::{anyhow, bail, Context, Result};
-use ed25519_dalek::{Signer, SigningKey};
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::client::{self, Client};
-use hotline_node::home::Home;
-use hotline_proto::roster::Policy;
+use hotline_proto::Policy;
 use hotline_proto::{Body, Incident, Precedence};
 use serde_json::{json, Value};
 
-use hotline_testnet::testnet::{self, Child};
+use hotline_testnet::procfs::status_kib;
+use hotline_testnet::testnet;
+
+use crate::floors::{batch_floor, floors, two_members, verify_floor};
+use crate::net::Net;
+use crate::report::{plots, summary};
 
 /// Arguments of `hotline bench`.
 #[derive(clap::Args)]
@@ -53,14 +54,14 @@ pub struct BenchArgs {
     from: Option<PathBuf>,
 }
 
-struct Sizes {
-    samples: usize,
-    floor_samples: usize,
-    throughput: usize,
-    fanout: Vec<usize>,
-    fanout_samples: usize,
-    audit: Vec<usize>,
-    recovery: Vec<usize>,
+pub(crate) struct Sizes {
+    pub(crate) samples: usize,
+    pub(crate) floor_samples: usize,
+    pub(crate) throughput: usize,
+    pub(crate) fanout: Vec<usize>,
+    pub(crate) fanout_samples: usize,
+    pub(crate) audit: Vec<usize>,
+    pub(crate) recovery: Vec<usize>,
 }
 
 impl Sizes {
@@ -90,23 +91,23 @@ impl Sizes {
 }
 
 /// The S1 incident, which every latency sample carries.
-fn incident() -> Result<Incident> {
+pub(crate) fn incident() -> Result<Incident> {
     Ok(serde_json::from_str(include_str!("../../spec/examples/s1-misidentification.json"))?)
 }
 
-fn policy() -> Policy {
+pub(crate) fn policy() -> Policy {
     Policy { required_languages: vec!["en".into()], ..Policy::default() }
 }
 
 /// p50, p99, p99.9 and max of samples in ms.
-fn stats(samples: &[f64]) -> Value {
+pub(crate) fn stats(samples: &[f64]) -> Value {
     let mut v = samples.to_vec();
     v.sort_by(f64::total_cmp);
     let at = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
     json!({"n": v.len(), "p50": at(0.5), "p99": at(0.99), "p999": at(0.999), "max": at(1.0)})
 }
 
-fn f(v: &Value, key: &str) -> f64 {
+pub(crate) fn f(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(0.0)
 }
 
@@ -174,239 +175,7 @@ fn machine(cores: usize) -> Value {
     json!({"cores": cores, "cpu": cpu, "memory": mem, "version": env!("CARGO_PKG_VERSION")})
 }
 
-/// The size of a FLASH notice carrying the S1 incident, as sealed.
-fn frame_len() -> Result<usize> {
-    let key = SigningKey::from_bytes(&[1; 32]);
-    let notice = hotline_proto::Notice {
-        network: hotline_proto::Hash32([0; 32]),
-        sender: hotline_proto::crypto::node_id(&key),
-        seq: 1,
-        created_ms: 0,
-        precedence: Precedence::Flash,
-        to: vec![],
-        thread: None,
-        in_reply_to: None,
-        body: Body::Incident(incident()?),
-    };
-    Ok(hotline_proto::message::seal(&key, hotline_proto::Kind::Notice, &notice).0.len())
-}
-
-fn floors(dir: &Path, sizes: &Sizes) -> Result<Value> {
-    let size = frame_len()?;
-    let rtt = quinn_round_trips(sizes.floor_samples, size)?;
-    let fsync = fsyncs(dir, sizes.floor_samples, size + 200)?;
-    let commits = store_commits(dir, sizes.floor_samples, size + 200)?;
-    let key = SigningKey::from_bytes(&[2; 32]);
-    let message = vec![5u8; size];
-    let t = Instant::now();
-    let mut signature = key.sign(&message);
-    for _ in 0..2000 {
-        signature = key.sign(&message);
-    }
-    let sign_us = t.elapsed().as_secs_f64() * 1e6 / 2001.0;
-    let t = Instant::now();
-    for _ in 0..2000 {
-        key.verifying_key().verify_strict(&message, &signature).map_err(|e| anyhow!("{e}"))?;
-    }
-    let verify_us = t.elapsed().as_secs_f64() * 1e6 / 2000.0;
-    // On the path from a notice to its receipt: the sender signs the notice and its `sent` entry;
-    // the receiver verifies the notice and signs two entries and the receipt; the sender verifies
-    // the receipt and signs its `accepted` entry.
-    let crypto_ms = (6.0 * sign_us + 2.0 * verify_us) / 1000.0;
-    let (rtt, fsync, commits) = (stats(&rtt), stats(&fsync), stats(&commits));
-    let floor = |q: &str| f(&rtt, q) + f(&fsync, q) + crypto_ms;
-    Ok(json!({
-        "frame_bytes": size,
-        "quinn_rtt_ms": rtt,
-        "fsync_ms": fsync,
-        "store_commit_ms": commits,
-        "sign_us": sign_us,
-        "verify_strict_us": verify_us,
-        "path_crypto_ms": crypto_ms,
-        "latency_floor_ms": {"p50": floor("p50"), "p99": floor("p99"), "p999": floor("p999")},
-        "latency_floor_3_fsyncs_ms": {"p50": floor("p50") + 2.0 * f(&fsync, "p50"), "p99": floor("p99") + 2.0 * f(&fsync, "p99")},
-    }))
-}
-
-/// Two fresh keys, alpha and bravo, and a roster of them with the bench policy.
-fn two_members(network: &str) -> (SigningKey, SigningKey, hotline_proto::Roster) {
-    let (a, b) = (hotline_node::keys::generate(), hotline_node::keys::generate());
-    let member = |name: &str, k: &SigningKey| hotline_proto::Member {
-        name: name.into(),
-        key: hotline_proto::crypto::node_id(k),
-        addresses: vec![],
-        languages: vec![],
-    };
-    let roster = hotline_proto::Roster {
-        format: hotline_proto::roster::ROSTER_FORMAT,
-        network: network.into(),
-        members: vec![member("alpha", &a), member("bravo", &b)],
-        policy: policy(),
-    };
-    (a, b, roster)
-}
-
-/// Raw quinn, same TLS configuration as the nodes: a request of `size` bytes on a uni stream, 100
-/// bytes back on another.
-fn quinn_round_trips(n: usize, size: usize) -> Result<Vec<f64>> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(async move {
-        let (a, b, roster) = two_members("floor");
-        let server = quinn::Endpoint::server(
-            hotline_node::transport::server_config(&b, &roster)?,
-            "127.0.0.1:0".parse()?,
-        )?;
-        let addr = server.local_addr()?;
-        tokio::spawn(async move {
-            let Some(incoming) = server.accept().await else { return };
-            let Ok(conn) = incoming.await else { return };
-            while let Ok(mut s) = conn.accept_uni().await {
-                if s.read_to_end(1 << 20).await.is_err() {
-                    return;
-                }
-                let Ok(mut out) = conn.open_uni().await else { return };
-                let _ = out.write_all(&[0u8; 100]).await;
-                let _ = out.finish();
-            }
-        });
-        let mut client = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
-        client.set_default_client_config(hotline_node::transport::client_config(
-            &a,
-            hotline_proto::crypto::node_id(&b),
-        )?);
-        let conn = client.connect(addr, "floor.invalid")?.await?;
-        let payload = vec![7u8; size];
-        let mut times = Vec::with_capacity(n);
-        for _ in 0..n + 10 {
-            let t = Instant::now();
-            let mut s = conn.open_uni().await?;
-            s.write_all(&payload).await?;
-            s.finish()?;
-            let mut r = conn.accept_uni().await?;
-            r.read_to_end(1 << 20).await?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        Ok(times.split_off(10))
-    })
-}
-
-/// The node's own durable append: one leaf committed to the redb store (not a floor: the cost the
-/// store adds to a raw fsync).
-fn store_commits(dir: &Path, n: usize, size: usize) -> Result<Vec<f64>> {
-    let (mut store, _) = hotline_node::store::Store::open(&dir.join("commit-bench.redb"))?;
-    let leaf = vec![3u8; size];
-    let mut times = Vec::with_capacity(n);
-    for i in 0..n {
-        let t = Instant::now();
-        store.append(i as u64, std::slice::from_ref(&leaf))?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(times)
-}
-
-fn fsyncs(dir: &Path, n: usize, size: usize) -> Result<Vec<f64>> {
-    let mut file = std::fs::File::create(dir.join("fsync.bin"))?;
-    let buf = vec![1u8; size];
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        file.write_all(&buf)?;
-        file.sync_all()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(times)
-}
-
-/// A running testnet for one bench; every process is stopped when it is dropped.
-struct Net {
-    homes: Vec<Home>,
-    children: Vec<Child>,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for child in self.children.drain(..) {
-            child.stop();
-        }
-    }
-}
-
-impl Net {
-    /// Initialises `n` nodes under `dir` (without starting them).
-    fn init(dir: &Path, n: usize) -> Result<Net> {
-        let sockets: Vec<std::net::UdpSocket> =
-            (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0")).collect::<std::io::Result<_>>()?;
-        let ports: Vec<u16> =
-            sockets.iter().map(|s| s.local_addr().map(|a| a.port())).collect::<std::io::Result<_>>()?;
-        drop(sockets);
-        let homes = testnet::init(dir, &ports, policy())?.into_iter().map(|(_, h)| h).collect();
-        Ok(Net { homes, children: Vec::new() })
-    }
-
-    /// Starts node `i`; returns once its API answers (and how long that took).
-    fn start(&mut self, i: usize) -> Result<Duration> {
-        let t = Instant::now();
-        let log = self.homes[i].dir().join("node.log");
-        self.children.push(Child::start(&self.homes[i], Some(&log))?);
-        let api = self.homes[i].api_path();
-        while client::call(&api, &Request::Status).is_err() {
-            if t.elapsed() > Duration::from_secs(120) {
-                bail!("node {i} did not start within 120 s; see {}", log.display());
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        Ok(t.elapsed())
-    }
-
-    fn api(&self, i: usize) -> PathBuf {
-        self.homes[i].api_path()
-    }
-
-    /// Sends a FLASH notice from node 0 to every other node and waits until all receipted.
-    fn warm_up(&self) -> Result<()> {
-        let to: Vec<String> = (1..self.homes.len()).map(testnet::name).collect();
-        client::call(&self.api(0), &send(Precedence::Flash, to)?)?;
-        self.quiet(0, Duration::from_secs(60))
-    }
-
-    /// Waits until node `i` has nothing unreceipted.
-    fn quiet(&self, i: usize, limit: Duration) -> Result<()> {
-        let t = Instant::now();
-        loop {
-            let status = client::call(&self.api(i), &Request::Status)?;
-            let links = status["links"].as_array().cloned().unwrap_or_default();
-            if links.iter().all(|l| l["unreceipted"] == 0) {
-                return Ok(());
-            }
-            if t.elapsed() > limit {
-                bail!("node {i} still has unreceipted messages after {limit:?}: {}", status["links"]);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn rss_kib(&self) -> Vec<u64> {
-        self.children.iter().map(|c| rss_kib(c.id())).collect()
-    }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    proc_status_kib(pid, "VmRSS:")
-}
-
-/// A `kB` field of `/proc/PID/status` (0 if the process is gone).
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn send(precedence: Precedence, to: Vec<String>) -> Result<Request> {
+pub(crate) fn send(precedence: Precedence, to: Vec<String>) -> Result<Request> {
     Ok(Request::Send(Box::new(SendRequest {
         precedence,
         to,
@@ -419,7 +188,7 @@ fn send(precedence: Precedence, to: Vec<String>) -> Result<Request> {
 
 /// Sends one notice and waits for `receipts` receipt events for it; the time in ms, or `None` if
 /// the events did not come within 10 s (the event stream can lag under load).
-fn one_notice(
+pub(crate) fn one_notice(
     api: &Path,
     watch: &mut Option<Client>,
     request: &Request,
@@ -620,7 +389,7 @@ fn audit(dir: &Path, sizes: &Sizes, cores: usize, keep: bool) -> Result<Value> {
         // count the pages it shared with this process between fork and exec.
         let mut peak_kib = 0;
         let status = loop {
-            peak_kib = peak_kib.max(proc_status_kib(child.id(), "VmHWM:"));
+            peak_kib = peak_kib.max(status_kib(child.id(), "VmHWM:").unwrap_or(0));
             if let Some(status) = child.try_wait()? {
                 break status;
             }
@@ -642,51 +411,6 @@ fn audit(dir: &Path, sizes: &Sizes, cores: usize, keep: bool) -> Result<Value> {
         });
     }
     Ok(out)
-}
-
-/// Seconds to verify `count` signatures strictly on `cores` threads, with nothing else to do.
-fn verify_floor(key: &SigningKey, count: usize, cores: usize) -> f64 {
-    let messages: Vec<Vec<u8>> = (0..1024u32).map(|i| vec![i as u8; 400]).collect();
-    let signatures: Vec<_> = messages.iter().map(|m| key.sign(m)).collect();
-    let vk = key.verifying_key();
-    let t = Instant::now();
-    std::thread::scope(|s| {
-        for c in 0..cores {
-            let (messages, signatures) = (&messages, &signatures);
-            s.spawn(move || {
-                for i in (c..count).step_by(cores) {
-                    let j = i % messages.len();
-                    let _ = vk.verify_strict(&messages[j], &signatures[j]);
-                }
-            });
-        }
-    });
-    t.elapsed().as_secs_f64()
-}
-
-/// Seconds to check `count` signatures with `ed25519_dalek::verify_batch` (batches of 64) on
-/// `cores` threads: the floor. Batch verification is not what the auditor may use (it
-/// accepts signatures that `verify_strict` refuses), but it is the cheapest way to check them.
-fn batch_floor(key: &SigningKey, count: usize, cores: usize) -> Result<f64> {
-    const BATCH: usize = 64;
-    let messages: Vec<Vec<u8>> = (0..BATCH as u32).map(|i| vec![i as u8; 400]).collect();
-    let signatures: Vec<_> = messages.iter().map(|m| key.sign(m)).collect();
-    let keys = vec![key.verifying_key(); BATCH];
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    ed25519_dalek::verify_batch(&refs, &signatures, &keys).map_err(|e| anyhow!("batch floor: {e}"))?;
-    let batches = count.div_ceil(BATCH);
-    let t = Instant::now();
-    std::thread::scope(|s| {
-        for c in 0..cores {
-            let (refs, signatures, keys) = (&refs, &signatures, &keys);
-            s.spawn(move || {
-                for _ in (c..batches).step_by(cores) {
-                    let _ = ed25519_dalek::verify_batch(refs, signatures, keys);
-                }
-            });
-        }
-    });
-    Ok(t.elapsed().as_secs_f64())
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -730,218 +454,4 @@ fn recovery(dir: &Path, sizes: &Sizes) -> Result<Value> {
         out[n.to_string()] = json!({"entries": n, "start_to_serving_s": took.as_secs_f64(), "rss_kib": rss});
     }
     Ok(out)
-}
-
-fn plots(out: &Path, r: &Value) -> Result<()> {
-    let cdf = |samples: &Value| -> Vec<(f64, f64)> {
-        let mut v: Vec<f64> =
-            samples.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
-        v.sort_by(f64::total_cmp);
-        let len = v.len().max(1) as f64;
-        v.iter().enumerate().map(|(i, x)| (*x, 100.0 * (i + 1) as f64 / len)).collect()
-    };
-    if r["latency"].is_object() {
-        let mut series: Vec<Series> = Precedence::ALL
-            .iter()
-            .map(|p| Series {
-                name: format!("{} idle", p.name()),
-                points: cdf(&r["latency"]["idle"][p.name()]["samples"]),
-                dashed: false,
-            })
-            .collect();
-        series.push(Series {
-            name: "FLASH under load".into(),
-            points: cdf(&r["latency"]["flash_under_load"]["samples"]),
-            dashed: false,
-        });
-        let floor = f(&r["floors"]["latency_floor_ms"], "p50");
-        series.push(Series {
-            name: "floor p50".into(),
-            points: vec![(floor, 0.0), (floor, 100.0)],
-            dashed: true,
-        });
-        let chart = Chart {
-            title: "Notice to signed receipt: latency distribution".into(),
-            x_label: "milliseconds (logarithmic)".into(),
-            y_label: "percent of notices".into(),
-            log_x: true,
-            series,
-        };
-        std::fs::write(out.join("latency.svg"), chart.svg())?;
-    }
-    let by_size = |v: &Value, key: &str| -> Vec<(f64, f64)> {
-        let mut points: Vec<(f64, f64)> = v
-            .as_object()
-            .map(|o| {
-                o.iter().filter_map(|(k, x)| Some((k.parse().ok()?, x.pointer(key)?.as_f64()?))).collect()
-            })
-            .unwrap_or_default();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        points
-    };
-    let charts = [
-        (
-            "fanout",
-            "fanout.svg",
-            "One FLASH notice to N − 1 peers: time until every receipt",
-            "nodes",
-            "milliseconds (p50)",
-            false,
-            vec![("measured", "/stats/p50", false), ("floor", "/floor_p50_ms", true)],
-        ),
-        (
-            "audit",
-            "audit.svg",
-            "hotline audit verify: entries per second",
-            "entries",
-            "entries per second",
-            true,
-            vec![
-                ("measured", "/entries_per_s", false),
-                ("strict floor", "/floor_entries_per_s", true),
-                ("batch floor", "/batch_floor_entries_per_s", true),
-            ],
-        ),
-        (
-            "recovery",
-            "recovery.svg",
-            "Recovery: process start to serving",
-            "log entries",
-            "seconds",
-            true,
-            vec![("start to serving", "/start_to_serving_s", false)],
-        ),
-    ];
-    for (key, file, title, x, y, log_x, lines) in charts {
-        if !r[key].is_object() {
-            continue;
-        }
-        let series = lines
-            .into_iter()
-            .map(|(name, ptr, dashed)| Series { name: name.into(), points: by_size(&r[key], ptr), dashed })
-            .collect();
-        let chart = Chart { title: title.into(), x_label: x.into(), y_label: y.into(), log_x, series };
-        std::fs::write(out.join(file), chart.svg())?;
-    }
-    Ok(())
-}
-
-fn summary(r: &Value) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    let fl = &r["floors"];
-    let _ = writeln!(s, "## Floors (this run)\n");
-    let _ = writeln!(s, "| floor | p50 | p99 |\n|---|---|---|");
-    let _ = writeln!(
-        s,
-        "| raw quinn request/response, {} B | {:.3} ms | {:.3} ms |",
-        fl["frame_bytes"],
-        f(&fl["quinn_rtt_ms"], "p50"),
-        f(&fl["quinn_rtt_ms"], "p99")
-    );
-    let _ = writeln!(
-        s,
-        "| write + fsync | {:.3} ms | {:.3} ms |",
-        f(&fl["fsync_ms"], "p50"),
-        f(&fl["fsync_ms"], "p99")
-    );
-    let _ = writeln!(
-        s,
-        "| (not a floor) one entry committed to the node's redb store | {:.3} ms | {:.3} ms |",
-        f(&fl["store_commit_ms"], "p50"),
-        f(&fl["store_commit_ms"], "p99")
-    );
-    let _ = writeln!(
-        s,
-        "| ed25519 sign / verify_strict | {:.1} µs | {:.1} µs |",
-        f(fl, "sign_us"),
-        f(fl, "verify_strict_us")
-    );
-    let _ = writeln!(
-        s,
-        "| latency floor: RTT + 1 fsync + 6 signs + 2 verifies | {:.3} ms | {:.3} ms |",
-        f(&fl["latency_floor_ms"], "p50"),
-        f(&fl["latency_floor_ms"], "p99")
-    );
-    let _ = writeln!(
-        s,
-        "| the same with the 3 fsyncs on the protocol's path | {:.3} ms | {:.3} ms |\n",
-        f(&fl["latency_floor_3_fsyncs_ms"], "p50"),
-        f(&fl["latency_floor_3_fsyncs_ms"], "p99")
-    );
-    if r["latency"].is_object() {
-        let _ = writeln!(s, "## Latency: notice → signed receipt at the sender\n");
-        let _ = writeln!(
-            s,
-            "| case | n | p50 | p99 | p99.9 | p50 / floor | p99 / floor |\n|---|---|---|---|---|---|---|"
-        );
-        let row = |s: &mut String, name: &str, v: &Value| {
-            let st = &v["stats"];
-            let _ = writeln!(
-                s,
-                "| {name} | {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.2} | {:.2} |",
-                st["n"],
-                f(st, "p50"),
-                f(st, "p99"),
-                f(st, "p999"),
-                f(v, "ratio_p50"),
-                f(v, "ratio_p99")
-            );
-        };
-        for p in Precedence::ALL {
-            row(&mut s, &format!("{} idle", p.name()), &r["latency"]["idle"][p.name()]);
-        }
-        let load = &r["latency"]["flash_under_load"];
-        row(
-            &mut s,
-            &format!("FLASH under ROUTINE load ({:.0}/s)", f(load, "background_routine_per_s")),
-            load,
-        );
-        let _ = writeln!(s, "\nIdle node memory (RSS, KiB, per node): {}\n", r["latency"]["idle_rss_kib"]);
-        let t = &r["latency"]["throughput"];
-        if t.is_object() {
-            let _ = writeln!(s, "## Throughput\n\n{} notices, stored and receipted at both ends: {:.0} notices/s; crypto floor on every core {:.0}/s; ratio {:.2}. (Stored at the sender: {:.0}/s; raw fsyncs: {:.0}/s.)\n", t["notices"], f(t, "notices_per_s"), f(t, "crypto_floor_per_s"), f(t, "ratio"), f(t, "stored_at_sender_per_s"), f(t, "fsyncs_per_s_raw"));
-        }
-    }
-    let table = |s: &mut String, title: &str, head: &str, v: &Value, row: &dyn Fn(&str, &Value) -> String| {
-        if let Some(o) = v.as_object() {
-            let _ = writeln!(s, "## {title}\n\n{head}");
-            let mut rows: Vec<(u64, String)> =
-                o.iter().map(|(k, x)| (k.parse().unwrap_or(0), row(k, x))).collect();
-            rows.sort();
-            for (_, line) in rows {
-                let _ = writeln!(s, "{line}");
-            }
-            s.push('\n');
-        }
-    };
-    table(
-        &mut s,
-        "Fan-out: one FLASH notice to N − 1 peers",
-        "| nodes | p50 | max | floor | p50 / floor | memory, all nodes |\n|---|---|---|---|---|---|",
-        &r["fanout"],
-        &|k, x| {
-            format!(
-                "| {k} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} | {:.0} MiB |",
-                f(&x["stats"], "p50"),
-                f(&x["stats"], "max"),
-                f(x, "floor_p50_ms"),
-                f(x, "ratio_p50"),
-                f(x, "rss_kib_total") / 1024.0
-            )
-        },
-    );
-    table(&mut s, "Audit: hotline audit verify", "| entries | time | entries/s | strict floor entries/s | ratio | batch floor entries/s | ratio | peak memory | bundle |\n|---|---|---|---|---|---|---|---|---|", &r["audit"], &|k, x| {
-        format!("| {k} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} MiB | {:.0} MiB |", f(x, "seconds"), f(x, "entries_per_s"), f(x, "floor_entries_per_s"), f(x, "ratio"), f(x, "batch_floor_entries_per_s"), f(x, "ratio_to_batch"), f(x, "peak_rss_kib") / 1024.0, f(x, "bundle_bytes") / 1048576.0)
-    });
-    table(
-        &mut s,
-        "Recovery: process start to serving",
-        "| entries | start to serving | memory after |\n|---|---|---|",
-        &r["recovery"],
-        &|k, x| {
-            format!("| {k} | {:.3} s | {:.0} MiB |", f(x, "start_to_serving_s"), f(x, "rss_kib") / 1024.0)
-        },
-    );
-    s
 }

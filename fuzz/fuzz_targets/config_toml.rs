@@ -4,7 +4,7 @@
 #![no_main]
 
 use hotline_node::home::Config;
-use hotline_proto::roster::Policy;
+use hotline_proto::Policy;
 use hotline_proto::Roster;
 use hotline_testnet::relay::Scenario;
 use libfuzzer_sys::fuzz_target;

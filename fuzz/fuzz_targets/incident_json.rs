@@ -2,10 +2,10 @@
 //! incident that passes must survive the wire (postcard, strictly) and open inside a notice.
 #![no_main]
 
-use hotline_proto::incident::Completeness;
-use hotline_proto::message::Addressee;
-use hotline_proto::message::{self, Kind};
 use hotline_proto::testing::codec;
+use hotline_proto::Addressee;
+use hotline_proto::Completeness;
+use hotline_proto::Kind;
 use hotline_proto::{Body, ErrorCode, Incident, Notice, NoticeId, Precedence, Role};
 use libfuzzer_sys::fuzz_target;
 
@@ -39,8 +39,8 @@ fuzz_target!(|data: &[u8]| {
             in_reply_to: None,
             body: Body::Incident(incident.clone()),
         };
-        let (frame, _) = message::seal(&fx.keys[0], Kind::Notice, &notice);
-        match message::open(&frame, &fx.roster, &fx.network) {
+        let (frame, _) = hotline_proto::wire::seal(&fx.keys[0], Kind::Notice, &notice);
+        match hotline_proto::wire::open(&frame, &fx.roster, &fx.network) {
             Ok(_) => {}
             Err(r) => assert_eq!(
                 r.code,

@@ -4,7 +4,7 @@
 //! Input: `[mode][…]`. Even mode: the rest is leaves in entry-bundle framing (`[len u16 BE][leaf]`;
 //! the seed is the vectors' log, which verifies). Odd mode: the rest is chunks
 //! (`hotline_fuzz::chunks`), each describing a record that the harness builds, chains to the
-//! previous entry and seals with alpha's key (`log::seal_entry`), so the record rules are reached.
+//! previous entry and seals with alpha's key (`hotline_proto::wire::seal_entry`), so the record rules are reached.
 //!
 //! Properties: a leaf `Full` accepts, `Chain` accepts; a prefix `Chain` accepts restores a node.
 #![no_main]
@@ -12,10 +12,11 @@
 use arbitrary::{Result, Unstructured};
 use hotline_fuzz::{arb_notice, arb_notice_id, node_ref, resign, vector_frames, Fixture};
 use hotline_proto::crypto::leaf_hash;
-use hotline_proto::log::{self, verify_leaf_signatures, Check, DeadlineKind, LogEntry, LogVerifier, Record};
-use hotline_proto::message::{self, Kind, SignedCheckpoint};
 use hotline_proto::note::{self, Checkpoint};
+use hotline_proto::wire::verify_leaf_signatures;
+use hotline_proto::{Check, DeadlineKind, LogEntry, LogVerifier, Record};
 use hotline_proto::{ErrorCode, Hash32, Node, Sig64};
+use hotline_proto::{Kind, SignedCheckpoint};
 use libfuzzer_sys::fuzz_target;
 
 const ALPHA: usize = 0;
@@ -27,7 +28,7 @@ fn frame(u: &mut Unstructured, fx: &Fixture, now: u64) -> Result<Vec<u8>> {
         2 => {
             let sender = if u.ratio(3, 4)? { ALPHA } else { hotline_fuzz::member_index(u)? };
             let n = arb_notice(u, fx, sender, now, &[])?;
-            message::seal(&fx.keys[sender], Kind::Notice, &n).0
+            hotline_proto::wire::seal(&fx.keys[sender], Kind::Notice, &n).0
         }
         3 => {
             let kind = hotline_fuzz::kind_of(u.arbitrary()?);
@@ -63,20 +64,25 @@ fn record(u: &mut Unstructured, fx: &Fixture, v: &LogVerifier, now: u64) -> Resu
         1 => Record::Sent { frame: frame(u, fx, now)? },
         2 => Record::Accepted { frame: frame(u, fx, now)? },
         3 => Record::Receipted { frame: frame(u, fx, now)? },
-        4 => Record::DeadlineMissed(log::DeadlineMissed {
+        4 => Record::DeadlineMissed(hotline_proto::DeadlineMissed {
             notice: arb_notice_id(u, fx)?,
             party: node_ref(u, fx)?,
             deadline: if u.arbitrary()? { DeadlineKind::Receipt } else { DeadlineKind::Ack },
             deadline_ms: u.arbitrary()?,
         }),
-        5 => Record::LinkDown(log::LinkDown { peer: node_ref(u, fx)?, last_heard_ms: u.arbitrary()? }),
+        5 => Record::LinkDown(hotline_proto::LinkDown {
+            peer: node_ref(u, fx)?,
+            last_heard_ms: u.arbitrary()?,
+        }),
         6 => Record::LinkUp { peer: node_ref(u, fx)? },
-        7 => Record::SequenceGap(log::SequenceGap {
+        7 => Record::SequenceGap(hotline_proto::SequenceGap {
             peer: node_ref(u, fx)?,
             first: hotline_fuzz::arb_seq(u)?,
             last: hotline_fuzz::arb_seq(u)?,
         }),
-        8 => Record::ClockSkew(log::ClockSkew { peer: node_ref(u, fx)?, offset_ms: u.arbitrary()? }),
+        8 => {
+            Record::ClockSkew(hotline_proto::ClockSkew { peer: node_ref(u, fx)?, offset_ms: u.arbitrary()? })
+        }
         9 => Record::Rejected {
             peer: node_ref(u, fx)?,
             code: *u.choose(&[ErrorCode::Malformed, ErrorCode::BadSignature, ErrorCode::InconsistentLog])?,
@@ -160,7 +166,7 @@ fn entry(u: &mut Unstructured, fx: &Fixture, v: &LogVerifier, last_time: u64) ->
         e.prev = Hash32(u.arbitrary()?);
     }
     let key = if u.ratio(1, 32)? { &fx.keys[1] } else { &fx.keys[ALPHA] };
-    Ok((log::seal_entry(key, &e), now))
+    Ok((hotline_proto::wire::seal_entry(key, &e), now))
 }
 
 struct State {

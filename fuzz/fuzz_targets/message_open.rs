@@ -1,15 +1,16 @@
-//! Any bytes as a frame from a peer: `message::open` against the vectors' roster (the seeds are
+//! Any bytes as a frame from a peer: `hotline_proto::wire::open` against the vectors' roster (the seeds are
 //! the vectors' frames, which open). Also `peek` and `decode_trusted`, which must agree with it.
 #![no_main]
 
-use hotline_proto::message::{self, message_hash, Message};
 use hotline_proto::testing::{codec, decode_trusted};
+use hotline_proto::wire::message_hash;
+use hotline_proto::Message;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let fx = hotline_fuzz::vectors();
-    let opened = message::open(data, &fx.roster, &fx.network);
-    let peeked = message::peek(data);
+    let opened = hotline_proto::wire::open(data, &fx.roster, &fx.network);
+    let peeked = hotline_proto::wire::peek(data);
     let trusted = decode_trusted(data);
     assert_eq!(peeked.is_some(), trusted.is_ok(), "peek and decode_trusted disagree");
     if let Ok(opened) = opened {
@@ -17,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(opened, trusted, "open and decode_trusted disagree");
         assert_eq!(Some(&opened.message), peeked.as_ref());
         // Strict decoding: the frame is the one encoding of its value.
-        let frame: message::Frame = codec::decode("frame", data, usize::MAX).expect("frame decodes");
+        let frame: hotline_proto::wire::Frame =
+            codec::decode("frame", data, usize::MAX).expect("frame decodes");
         assert_eq!(codec::encode(&frame), data);
         assert_eq!(opened.hash, message_hash(frame.kind, &frame.body));
         let body = match &opened.message {

@@ -21,13 +21,12 @@ use arbitrary::{Result, Unstructured};
 use hotline_fuzz::{
     arb_body, arb_disposition, arb_notice, arb_operator, arb_precedence, arb_texts, resign, Fixture, T0,
 };
-use hotline_proto::log::{Check, LogVerifier};
 use hotline_proto::merkle::MerkleTree;
-use hotline_proto::message::{
-    self, CheckpointOffer, Cosignature, Kind, Message, MessageRef, Opened, SignedCheckpoint,
-};
 use hotline_proto::note::{self, Checkpoint};
+use hotline_proto::wire::Opened;
 use hotline_proto::{Ack, Draft, Event, Hash32, Node, NodeId, NoticeId, Role};
+use hotline_proto::{Check, LogVerifier};
+use hotline_proto::{CheckpointOffer, Cosignature, Kind, Message, MessageRef, SignedCheckpoint};
 use libfuzzer_sys::fuzz_target;
 
 const A: usize = 0;
@@ -121,7 +120,7 @@ impl World {
                 let me = self.fx.ids[s];
                 assert_ne!(t.to, me, "a node transmits to itself");
                 let to = self.fx.ids.iter().position(|id| *id == t.to).expect("transmit to a member");
-                let opened = message::open(&t.frame, &self.fx.roster, &self.fx.network)
+                let opened = hotline_proto::wire::open(&t.frame, &self.fx.roster, &self.fx.network)
                     .unwrap_or_else(|r| panic!("a node transmits a frame its peer refuses: {r}"));
                 assert_eq!(opened.message.signer(), me, "a node transmits a frame it did not sign");
                 if let Message::Notice(n) = &opened.message {
@@ -166,7 +165,7 @@ impl World {
             2 => {
                 let n = arb_notice(&mut u, fx, peer, self.now, &self.known)?;
                 self.remember(n.id());
-                let (frame, _) = message::seal(&fx.keys[peer], Kind::Notice, &n);
+                let (frame, _) = hotline_proto::wire::seal(&fx.keys[peer], Kind::Notice, &n);
                 self.to_alpha(peer, &frame);
             }
             3 => {
@@ -221,7 +220,7 @@ impl World {
                     disposition: arb_disposition(&mut u)?,
                     note: if u.arbitrary()? { Vec::new() } else { arb_texts(&mut u)? },
                 };
-                let (frame, _) = message::seal(&fx.keys[peer], Kind::Ack, &ack);
+                let (frame, _) = hotline_proto::wire::seal(&fx.keys[peer], Kind::Ack, &ack);
                 self.to_alpha(peer, &frame);
             }
             5 => {
@@ -257,7 +256,7 @@ impl World {
                     proof_from,
                     proof,
                 };
-                let (frame, _) = message::seal(&fx.keys[peer], Kind::Checkpoint, &offer);
+                let (frame, _) = hotline_proto::wire::seal(&fx.keys[peer], Kind::Checkpoint, &offer);
                 self.to_alpha(peer, &frame);
             }
             6 => {
@@ -282,7 +281,7 @@ impl World {
                     signature: hotline_proto::Sig64([0; 64]),
                 };
                 hotline_fuzz::resign_cosignature(fx, &fx.keys[peer], &mut c);
-                let (frame, _) = message::seal(&fx.keys[peer], Kind::Cosignature, &c);
+                let (frame, _) = hotline_proto::wire::seal(&fx.keys[peer], Kind::Cosignature, &c);
                 self.to_alpha(peer, &frame);
             }
             7 => {

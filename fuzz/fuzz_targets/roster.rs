@@ -5,7 +5,7 @@
 #![no_main]
 
 use arbitrary::Unstructured;
-use hotline_proto::roster::{Deadlines, Policy};
+use hotline_proto::{Deadlines, Policy};
 use hotline_proto::{Node, NoticeId, Roster};
 use libfuzzer_sys::fuzz_target;
 

@@ -10,20 +10,22 @@ use std::sync::OnceLock;
 
 use arbitrary::{Result, Unstructured};
 use ed25519_dalek::SigningKey;
-use hotline_proto::crypto::{self, node_id, sha256};
-use hotline_proto::incident::{
-    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity,
-    SystemClass,
-};
-use hotline_proto::message::{
-    self, Addressee, CheckpointOffer, CodedMessage, Cosignature, Frame, Kind, MessageRef, SignedCheckpoint,
-};
+use hotline_proto::crypto::{self, node_id};
 use hotline_proto::note::{self, Checkpoint};
-use hotline_proto::roster::{CodebookEntry, Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::testing::codec;
+use hotline_proto::testing::fixtures::sim_policy;
+use hotline_proto::wire::Frame;
+use hotline_proto::Roster;
 use hotline_proto::{
     Ack, Body, Disposition, Hash32, LangText, Node, NodeId, Notice, NoticeId, Precedence, Receipt, Role,
     Texts,
+};
+use hotline_proto::{
+    Addressee, CheckpointOffer, CodedMessage, Cosignature, Kind, MessageRef, SignedCheckpoint,
+};
+use hotline_proto::{
+    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity,
+    SystemClass,
 };
 
 /// The members of every fixture roster, in order.
@@ -34,74 +36,12 @@ pub const T0: u64 = 1_795_860_120_000;
 /// here drifts from the vectors' (the seeds would then stop opening).
 pub const VECTORS_JSON: &str = include_str!("../../spec/vectors/v1.json");
 
-/// A test key: `SHA-256("hotline test key " ‖ name)` as the secret seed.
-pub fn key(name: &str) -> SigningKey {
-    SigningKey::from_bytes(&sha256(format!("hotline test key {name}").as_bytes()).0)
-}
+pub use hotline_proto::testing::fixtures::{codebook, en_zh as texts, test_key as key, vectors_roster};
 
-/// English and Chinese versions of a text.
-pub fn texts(en: &str, zh: &str) -> Texts {
-    vec![LangText { lang: "en".into(), text: en.into() }, LangText { lang: "zh".into(), text: zh.into() }]
-}
-
-fn members() -> Vec<Member> {
-    NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Member {
-            name: (*name).into(),
-            key: node_id(&key(name)),
-            addresses: vec![format!("127.0.0.1:{}", 47000 + i)],
-            languages: vec!["en".into(), "zh".into()],
-        })
-        .collect()
-}
-
-/// Exactly the roster of `spec/vectors/v1.json` (built as `proto/tests/vectors.rs` builds it).
-pub fn vectors_roster() -> Roster {
-    let policy = Policy { required_languages: vec!["en".into(), "zh".into()], ..Policy::default() };
-    Roster { format: ROSTER_FORMAT, network: "cbm-hotline-vectors".into(), members: members(), policy }
-}
-
-/// The test codebook.
-pub fn codebook() -> Vec<CodebookEntry> {
-    vec![
-        CodebookEntry {
-            number: 7,
-            word: "LANTERN".into(),
-            meaning: texts(
-                "Media attributed to your officials is fabricated.",
-                "归于贵方官员的媒体内容系伪造。",
-            ),
-        },
-        CodebookEntry {
-            number: 12,
-            word: "HARBOUR".into(),
-            meaning: texts(
-                "AI system withdrawn from service pending review.",
-                "人工智能系统已停用，等待审查。",
-            ),
-        },
-    ]
-}
-
-/// The vectors' members with a codebook and short timers, so that codebook notices are accepted
-/// and timers fire after little simulated time.
+/// The vectors' members with a codebook and short timers (the simulator's policy), so that
+/// codebook notices are accepted and timers fire after little simulated time.
 pub fn rich_roster() -> Roster {
-    let policy = Policy {
-        flash: hotline_proto::roster::Deadlines { receipt_ms: 3_000, ack_ms: 60_000 },
-        immediate: hotline_proto::roster::Deadlines { receipt_ms: 5_000, ack_ms: 90_000 },
-        priority: hotline_proto::roster::Deadlines { receipt_ms: 10_000, ack_ms: 120_000 },
-        routine: hotline_proto::roster::Deadlines { receipt_ms: 20_000, ack_ms: 180_000 },
-        link_test_interval_ms: 30_000,
-        link_silence_ms: 75_000,
-        max_clock_skew_ms: 2_000,
-        retransmit_initial_ms: 500,
-        retransmit_max_ms: 8_000,
-        required_languages: vec!["en".into(), "zh".into()],
-        codebook: codebook(),
-    };
-    Roster { format: ROSTER_FORMAT, network: "cbm-hotline-fuzz".into(), members: members(), policy }
+    Roster { network: "cbm-hotline-fuzz".into(), ..hotline_proto::testing::fixtures::roster(3, sim_policy()) }
 }
 
 /// A roster with its id, keys and member ids.
@@ -417,7 +357,7 @@ pub fn arb_operator(u: &mut Unstructured) -> Result<String> {
 /// canonical postcard, so that only the strict decoder stands between them and the checks.
 pub fn seal_raw(key: &SigningKey, kind: Kind, body: &[u8]) -> Vec<u8> {
     let signature = crypto::sign(key, kind.context(), body);
-    codec::encode(&Frame { version: message::VERSION, kind, body: body.to_vec(), signature })
+    codec::encode(&Frame { version: hotline_proto::wire::VERSION, kind, body: body.to_vec(), signature })
 }
 
 /// The kind with wire value `b % 5`.
@@ -479,7 +419,7 @@ pub fn resign(fx: &Fixture, kind: Kind, signer: usize, flags: u8, body: &[u8]) -
                             fix_node(&mut r.sender, fx);
                         }
                     }
-                    message::seal(key, kind, &n).0
+                    hotline_proto::wire::seal(key, kind, &n).0
                 }
                 Kind::Receipt => {
                     let mut r = lenient!(Receipt);
@@ -488,7 +428,7 @@ pub fn resign(fx: &Fixture, kind: Kind, signer: usize, flags: u8, body: &[u8]) -
                     if fix_ids {
                         fix_node(&mut r.notice.sender, fx);
                     }
-                    message::seal(key, kind, &r).0
+                    hotline_proto::wire::seal(key, kind, &r).0
                 }
                 Kind::Ack => {
                     let mut a = lenient!(Ack);
@@ -497,7 +437,7 @@ pub fn resign(fx: &Fixture, kind: Kind, signer: usize, flags: u8, body: &[u8]) -
                     if fix_ids {
                         fix_node(&mut a.notice.sender, fx);
                     }
-                    message::seal(key, kind, &a).0
+                    hotline_proto::wire::seal(key, kind, &a).0
                 }
                 Kind::Checkpoint => {
                     let mut c = lenient!(CheckpointOffer);
@@ -506,7 +446,7 @@ pub fn resign(fx: &Fixture, kind: Kind, signer: usize, flags: u8, body: &[u8]) -
                     if fix_sigs {
                         resign_checkpoint(fx, key, &id, &mut c.checkpoint);
                     }
-                    message::seal(key, kind, &c).0
+                    hotline_proto::wire::seal(key, kind, &c).0
                 }
                 Kind::Cosignature => {
                     let mut c = lenient!(Cosignature);
@@ -518,7 +458,7 @@ pub fn resign(fx: &Fixture, kind: Kind, signer: usize, flags: u8, body: &[u8]) -
                     if fix_sigs {
                         resign_cosignature(fx, key, &mut c);
                     }
-                    message::seal(key, kind, &c).0
+                    hotline_proto::wire::seal(key, kind, &c).0
                 }
             };
             (frame, true)
@@ -539,7 +479,7 @@ pub fn resign(fx: &Fixture, kind: Kind, signer: usize, flags: u8, body: &[u8]) -
 /// A receipt by member `signer` of a message.
 pub fn receipt(fx: &Fixture, signer: usize, of: MessageRef, notice: NoticeId, received_ms: u64) -> Vec<u8> {
     let r = Receipt { network: fx.network, signer: fx.ids[signer], of, notice, received_ms };
-    message::seal(&fx.keys[signer], Kind::Receipt, &r).0
+    hotline_proto::wire::seal(&fx.keys[signer], Kind::Receipt, &r).0
 }
 
 /// Splits `data` into chunks `[tag u8][len u16 LE][len bytes]` (the last one may be short).

@@ -290,7 +290,7 @@ fn bundles_of_different_moments_reconcile_with_notes_not_violations() {
     // alpha's honest bundle of an earlier moment: its log up to just before its last `sent`
     // entry, a message bravo's bundle holds.
     let leaves = read_leaves(&alpha);
-    let mut verifier = hotline_proto::LogVerifier::new(roster.clone(), id, hotline_proto::log::Check::Chain);
+    let mut verifier = hotline_proto::LogVerifier::new(roster.clone(), id, hotline_proto::Check::Chain);
     let entries: Vec<_> = leaves.iter().map(|l| verifier.push(l).unwrap()).collect();
     let last_sent =
         entries.iter().rposition(|v| matches!(v.entry.record, hotline_proto::Record::Sent { .. })).unwrap();

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use hotline_node::api::{Request, SendRequest};
-use hotline_proto::log::{DeadlineMissed, LinkDown};
 use hotline_proto::{Body, Hash32, Message, Precedence, Record};
+use hotline_proto::{DeadlineMissed, LinkDown};
 use hotline_testnet::harness::{english_incident, example, rss_kib, wait_until, Net, FAST_POLICY};
 use serde_json::Value;
 
-fn accepted_notices(log: &[hotline_proto::log::VerifiedEntry]) -> Vec<(String, Hash32)> {
+fn accepted_notices(log: &[hotline_proto::VerifiedEntry]) -> Vec<(String, Hash32)> {
     log.iter()
         .filter(|e| matches!(e.entry.record, Record::Accepted { .. }))
         .filter_map(|e| e.message.as_ref())
@@ -348,7 +348,7 @@ impl Rogue {
             loop {
                 let mut s = tokio::time::timeout_at(deadline, conn.accept_uni()).await.ok()?.ok()?;
                 let bytes = s.read_to_end(1 << 20).await.ok()?;
-                if let Some(Message::Receipt(r)) = hotline_proto::message::peek(&bytes) {
+                if let Some(Message::Receipt(r)) = hotline_proto::wire::peek(&bytes) {
                     return Some(r);
                 }
             }
@@ -366,7 +366,7 @@ fn notice_from(net: &Net, sender: &str, to: &str, seq: u64, link_seq: u64) -> ho
         seq,
         created_ms: hotline_node::now_ms(),
         precedence: Precedence::Priority,
-        to: vec![hotline_proto::message::Addressee { node: to, role: hotline_proto::Role::Action, link_seq }],
+        to: vec![hotline_proto::Addressee { node: to, role: hotline_proto::Role::Action, link_seq }],
         thread: None,
         in_reply_to: None,
         body: Body::Incident(
@@ -386,7 +386,7 @@ fn s5_hostile_input() {
     // charlie's key (charlie's process is not running) speaks for charlie.
     let charlie_key = net.home("charlie").key().unwrap();
     let rogue = Rogue::connect(&net, &charlie_key, "alpha").expect("a member connects");
-    let (frame, _) = hotline_proto::message::seal(
+    let (frame, _) = hotline_proto::wire::seal(
         &charlie_key,
         hotline_proto::Kind::Notice,
         &notice_from(&net, "charlie", "alpha", 900, 900),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::now_ms;
-use hotline_proto::log::DeadlineMissed;
+use hotline_proto::DeadlineMissed;
 use hotline_proto::{Body, DeadlineKind, Message, NoticeKind, Precedence, Record};
 use hotline_testnet::harness::{english_incident, Net};
 use hotline_testnet::relay::{LinkFaults, Partition, Scenario};

@@ -530,7 +530,7 @@ mod tests {
             languages: vec![],
         };
         let roster = Roster {
-            format: hotline_proto::roster::ROSTER_FORMAT,
+            format: hotline_proto::ROSTER_FORMAT,
             network: "transport-test".into(),
             members: vec![member("dialler", &dialler), member("acceptor", &acceptor)],
             policy: hotline_proto::Policy {

@@ -1,8 +1,8 @@
 //! What operators see: the core's state and events as the operator API's types
 //! ([`crate::api`]), with names instead of keys.
 
-use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::{Body, DeadlineKind, Direction, Node, Notice, NoticeId, Roster};
+use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 
 use crate::api::{
     AddresseeInfo, Awaiting, DirectionInfo, Event, Inbox, LinkInfo, NoticeInfo, PartyInfo, Status, Thread,

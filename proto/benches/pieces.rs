@@ -30,16 +30,18 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
 
-use hotline_proto::crypto::{leaf_hash, node_id, sha256};
-use hotline_proto::log::{verify_leaf_signatures, Check, LogVerifier};
+use hotline_proto::crypto::leaf_hash;
 use hotline_proto::merkle::{node_hash, verify_consistency, verify_inclusion, CompactTree, MerkleTree};
-use hotline_proto::message::{self, Addressee, Kind};
-use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
 use hotline_proto::testing::decode_trusted;
-use hotline_proto::{Body, Draft, Hash32, Incident, Node, NodeId, Notice, Precedence, Role};
+use hotline_proto::testing::fixtures::{self, id, test_key as key};
+use hotline_proto::wire::verify_leaf_signatures;
+use hotline_proto::{Addressee, Kind};
+use hotline_proto::{Body, Draft, Hash32, Incident, Node, Notice, Precedence, Role};
+use hotline_proto::{Check, LogVerifier};
+use hotline_proto::{Policy, Roster};
 
 const T0: u64 = 1_800_000_000_000;
 /// Entries in the log the `log` group verifies.
@@ -51,20 +53,8 @@ const BIG_TREE: u64 = 1_000_000;
 
 // ---- fixtures -----------------------------------------------------------------------------------
 
-fn key(name: &str) -> SigningKey {
-    SigningKey::from_bytes(&sha256(format!("hotline test key {name}").as_bytes()).0)
-}
-
-fn id(name: &str) -> NodeId {
-    node_id(&key(name))
-}
-
 fn roster() -> Roster {
-    let members = ["alpha", "bravo", "charlie"]
-        .iter()
-        .map(|name| Member { name: (*name).into(), key: id(name), addresses: vec![], languages: vec![] })
-        .collect();
-    Roster { format: ROSTER_FORMAT, network: "bench".into(), members, policy: Policy::default() }
+    Roster { network: "bench".into(), ..fixtures::roster(3, Policy::default()) }
 }
 
 fn incident() -> Incident {
@@ -161,13 +151,13 @@ fn message(c: &mut Criterion) {
     let network = roster.network_id();
     let alpha = key("alpha");
     let notice = flash_notice(&roster);
-    let (frame, _) = message::seal(&alpha, Kind::Notice, &notice);
+    let (frame, _) = hotline_proto::wire::seal(&alpha, Kind::Notice, &notice);
     eprintln!("message: FLASH incident notice frame is {} bytes", frame.len());
     g.bench_function("seal_flash_notice", |b| {
-        b.iter(|| message::seal(&alpha, Kind::Notice, black_box(&notice)))
+        b.iter(|| hotline_proto::wire::seal(&alpha, Kind::Notice, black_box(&notice)))
     });
     g.bench_function("open_flash_notice", |b| {
-        b.iter(|| message::open(black_box(&frame), &roster, &network).unwrap())
+        b.iter(|| hotline_proto::wire::open(black_box(&frame), &roster, &network).unwrap())
     });
     g.bench_function("decode_trusted_flash_notice", |b| {
         b.iter(|| decode_trusted(black_box(&frame)).unwrap())

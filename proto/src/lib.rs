@@ -16,39 +16,60 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+// The modules are private: what users need is re-exported below, so the crate can rearrange its
+// insides without breaking them. Five modules stay public because they are namespaces of free
+// functions and constants over standard formats, not types of this protocol.
 mod codec;
 pub mod crypto;
-pub mod deadline;
-pub mod error;
+mod deadline;
+mod error;
 pub mod hex;
-pub mod ids;
-pub mod incident;
+mod ids;
+mod incident;
 pub mod limits;
-pub mod log;
+mod log;
 pub mod merkle;
-pub mod message;
-pub mod node;
+mod message;
+mod node;
 pub mod note;
-pub mod precedence;
-pub mod roster;
-pub mod signer;
+mod precedence;
+mod roster;
+mod signer;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod text;
+mod text;
 
-pub use deadline::{Deadline, Outcome};
+pub use deadline::{Deadline, DeadlineKind, Outcome};
 pub use error::{CommandError, ErrorCode, LogError, Rejection, StartError};
 pub use ids::{Hash32, NodeId, NoticeId, Sig64};
-pub use incident::Incident;
-pub use log::{DeadlineKind, LogEntry, LogVerifier, Record};
-pub use message::{Ack, Body, Disposition, Kind, Message, Notice, NoticeKind, Receipt, Role};
+pub use incident::{
+    check_attachments, Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident,
+    Location, Severity, SystemClass,
+};
+pub use log::{
+    conflicting, Check, ClockSkew, DeadlineMissed, LinkDown, LogEntry, LogVerifier, Record, SequenceGap,
+    VerifiedEntry,
+};
+pub use message::{
+    Ack, Addressee, Body, CheckpointOffer, CodedMessage, Cosignature, Disposition, Kind, Message, MessageRef,
+    Notice, NoticeKind, Receipt, Role, SignedCheckpoint,
+};
+#[cfg(feature = "fault-injection")]
+pub use node::BrokenRule;
 pub use node::{
     Direction, Draft, Event, LinkView, Node, NoticeView, PartyView, PersistBatch, SentThread, Transmit,
 };
 pub use precedence::{Filed, Lanes, Precedence};
-pub use roster::{Member, Policy, Roster};
+pub use roster::{check_name, CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
 pub use signer::Signer;
-pub use text::{LangText, Texts};
+pub use text::{check_lang, check_line, check_texts, LangText, Texts};
+
+/// Bytes on the wire and on the disk: sealing values into signed frames and log entries, and
+/// opening them again under a roster (spec §4, §8).
+pub mod wire {
+    pub use crate::log::{seal_entry, verify_leaf_signatures, SignedEntry};
+    pub use crate::message::{message_hash, open, peek, seal, Frame, Opened, VERSION};
+}
 
 /// The name and version recorded in each node's `Started` log entry.
 pub const SOFTWARE: &str = concat!("hotline-proto/", env!("CARGO_PKG_VERSION"));

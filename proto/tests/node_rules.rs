@@ -3,88 +3,26 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use ed25519_dalek::SigningKey;
-use hotline_proto::crypto::{node_id, sha256};
-use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
-use hotline_proto::log::{LogEntry, SignedEntry};
-use hotline_proto::message::{self, CheckpointOffer, Kind, Message, SignedCheckpoint};
-use hotline_proto::roster::{Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
-use hotline_proto::testing::{codec, decode_trusted};
+use hotline_proto::crypto::sha256;
+use hotline_proto::testing::desk::{deliver, kinds};
+use hotline_proto::testing::fixtures::{en, id, test_key};
+use hotline_proto::testing::{decode_trusted, Desk, Pair};
 use hotline_proto::{
-    Body, CommandError, DeadlineKind, Disposition, Draft, ErrorCode, Event, LangText, Node, NodeId, NoticeId,
+    Body, CommandError, DeadlineKind, Disposition, Draft, ErrorCode, Event, Node, NodeId, NoticeId,
     Precedence, Record, Role, Transmit,
 };
+use hotline_proto::{CheckpointOffer, Kind, Message, SignedCheckpoint};
+use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
+use hotline_proto::{Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
 
 const T0: u64 = 1_800_000_000_000;
-
-fn key(name: &str) -> SigningKey {
-    SigningKey::from_bytes(&sha256(format!("hotline test key {name}").as_bytes()).0)
-}
 
 fn roster(n: usize) -> Roster {
     let members = ["alpha", "bravo", "charlie"][..n]
         .iter()
-        .map(|name| Member {
-            name: (*name).into(),
-            key: node_id(&key(name)),
-            addresses: vec![],
-            languages: vec![],
-        })
+        .map(|name| Member { name: (*name).into(), key: id(name), addresses: vec![], languages: vec![] })
         .collect();
     Roster { format: ROSTER_FORMAT, network: "rules".into(), members, policy: Policy::default() }
-}
-
-/// A node with its own durable disk (a vector of leaves) and what it emitted.
-struct Desk {
-    node: Node,
-    disk: Vec<Vec<u8>>,
-    name: &'static str,
-}
-
-impl Desk {
-    fn new(name: &'static str, n: usize, now: u64) -> Desk {
-        Desk { node: Node::new(key(name), roster(n), now).unwrap(), disk: Vec::new(), name }
-    }
-
-    fn id(&self) -> NodeId {
-        self.node.id()
-    }
-
-    /// Writes everything pending to the disk and reports it durable.
-    fn sync(&mut self) {
-        while let Some(batch) = self.node.poll_persist() {
-            assert_eq!(batch.first_index, self.disk.len() as u64);
-            self.disk.extend(batch.leaves);
-        }
-        self.node.persisted(self.disk.len() as u64);
-    }
-
-    fn transmits(&mut self) -> Vec<Transmit> {
-        std::iter::from_fn(|| self.node.poll_transmit()).collect()
-    }
-
-    fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.node.poll_event()).collect()
-    }
-
-    fn records(&self) -> Vec<Record> {
-        self.disk
-            .iter()
-            .map(|leaf| {
-                let signed: SignedEntry = codec::decode("leaf", leaf, 1 << 20).unwrap();
-                codec::decode::<LogEntry>("entry", &signed.entry, 1 << 20).unwrap().record
-            })
-            .collect()
-    }
-
-    /// Crash and restart from the disk: everything not synced is gone.
-    fn restart(&mut self, now: u64) {
-        self.node = Node::restore(key(self.name), self.node.roster().clone(), self.disk.iter(), now).unwrap();
-    }
-}
-
-fn text(s: &str) -> Vec<LangText> {
-    vec![LangText { lang: "en".into(), text: s.into() }]
 }
 
 fn reply_draft(to: NodeId, precedence: Precedence) -> Draft {
@@ -108,34 +46,8 @@ fn codebook_free_body() -> Body {
     Body::Incident(incident)
 }
 
-/// Delivers every transmit from `from` to `to` (ignoring other addressees); returns them.
-fn deliver(from: &mut Desk, to: &mut Desk, now: u64) -> Vec<Transmit> {
-    let frames = from.transmits();
-    let target = to.id();
-    for t in frames.iter().filter(|t| t.to == target) {
-        to.node.handle_frame(now, from.id(), &t.frame).unwrap();
-    }
-    frames
-}
-
-fn kinds(ts: &[Transmit]) -> Vec<&'static str> {
-    ts.iter()
-        .map(|t| match decode_trusted(&t.frame).unwrap().message {
-            Message::Notice(n) if n.kind() == hotline_proto::NoticeKind::LinkTest => "link_test",
-            Message::Notice(_) => "notice",
-            Message::Receipt(_) => "receipt",
-            Message::Ack(_) => "ack",
-            Message::Checkpoint(_) => "checkpoint",
-            Message::Cosignature(_) => "cosignature",
-        })
-        .collect()
-}
-
 fn start_pair() -> (Desk, Desk) {
-    let mut a = Desk::new("alpha", 2, T0);
-    let mut b = Desk::new("bravo", 2, T0);
-    a.sync();
-    b.sync();
+    let Pair { a, b } = Pair::new("alpha", "bravo", roster(2), T0);
     (a, b)
 }
 
@@ -237,7 +149,7 @@ fn ack_flow_and_ack_receipt() {
     deliver(&mut b, &mut a, T0 + 20);
     a.sync();
     assert!(a.events().iter().any(|e| matches!(e, Event::ReceiptReceived { late: false, .. })));
-    b.node.acknowledge(T0 + 60_000, id, "bravo watch", Disposition::ActionTaken, text("done")).unwrap();
+    b.node.acknowledge(T0 + 60_000, id, "bravo watch", Disposition::ActionTaken, en("done")).unwrap();
     assert_eq!(
         b.node.acknowledge(T0 + 61_000, id, "bravo watch", Disposition::ActionTaken, vec![]),
         Err(CommandError::AlreadyAcknowledged(format!("alpha/{}", id.seq)))
@@ -479,8 +391,8 @@ fn a_rewritten_log_is_caught_with_both_signed_checkpoints_as_evidence() {
     // To be co-signed it must prove consistency with what bravo co-signed, and cannot.
     let (network, signer) = (b.node.network(), a.id());
     let offer = |checkpoint, proof_from| {
-        message::seal(
-            &key("alpha"),
+        hotline_proto::wire::seal(
+            &test_key("alpha"),
             Kind::Checkpoint,
             &CheckpointOffer { network, signer, checkpoint, proof_from, proof: vec![] },
         )
@@ -501,7 +413,7 @@ fn a_rewritten_log_is_caught_with_both_signed_checkpoints_as_evidence() {
     // A second root for the very size bravo co-signed is caught whatever the proof.
     let origin = hotline_proto::note::origin_of(b.node.roster(), &a.id()).unwrap();
     let root = sha256(b"another history");
-    let signature = hotline_proto::note::Checkpoint { origin, size: cp.size, root }.sign(&key("alpha"));
+    let signature = hotline_proto::note::Checkpoint { origin, size: cp.size, root }.sign(&test_key("alpha"));
     let same_size = SignedCheckpoint { size: cp.size, root, signature };
     assert_eq!(
         b.node.handle_frame(T0 + 160, a.id(), &offer(same_size, 0)).unwrap_err().code,
@@ -548,10 +460,10 @@ fn extreme_policies_and_clocks_do_not_overflow_the_timers() {
     r.policy.retransmit_max_ms = u64::MAX;
     r.check().expect("extreme but valid");
     for start in [T0, u64::MAX - 1, u64::MAX] {
-        let mut node = Node::new(key("alpha"), r.clone(), start).unwrap();
+        let mut node = Node::new(test_key("alpha"), r.clone(), start).unwrap();
         let draft = Draft {
             precedence: Precedence::Flash,
-            to: vec![(node_id(&key("bravo")), Role::Action)],
+            to: vec![(id("bravo"), Role::Action)],
             thread: None,
             in_reply_to: None,
             body: codebook_free_body(),

@@ -3,7 +3,7 @@
 //! 1. every wire type round-trips through the strict codec;
 //! 2. a validly sealed frame survives no single-bit flip, truncation or appended byte;
 //! 3. the same for a signed log leaf under a full audit;
-//! 4. `message::open` refuses arbitrary bytes without panicking;
+//! 4. `hotline_proto::wire::open` refuses arbitrary bytes without panicking;
 //! 5. `LogVerifier` refuses arbitrary bytes without panicking.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -16,27 +16,28 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use hotline_proto::crypto::{self, Context};
-use hotline_proto::incident::{
-    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity,
-    SystemClass,
-};
-use hotline_proto::log::{seal_entry, Check, LogVerifier, SignedEntry};
-use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
-use hotline_proto::message::{self, Addressee, CodedMessage, Frame, MessageRef};
-use hotline_proto::roster::{CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::testing::fixtures::{self, test_key, NAMES};
 use hotline_proto::testing::{codec, decode_trusted};
+use hotline_proto::wire::Frame;
+use hotline_proto::wire::{seal_entry, SignedEntry};
 use hotline_proto::{
     Ack, Body, DeadlineKind, Disposition, ErrorCode, Hash32, Kind, LangText, LogEntry, NodeId, Notice,
     NoticeId, Precedence, Receipt, Record, Role, Sig64, Texts,
 };
+use hotline_proto::{Addressee, CodedMessage, MessageRef};
+use hotline_proto::{
+    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity,
+    SystemClass,
+};
+use hotline_proto::{Check, LogVerifier};
+use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
+use hotline_proto::{CodebookEntry, Deadlines, Member, Policy, Roster};
 
 // ---- fixtures -----------------------------------------------------------------------------------
 
-const NAMES: [&str; 3] = ["alpha", "bravo", "charlie"];
-
-/// Member `i` (0 = alpha, 1 = bravo, 2 = charlie) signs with the seed `[i + 1; 32]`.
+/// Member `i` (0 = alpha, 1 = bravo, 2 = charlie; 3 and up are outsiders) signs with its test key.
 fn key(i: usize) -> SigningKey {
-    SigningKey::from_bytes(&[i as u8 + 1; 32])
+    test_key(NAMES.get(i).copied().unwrap_or("outsider"))
 }
 
 fn id(i: usize) -> NodeId {
@@ -60,17 +61,7 @@ fn policy() -> Policy {
 }
 
 fn roster() -> Roster {
-    let members = NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Member {
-            name: (*name).into(),
-            key: id(i),
-            addresses: vec![format!("127.0.0.1:{}", 47000 + i)],
-            languages: vec!["en".into()],
-        })
-        .collect();
-    let roster = Roster { format: ROSTER_FORMAT, network: "prop-test".into(), members, policy: policy() };
+    let roster = Roster { network: "prop-test".into(), ..fixtures::roster(3, policy()) };
     roster.check().expect("the test roster is valid");
     roster
 }
@@ -636,12 +627,12 @@ fn valid_ack(signer: usize) -> impl Strategy<Value = Ack> {
         })
 }
 
-/// A frame sealed by member `signer` that `message::open` accepts.
+/// A frame sealed by member `signer` that `hotline_proto::wire::open` accepts.
 fn valid_frame(signer: usize) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        3 => valid_notice(signer).prop_map(move |n| message::seal(&key(signer), Kind::Notice, &n).0),
-        1 => valid_receipt(signer).prop_map(move |r| message::seal(&key(signer), Kind::Receipt, &r).0),
-        1 => valid_ack(signer).prop_map(move |a| message::seal(&key(signer), Kind::Ack, &a).0),
+        3 => valid_notice(signer).prop_map(move |n| hotline_proto::wire::seal(&key(signer), Kind::Notice, &n).0),
+        1 => valid_receipt(signer).prop_map(move |r| hotline_proto::wire::seal(&key(signer), Kind::Receipt, &r).0),
+        1 => valid_ack(signer).prop_map(move |a| hotline_proto::wire::seal(&key(signer), Kind::Ack, &a).0),
     ]
 }
 
@@ -650,15 +641,16 @@ fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
     let record = prop_oneof![
         short_string().prop_map(|software| Record::Started { software }),
         prop_oneof![
-            valid_notice(0).prop_map(|n| message::seal(&key(0), Kind::Notice, &n).0),
-            valid_ack(0).prop_map(|a| message::seal(&key(0), Kind::Ack, &a).0),
+            valid_notice(0).prop_map(|n| hotline_proto::wire::seal(&key(0), Kind::Notice, &n).0),
+            valid_ack(0).prop_map(|a| hotline_proto::wire::seal(&key(0), Kind::Ack, &a).0),
         ]
         .prop_map(|frame| Record::Sent { frame }),
         valid_frame(1).prop_map(|frame| Record::Accepted { frame }),
-        valid_receipt(0)
-            .prop_map(|r| Record::Receipted { frame: message::seal(&key(0), Kind::Receipt, &r).0 }),
+        valid_receipt(0).prop_map(|r| Record::Receipted {
+            frame: hotline_proto::wire::seal(&key(0), Kind::Receipt, &r).0
+        }),
         (valid_notice(2), hash32()).prop_map(|(n, conflicts_with)| Record::Equivocation {
-            frame: message::seal(&key(2), Kind::Notice, &n).0,
+            frame: hotline_proto::wire::seal(&key(2), Kind::Notice, &n).0,
             conflicts_with,
         }),
         (error_code(), hash32(), any::<u32>(), any::<u32>()).prop_map(
@@ -686,10 +678,10 @@ fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-fn open(bytes: &[u8]) -> Result<message::Opened, hotline_proto::Rejection> {
+fn open(bytes: &[u8]) -> Result<hotline_proto::wire::Opened, hotline_proto::Rejection> {
     let roster = roster();
     let network = roster.network_id();
-    message::open(bytes, &roster, &network)
+    hotline_proto::wire::open(bytes, &roster, &network)
 }
 
 fn audit(leaf: &[u8], check: Check) -> Result<(), hotline_proto::LogError> {
@@ -837,9 +829,9 @@ fn every_bit_flip_and_truncation_of_sealed_frames_is_refused() {
         note: vec![],
     };
     let frames = [
-        message::seal(&key(1), Kind::Notice, &notice).0,
-        message::seal(&key(1), Kind::Receipt, &receipt).0,
-        message::seal(&key(1), Kind::Ack, &ack).0,
+        hotline_proto::wire::seal(&key(1), Kind::Notice, &notice).0,
+        hotline_proto::wire::seal(&key(1), Kind::Receipt, &receipt).0,
+        hotline_proto::wire::seal(&key(1), Kind::Ack, &ack).0,
     ];
     for frame in &frames {
         assert!(open(frame).is_ok());
@@ -903,7 +895,7 @@ fn every_bit_flip_and_truncation_of_a_signed_leaf_is_refused() {
         notice: NoticeId { sender: id(1), seq: 4 },
         received_ms: 1_800_000_000_000,
     };
-    let frame = message::seal(&key(0), Kind::Receipt, &receipt).0;
+    let frame = hotline_proto::wire::seal(&key(0), Kind::Receipt, &receipt).0;
     let entry = LogEntry {
         network,
         node: id(0),
@@ -932,7 +924,7 @@ fn every_bit_flip_and_truncation_of_a_signed_leaf_is_refused() {
 fn junk() -> impl Strategy<Value = Vec<u8>> {
     let raw = prop::collection::vec(any::<u8>(), 0..2000);
     let prefixed = (0u8..3, prop::collection::vec(any::<u8>(), 0..2000)).prop_map(|(kind, rest)| {
-        let mut bytes = vec![message::VERSION, kind];
+        let mut bytes = vec![hotline_proto::wire::VERSION, kind];
         bytes.extend(rest);
         bytes
     });
@@ -950,7 +942,7 @@ proptest! {
     /// A well-formed frame around an arbitrary body: gets to the body decoder.
     #[test]
     fn open_refuses_arbitrary_bodies(kind in kind(), body in prop::collection::vec(any::<u8>(), 0..600), signature in sig64()) {
-        let bytes = codec::encode(&Frame { version: message::VERSION, kind, body, signature });
+        let bytes = codec::encode(&Frame { version: hotline_proto::wire::VERSION, kind, body, signature });
         prop_assert!(open(&bytes).is_err());
         // Without a signature check, decoding must still never panic.
         let _ = decode_trusted(&bytes);

@@ -9,18 +9,21 @@ use std::collections::BTreeMap;
 use ed25519_dalek::SigningKey;
 
 use hotline_proto::crypto::{self, Context};
-use hotline_proto::incident::{
-    Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Severity, SystemClass,
-};
 use hotline_proto::limits::{MAX_FRAME, MAX_LOG_ENTRY};
-use hotline_proto::log::{Check, LogVerifier, SignedEntry};
-use hotline_proto::message::{self, Addressee, Frame, MessageRef};
-use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::testing::fixtures::{self, test_key, NAMES};
 use hotline_proto::testing::{codec, decode_trusted};
+use hotline_proto::wire::Frame;
+use hotline_proto::wire::SignedEntry;
 use hotline_proto::{
     Ack, Body, Disposition, Draft, ErrorCode, Event, Hash32, Kind, LangText, LogEntry, Message, Node, NodeId,
     Notice, NoticeId, Precedence, Receipt, Record, Rejection, Role, Texts,
 };
+use hotline_proto::{Addressee, MessageRef};
+use hotline_proto::{Check, LogVerifier};
+use hotline_proto::{
+    Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Severity, SystemClass,
+};
+use hotline_proto::{Policy, Roster};
 
 const T0: u64 = 1_800_000_000_000;
 
@@ -33,7 +36,7 @@ const CHARLIE: usize = 2;
 const OUTSIDER: usize = 9;
 
 fn key(i: usize) -> SigningKey {
-    SigningKey::from_bytes(&[i as u8 + 1; 32])
+    test_key(NAMES.get(i).copied().unwrap_or("outsider"))
 }
 
 fn id(i: usize) -> NodeId {
@@ -41,18 +44,7 @@ fn id(i: usize) -> NodeId {
 }
 
 fn roster_named(network: &str) -> Roster {
-    let members = ["alpha", "bravo", "charlie"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Member {
-            name: (*name).into(),
-            key: id(i),
-            addresses: vec![format!("127.0.0.1:{}", 47000 + i)],
-            languages: vec!["en".into()],
-        })
-        .collect();
-    let roster =
-        Roster { format: ROSTER_FORMAT, network: network.into(), members, policy: Policy::default() };
+    let roster = Roster { network: network.into(), ..fixtures::roster(3, Policy::default()) };
     roster.check().expect("the test roster is valid");
     roster
 }
@@ -104,7 +96,7 @@ fn notice(sender: usize, seq: u64, link_seq: u64, created_ms: u64, summary: &str
 }
 
 fn seal_notice(signer: usize, n: &Notice) -> (Vec<u8>, Hash32) {
-    message::seal(&key(signer), Kind::Notice, n)
+    hotline_proto::wire::seal(&key(signer), Kind::Notice, n)
 }
 
 fn decode_leaf(leaf: &[u8]) -> LogEntry {
@@ -266,13 +258,13 @@ fn some_valid_frame() -> Vec<u8> {
 
 /// Frames `body` as a notice with the given signature (made over some other bytes).
 fn reframe(body: Vec<u8>, signature: hotline_proto::Sig64) -> Vec<u8> {
-    codec::encode(&Frame { version: message::VERSION, kind: Kind::Notice, body, signature })
+    codec::encode(&Frame { version: hotline_proto::wire::VERSION, kind: Kind::Notice, body, signature })
 }
 
 /// Signs an already-encoded body as `signer` and frames it.
 fn frame_raw_body(signer: usize, kind: Kind, body: Vec<u8>) -> Vec<u8> {
     let signature = crypto::sign(&key(signer), kind.context(), &body);
-    codec::encode(&Frame { version: message::VERSION, kind, body, signature })
+    codec::encode(&Frame { version: hotline_proto::wire::VERSION, kind, body, signature })
 }
 
 /// Length of the postcard varint at the start of `bytes`.
@@ -294,7 +286,7 @@ fn overlong(varint: &[u8]) -> Vec<u8> {
 #[test]
 fn frame_too_large() {
     let mut h = Harness::new();
-    h.refuse(BRAVO, &vec![message::VERSION; MAX_FRAME + 1], ErrorCode::FrameTooLarge);
+    h.refuse(BRAVO, &vec![hotline_proto::wire::VERSION; MAX_FRAME + 1], ErrorCode::FrameTooLarge);
     // A valid frame padded past the limit: the size is checked before anything else.
     let mut big = some_valid_frame();
     big.resize(MAX_FRAME + 1, 0);
@@ -313,9 +305,9 @@ fn empty_frame_is_malformed() {
 fn garbage_is_malformed() {
     let mut h = Harness::new();
     // Version byte right, then nonsense: an unknown kind, a truncated frame, a length past the end.
-    h.refuse(BRAVO, &[message::VERSION], ErrorCode::Malformed);
-    h.refuse(BRAVO, &[message::VERSION, 7, 1, 2, 3], ErrorCode::Malformed);
-    h.refuse(BRAVO, &[message::VERSION, 0, 0xff, 0xff, 0x03, 1, 2], ErrorCode::Malformed);
+    h.refuse(BRAVO, &[hotline_proto::wire::VERSION], ErrorCode::Malformed);
+    h.refuse(BRAVO, &[hotline_proto::wire::VERSION, 7, 1, 2, 3], ErrorCode::Malformed);
+    h.refuse(BRAVO, &[hotline_proto::wire::VERSION, 0, 0xff, 0xff, 0x03, 1, 2], ErrorCode::Malformed);
     let valid = some_valid_frame();
     h.refuse(BRAVO, &valid[..valid.len() - 1], ErrorCode::Malformed);
     // A well-formed frame whose body is not a notice.
@@ -355,7 +347,7 @@ fn non_canonical_body_length() {
     let mut h = Harness::new();
     let frame = some_valid_frame();
     // Frame layout: version (1 byte), kind (varint), body length (varint), body, signature (64).
-    assert_eq!(frame[0], message::VERSION);
+    assert_eq!(frame[0], hotline_proto::wire::VERSION);
     assert_eq!(frame[1], 0, "kind notice");
     let len_bytes = varint_len(&frame[2..]);
     let mut bytes = frame[..2].to_vec();
@@ -528,7 +520,8 @@ fn invalid_field_empty_ack_operator() {
         disposition: Disposition::Understood,
         note: vec![],
     };
-    let rejection = h.refuse(BRAVO, &message::seal(&key(BRAVO), Kind::Ack, &ack).0, ErrorCode::InvalidField);
+    let rejection =
+        h.refuse(BRAVO, &hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, &ack).0, ErrorCode::InvalidField);
     assert!(rejection.detail.starts_with("operator"), "{}", rejection.detail);
     h.still_accepts(BRAVO);
 }
@@ -589,7 +582,7 @@ fn receipt_for_unknown_message() {
             notice: NoticeId { sender: id(ALPHA), seq: 1 },
             received_ms: T0,
         };
-        let frame = message::seal(&key(BRAVO), Kind::Receipt, &receipt).0;
+        let frame = hotline_proto::wire::seal(&key(BRAVO), Kind::Receipt, &receipt).0;
         h.refuse(BRAVO, &frame, ErrorCode::UnknownReference);
     }
     h.still_accepts(BRAVO);
@@ -608,7 +601,7 @@ fn ack_for_unknown_notice() {
         disposition: Disposition::Understood,
         note: vec![],
     };
-    h.refuse(BRAVO, &message::seal(&key(BRAVO), Kind::Ack, &ack).0, ErrorCode::UnknownReference);
+    h.refuse(BRAVO, &hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, &ack).0, ErrorCode::UnknownReference);
     h.still_accepts(BRAVO);
 }
 
@@ -649,10 +642,10 @@ fn ack_from_a_node_not_addressed() {
         disposition: Disposition::Understood,
         note: vec![],
     };
-    h.refuse(CHARLIE, &message::seal(&key(CHARLIE), Kind::Ack, &ack).0, ErrorCode::WrongParty);
+    h.refuse(CHARLIE, &hotline_proto::wire::seal(&key(CHARLIE), Kind::Ack, &ack).0, ErrorCode::WrongParty);
     // Bravo's own ack is fine.
     let ack = Ack { signer: id(BRAVO), operator: "bravo watch".into(), ..ack };
-    h.deliver(BRAVO, &message::seal(&key(BRAVO), Kind::Ack, &ack).0)
+    h.deliver(BRAVO, &hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, &ack).0)
         .expect("the addressee's ack is accepted");
     h.still_accepts(CHARLIE);
 }
@@ -668,7 +661,11 @@ fn receipt_from_a_node_not_addressed() {
         notice,
         received_ms: h.now,
     };
-    h.refuse(CHARLIE, &message::seal(&key(CHARLIE), Kind::Receipt, &receipt).0, ErrorCode::WrongParty);
+    h.refuse(
+        CHARLIE,
+        &hotline_proto::wire::seal(&key(CHARLIE), Kind::Receipt, &receipt).0,
+        ErrorCode::WrongParty,
+    );
     h.still_accepts(CHARLIE);
 }
 
@@ -699,7 +696,7 @@ fn duplicate_notice_gets_the_same_receipt_and_no_second_event() {
 #[test]
 fn rejections_are_rate_limited() {
     let mut h = Harness::new();
-    let garbage = [message::VERSION, 7, 7, 7];
+    let garbage = [hotline_proto::wire::VERSION, 7, 7, 7];
     let start = h.log.len();
     for i in 0..100u64 {
         let r = h.node.handle_frame(T0 + 1_000 + i * 100, id(BRAVO), &garbage).unwrap_err();
@@ -755,8 +752,11 @@ fn invalid_field_receipt_of_a_receipt() {
         notice: NoticeId { sender: id(ALPHA), seq: 1 },
         received_ms: T0,
     };
-    let rejection =
-        h.refuse(BRAVO, &message::seal(&key(BRAVO), Kind::Receipt, &receipt).0, ErrorCode::InvalidField);
+    let rejection = h.refuse(
+        BRAVO,
+        &hotline_proto::wire::seal(&key(BRAVO), Kind::Receipt, &receipt).0,
+        ErrorCode::InvalidField,
+    );
     assert!(rejection.detail.starts_with("of.kind"), "{}", rejection.detail);
     h.still_accepts(BRAVO);
 }
@@ -785,7 +785,7 @@ fn invalid_field_ack_of_a_link_test() {
         disposition: Disposition::Understood,
         note: vec![],
     };
-    h.refuse(BRAVO, &message::seal(&key(BRAVO), Kind::Ack, &ack).0, ErrorCode::InvalidField);
+    h.refuse(BRAVO, &hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, &ack).0, ErrorCode::InvalidField);
     h.still_accepts(BRAVO);
 }
 
@@ -803,7 +803,7 @@ fn invalid_field_second_different_ack() {
         disposition: Disposition::Investigating,
         note: vec![],
     };
-    let (first, _) = message::seal(&key(BRAVO), Kind::Ack, &ack);
+    let (first, _) = hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, &ack);
     h.deliver(BRAVO, &first).expect("the first ack is accepted");
     let receipts = h.receipts_to(BRAVO);
     assert_eq!(receipts.len(), 1);
@@ -814,8 +814,11 @@ fn invalid_field_second_different_ack() {
     assert_eq!(again[1].0, receipts[0].0);
     // A different second ack is refused.
     let second = Ack { disposition: Disposition::ActionTaken, ..ack };
-    let rejection =
-        h.refuse(BRAVO, &message::seal(&key(BRAVO), Kind::Ack, &second).0, ErrorCode::InvalidField);
+    let rejection = h.refuse(
+        BRAVO,
+        &hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, &second).0,
+        ErrorCode::InvalidField,
+    );
     assert!(rejection.detail.starts_with("ack"), "{}", rejection.detail);
     h.still_accepts(BRAVO);
 }

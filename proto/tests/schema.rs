@@ -9,11 +9,11 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use hotline_proto::incident::{
-    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Location, Severity, SystemClass,
-};
 use hotline_proto::limits::{
     MAX_ATTACHMENTS, MAX_FAILURE_MODES, MAX_LANG, MAX_LANGS, MAX_NAME, MAX_SHORT, MAX_TEXT,
+};
+use hotline_proto::{
+    Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Location, Severity, SystemClass,
 };
 use hotline_proto::{Hash32, Incident, LangText};
 use serde::de::DeserializeOwned;

@@ -8,52 +8,27 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use hotline_proto::crypto::{leaf_hash, node_id, sha256};
 use hotline_proto::hex;
-use hotline_proto::incident::{
-    Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity, SystemClass,
-};
-use hotline_proto::log::{seal_entry, Check, DeadlineKind, LogEntry, LogVerifier, Record};
-use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::merkle::MerkleTree;
-use hotline_proto::message::{
-    seal, Addressee, CheckpointOffer, Cosignature, Kind, MessageRef, SignedCheckpoint,
-};
 use hotline_proto::note::{note, origin, Checkpoint, NoteSignature};
-use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
+use hotline_proto::testing::fixtures::{en_zh as texts, test_key as key, vectors_roster as roster};
+use hotline_proto::wire::seal;
+use hotline_proto::wire::seal_entry;
+use hotline_proto::{Ack, Body, Disposition, ErrorCode, Hash32, Notice, NoticeId, Precedence, Receipt, Role};
+use hotline_proto::{Addressee, CheckpointOffer, Cosignature, Kind, MessageRef, SignedCheckpoint};
+use hotline_proto::{Check, DeadlineKind, LogEntry, LogVerifier, Record};
+use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::{
-    Ack, Body, Disposition, ErrorCode, Hash32, LangText, Notice, NoticeId, Precedence, Receipt, Role,
+    Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity, SystemClass,
 };
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors/v1.json");
 const T0: u64 = 1_795_860_120_000;
-
-fn key(name: &str) -> SigningKey {
-    SigningKey::from_bytes(&sha256(format!("hotline test key {name}").as_bytes()).0)
-}
-
-fn texts(en: &str, zh: &str) -> Vec<LangText> {
-    vec![LangText { lang: "en".into(), text: en.into() }, LangText { lang: "zh".into(), text: zh.into() }]
-}
-
-fn roster() -> Roster {
-    let members = ["alpha", "bravo", "charlie"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Member {
-            name: (*name).into(),
-            key: node_id(&key(name)),
-            addresses: vec![format!("127.0.0.1:{}", 47000 + i)],
-            languages: vec!["en".into(), "zh".into()],
-        })
-        .collect();
-    let policy = Policy { required_languages: vec!["en".into(), "zh".into()], ..Policy::default() };
-    Roster { format: ROSTER_FORMAT, network: "cbm-hotline-vectors".into(), members, policy }
-}
 
 fn incident() -> Incident {
     Incident {
@@ -88,7 +63,7 @@ struct Built {
 }
 
 fn message_vector(name: &str, kind: Kind, frame: &[u8], hash: Hash32, value: Value) -> Value {
-    let decoded: hotline_proto::message::Frame =
+    let decoded: hotline_proto::wire::Frame =
         hotline_proto::testing::codec::decode("frame", frame, 1 << 20).unwrap();
     json!({
         "name": name,
@@ -235,7 +210,7 @@ fn build() -> Built {
                 record,
             };
             let leaf = seal_entry(&alpha, &entry);
-            let signed: hotline_proto::log::SignedEntry =
+            let signed: hotline_proto::wire::SignedEntry =
                 hotline_proto::testing::codec::decode("leaf", &leaf, 1 << 20).unwrap();
             prev = leaf_hash(&leaf);
             tree.push(prev);
@@ -378,7 +353,7 @@ fn vectors_verify_with_the_code() {
     }
     for bad in built.value["invalid_frames"].as_array().unwrap() {
         let frame = decode_hex(bad["frame"].as_str().unwrap());
-        let err = hotline_proto::message::open(&frame, &roster, &roster.network_id()).unwrap_err();
+        let err = hotline_proto::wire::open(&frame, &roster, &roster.network_id()).unwrap_err();
         assert_eq!(err.code.name(), bad["error"].as_str().unwrap());
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use hotline_proto::log::{ClockSkew, DeadlineMissed, LinkDown};
+use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown};
 use hotline_proto::{Deadline, DeadlineKind, Hash32, Message, NodeId, Notice, NoticeId, NoticeKind, Record};
 
 use crate::world::{true_time, Sim};

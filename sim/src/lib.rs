@@ -10,7 +10,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
-pub mod fixtures;
+/// The shared fixtures live in the core's `testing` feature, so the core's tests, the fuzz targets and
+/// the benchmarks build the same keys and rosters.
+pub use hotline_proto::testing::fixtures;
 pub mod workload;
 pub mod world;
 

@@ -5,9 +5,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use hotline_proto::incident::Completeness;
-use hotline_proto::log::DeadlineMissed;
-use hotline_proto::message::CodedMessage;
+use hotline_proto::CodedMessage;
+use hotline_proto::Completeness;
+use hotline_proto::DeadlineMissed;
 use hotline_proto::{Body, Draft, NoticeKind, Precedence, Role};
 
 use crate::check;

@@ -8,9 +8,9 @@ use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use hotline_proto::log::{Check, VerifiedEntry};
 use hotline_proto::merkle::MerkleTree;
-use hotline_proto::message::Message;
+use hotline_proto::Message;
+use hotline_proto::{Check, VerifiedEntry};
 use hotline_proto::{
     Disposition, Draft, Event, Hash32, LogVerifier, Node, NodeId, NoticeId, Record, Roster, Transmit,
 };

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use hotline_proto::incident::Completeness;
-use hotline_proto::log::{DeadlineMissed, LinkDown};
-use hotline_proto::node::BrokenRule;
-use hotline_proto::roster::Policy;
+use hotline_proto::BrokenRule;
+use hotline_proto::Completeness;
+use hotline_proto::Policy;
 use hotline_proto::{Body, DeadlineKind, Draft, Event, Node, NoticeId, NoticeKind, Precedence, Record, Role};
+use hotline_proto::{DeadlineMissed, LinkDown};
 use hotline_sim::check::{facts, final_checks};
 use hotline_sim::fixtures::{codebook, en_zh, roster, s1_incident, s4_incident};
 use hotline_sim::workload::{random_run, random_run_with, RunReport};

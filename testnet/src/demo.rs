@@ -11,10 +11,10 @@ use hotline_node::api::{Request, SendRequest};
 use hotline_node::client::{self, Client};
 use hotline_node::home::Home;
 use hotline_node::now_ms;
-use hotline_proto::incident::Completeness;
-use hotline_proto::log::{Check, LogVerifier};
-use hotline_proto::roster::Policy;
+use hotline_proto::Completeness;
+use hotline_proto::Policy;
 use hotline_proto::{Body, Disposition, Incident, Precedence};
+use hotline_proto::{Check, LogVerifier};
 use serde_json::Value;
 
 use crate::testnet::{self, Child};

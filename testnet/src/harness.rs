@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use hotline_node::api::Request;
 use hotline_node::client;
 use hotline_node::home::Home;
-use hotline_proto::log::{Check, LogVerifier, VerifiedEntry};
+use hotline_proto::{Check, LogVerifier, VerifiedEntry};
 use serde_json::Value;
 
 /// The `hotline` binary the harness runs: `$HOTLINE_BIN` if set; else this very program if it is
@@ -286,11 +286,9 @@ pub fn english_incident(dir: &Path) -> PathBuf {
 }
 
 /// Resident memory of a process, in KiB.
+///
+/// # Panics
+/// If it cannot be read: the test measures a node it started, so that is a failure.
 pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    crate::procfs::status_kib(pid, "VmRSS:").unwrap()
 }

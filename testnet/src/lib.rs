@@ -11,5 +11,6 @@
 
 pub mod demo;
 pub mod harness;
+pub mod procfs;
 pub mod relay;
 pub mod testnet;

@@ -7,7 +7,7 @@ use crate::relay::Scenario;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use hotline_node::home::{Config, Home};
-use hotline_proto::roster::{Member, Policy};
+use hotline_proto::{Member, Policy};
 
 /// Names of testnet nodes, in order (the NATO alphabet); beyond it, `node-27`, `node-28`, ...
 pub const NAMES: [&str; 26] = [

@@ -1,6 +1,16 @@
-//! Internals opened for the project's own tests, benchmarks and fuzz targets (feature `testing`),
-//! so that they can build malformed and non-canonical inputs and read frames without a roster. Not
-//! part of the API: a build that ships never enables the feature.
+//! For the project's own tests, benchmarks, simulator and fuzz targets (feature `testing`): the
+//! shared fixtures (keys, rosters, incidents), a two-node harness in memory, and a few internals
+//! so that tests can build malformed and non-canonical inputs and read frames without a roster.
+//! Not part of the API: a build that ships never enables the feature.
+//!
+//! The harness panics where the core breaks its own contract (a fixture that does not start, a
+//! log the node wrote that does not restore): in a test that is the failure to report.
+#![allow(clippy::expect_used)]
+
+pub mod desk;
+pub mod fixtures;
+
+pub use desk::{Desk, Pair};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -1,12 +1,12 @@
 //! Deterministic keys, rosters, policies and incident bodies for tests, vectors and the simulator.
 
-use ed25519_dalek::SigningKey;
-use hotline_proto::crypto::sha256;
-use hotline_proto::incident::{
+use crate::crypto::sha256;
+use crate::incident::{
     Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Severity, SystemClass,
 };
-use hotline_proto::roster::{CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
-use hotline_proto::{LangText, Texts};
+use crate::roster::{CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
+use crate::{LangText, NodeId, Texts};
+use ed25519_dalek::SigningKey;
 
 /// Party names, in order: the first N are the members of an N-node test network.
 pub const NAMES: [&str; 8] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
@@ -15,6 +15,16 @@ pub const NAMES: [&str; 8] = ["alpha", "bravo", "charlie", "delta", "echo", "fox
 /// Never use such keys outside tests.
 pub fn test_key(name: &str) -> SigningKey {
     SigningKey::from_bytes(&sha256(format!("hotline test key {name}").as_bytes()).0)
+}
+
+/// The node id (public key) of a named party's test key.
+pub fn id(name: &str) -> NodeId {
+    crate::crypto::node_id(&test_key(name))
+}
+
+/// A text in English only.
+pub fn en(text: &str) -> Texts {
+    vec![LangText { lang: "en".into(), text: text.into() }]
 }
 
 /// English and Chinese versions of a text (the languages of the source dialogue).
@@ -69,12 +79,19 @@ pub fn roster(n: usize, policy: Policy) -> Roster {
         .enumerate()
         .map(|(i, name)| Member {
             name: (*name).into(),
-            key: hotline_proto::crypto::node_id(&test_key(name)),
+            key: id(name),
             addresses: vec![format!("127.0.0.1:{}", 47000 + i)],
             languages: vec!["en".into(), "zh".into()],
         })
         .collect();
     Roster { format: ROSTER_FORMAT, network: "cbm-hotline-test".into(), members, policy }
+}
+
+/// Exactly the roster of `spec/vectors/v1.json`: alpha, bravo and charlie, the default policy
+/// requiring English and Chinese.
+pub fn vectors_roster() -> Roster {
+    let policy = Policy { required_languages: vec!["en".into(), "zh".into()], ..Policy::default() };
+    Roster { network: "cbm-hotline-vectors".into(), ..roster(3, policy) }
 }
 
 /// The S1 incident: a naval AI decision-support system misidentified a civilian fishing vessel.
@@ -87,7 +104,7 @@ pub fn s1_incident() -> Incident {
         failure_modes: vec![FailureMode::Misidentification, FailureMode::AutomationBias],
         severity: Severity::High,
         occurred_ms: 1_795_860_000_000,
-        location: Some(hotline_proto::incident::Location {
+        location: Some(crate::incident::Location {
             region: "East China Sea, grid QK-17".into(),
             lat_decideg: Some(291),
             lon_decideg: Some(1244),

@@ -7,19 +7,24 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use hotline_proto::message::CodedMessage;
-use hotline_proto::roster::{Member, Policy, Roster, ROSTER_FORMAT};
-use hotline_proto::{Body, Disposition, Incident, LangText, Precedence, Texts};
-use serde_json::json;
+use hotline_proto::CodedMessage;
+use hotline_proto::{Body, Disposition, Incident, Precedence};
 
-use crate::api::{
-    CheckpointInfo, DirectionInfo, Event, Export, Inbox, NoticeInfo, NoticeRef, Request, SendRequest, Status,
-    Thread,
-};
+use crate::api::{CheckpointInfo, Event, Export, Inbox, NoticeRef, Request, SendRequest, Status, Thread};
 use crate::client::{self, NotRunning, Refused};
-use crate::home::{self, Config, Home};
+use crate::home::{Config, Home};
+
+mod compose;
+mod print;
+mod roster;
+
+use compose::attachment;
+pub use compose::parse_texts;
+pub use print::{clock, describe, left, span};
+use print::{print_inbox, print_status, print_thread};
+pub use roster::build_roster;
 
 /// The node and operator commands of `hotline`.
 #[derive(Subcommand)]
@@ -285,10 +290,10 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Init { name, listen, addresses, languages } => {
-            hotline_proto::roster::check_name("name", &name).map_err(|e| Invalid(e.to_string()))?;
+            hotline_proto::check_name("name", &name).map_err(|e| Invalid(e.to_string()))?;
             home.init(&Config { name: name.clone(), listen, peers: Default::default() })?;
             let addresses = if addresses.is_empty() { vec![listen.to_string()] } else { addresses };
-            let card = card(&home, addresses, languages)?;
+            let card = roster::card(&home, addresses, languages)?;
             let path = home.dir().join("card.json");
             std::fs::write(&path, serde_json::to_string_pretty(&card)? + "\n")?;
             eprintln!(
@@ -299,7 +304,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&card)?);
             Ok(())
         }
-        Command::Roster(command) => roster(&home, command),
+        Command::Roster(command) => roster::run(&home, command),
         Command::Run { log_format } => {
             init_tracing(log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -476,135 +481,6 @@ fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Parses `LANG=TEXT` arguments.
-pub fn parse_texts(items: &[String]) -> Result<Texts> {
-    items
-        .iter()
-        .map(|item| {
-            let (lang, text) = item.split_once('=').ok_or_else(|| {
-                Invalid(format!("{item:?} is not LANG=TEXT (e.g. en=\"Vessel confirmed civilian.\")"))
-            })?;
-            Ok(LangText { lang: lang.trim().to_string(), text: text.to_string() })
-        })
-        .collect()
-}
-
-fn attachment(path: &Path) -> Result<hotline_proto::incident::Attachment> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(hotline_proto::incident::Attachment {
-        sha256: hotline_proto::crypto::sha256(&bytes),
-        size: bytes.len() as u64,
-        media_type: "application/octet-stream".into(),
-        description: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-    })
-}
-
-fn card(home: &Home, addresses: Vec<String>, languages: Vec<String>) -> Result<Member> {
-    let config = home.config()?;
-    let key = home.key()?;
-    Ok(Member { name: config.name, key: hotline_proto::crypto::node_id(&key), addresses, languages })
-}
-
-/// Builds a roster from cards and a policy; checks it.
-pub fn build_roster(network: &str, members: Vec<Member>, policy: Policy) -> Result<Roster> {
-    let roster = Roster { format: ROSTER_FORMAT, network: network.into(), members, policy };
-    roster.check().map_err(|e| Invalid(format!("the roster is invalid: {e}")))?;
-    Ok(roster)
-}
-
-fn roster(home: &Home, command: RosterCommand) -> Result<()> {
-    match command {
-        RosterCommand::Card => {
-            let card_path = home.dir().join("card.json");
-            let text = std::fs::read_to_string(&card_path)
-                .with_context(|| format!("reading {}", card_path.display()))?;
-            print!("{text}");
-            Ok(())
-        }
-        RosterCommand::Build { network, cards, policy, out } => {
-            let mut members = Vec::new();
-            for path in &cards {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                members.push(
-                    serde_json::from_str(&text)
-                        .map_err(|e| Invalid(format!("{} is not a member card: {e}", path.display())))?,
-                );
-            }
-            let policy = match policy {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    toml::from_str(&text)
-                        .map_err(|e| Invalid(format!("{} is not a policy: {e}", path.display())))?
-                }
-                None => Policy::default(),
-            };
-            let roster = build_roster(&network, members, policy)?;
-            std::fs::write(&out, roster.to_bytes()).with_context(|| format!("writing {}", out.display()))?;
-            println!("network id {}", roster.network_id());
-            eprintln!("compare this id with every party by voice before going live");
-            Ok(())
-        }
-        RosterCommand::Show { file, json } => {
-            let roster = match file {
-                Some(path) => home::read_roster(&path)?,
-                None => home.roster()?,
-            };
-            if json.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({ "network_id": roster.network_id().to_hex(), "roster": roster })
-                    )?
-                );
-            } else {
-                println!("network {}  id {}", roster.network, roster.network_id());
-                for m in &roster.members {
-                    println!(
-                        "  {:<10} {}  {}  [{}]",
-                        m.name,
-                        m.key,
-                        m.addresses.join(" "),
-                        m.languages.join(",")
-                    );
-                }
-                let p = &roster.policy;
-                for precedence in Precedence::ALL {
-                    let d = p.deadlines(precedence);
-                    println!(
-                        "  {:<10} receipt {:>8}  acknowledgement {:>8}",
-                        precedence.name(),
-                        span(d.receipt_ms),
-                        span(d.ack_ms)
-                    );
-                }
-                println!(
-                    "  link test every {}, down after {} silent; languages {}",
-                    span(p.link_test_interval_ms),
-                    span(p.link_silence_ms),
-                    p.required_languages.join(", ")
-                );
-            }
-            Ok(())
-        }
-        RosterCommand::Install { file } => {
-            let roster = home::read_roster(&file)?;
-            let key = home.key()?;
-            let config = home.config()?;
-            let id = hotline_proto::crypto::node_id(&key);
-            match roster.member(&id) {
-                Some(m) if m.name == config.name => {}
-                Some(m) => bail!("the roster calls this node {:?}, not {:?}", m.name, config.name),
-                None => bail!("this node ({id}) is not in that roster"),
-            }
-            std::fs::write(home.roster_path(), roster.to_bytes())?;
-            println!("installed roster of network {} (id {})", roster.network, roster.network_id());
-            Ok(())
-        }
-    }
-}
-
 fn export(home: &Home, out: &Path) -> Result<()> {
     let roster = home.roster()?;
     let leaves: Vec<Vec<u8>> = match client::call_as::<Export>(&home.api_path(), &Request::Export) {
@@ -630,190 +506,6 @@ fn export(home: &Home, out: &Path) -> Result<()> {
         out.display()
     );
     Ok(())
-}
-
-/// `1h 30m`, `10m`, `5s`, `250ms`.
-pub fn span(ms: u64) -> String {
-    match ms {
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
-        ms => format!("{ms}ms"),
-    }
-}
-
-/// A signed duration for humans: `4m 12s`, `-35s`.
-pub fn left(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let s = ms.unsigned_abs() / 1000;
-    match s {
-        s if s >= 3600 => format!("{sign}{}h {:02}m", s / 3600, (s % 3600) / 60),
-        s if s >= 60 => format!("{sign}{}m {:02}s", s / 60, s % 60),
-        s => format!("{sign}{s}s"),
-    }
-}
-
-/// A deadline for humans: `OVERDUE by 35s` once it has passed, otherwise `ahead` of the time left.
-fn overdue_or(left_ms: i64, ahead: impl FnOnce(String) -> String) -> String {
-    if left_ms < 0 {
-        format!("OVERDUE by {}", left(-left_ms))
-    } else {
-        ahead(left(left_ms))
-    }
-}
-
-/// UTC `HH:MM:SS.mmm`.
-pub fn clock(ms: u64) -> String {
-    let day = ms % 86_400_000;
-    format!("{:02}:{:02}:{:02}.{:03}Z", day / 3_600_000, (day / 60_000) % 60, (day / 1000) % 60, day % 1000)
-}
-
-fn print_inbox(inbox: &Inbox) {
-    if inbox.awaiting_ack.is_empty() && inbox.other.is_empty() {
-        println!("inbox empty");
-        return;
-    }
-    let line = |n: &NoticeInfo, state: &str| {
-        println!(
-            "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
-            n.id,
-            n.precedence.name(),
-            n.kind.name(),
-            n.from,
-            state,
-            n.headline
-        );
-    };
-    if !inbox.awaiting_ack.is_empty() {
-        println!("AWAITING YOUR ACKNOWLEDGEMENT");
-        for n in &inbox.awaiting_ack {
-            let left = match &n.direction {
-                DirectionInfo::Received { ack_left_ms, .. } => *ack_left_ms,
-                DirectionInfo::Sent { .. } => 0,
-            };
-            line(n, &overdue_or(left, |t| format!("{t} left")));
-        }
-    }
-    if !inbox.other.is_empty() {
-        println!("OTHER");
-        for n in &inbox.other {
-            let acked = matches!(n.direction, DirectionInfo::Received { acked: true, .. });
-            line(n, if acked { "acknowledged" } else { "information" });
-        }
-    }
-}
-
-fn print_thread(thread: &Thread) {
-    println!("thread {}", thread.thread);
-    for n in &thread.notices {
-        println!(
-            "\n{}  {} {} from {}  created {}",
-            n.id,
-            n.precedence.name(),
-            n.kind.name(),
-            n.from,
-            clock(n.created_ms)
-        );
-        println!("  {}", n.headline);
-        let after = |t: Option<u64>| {
-            t.map_or("—".to_string(), |t| {
-                format!("+{}", left(i64::try_from(t.saturating_sub(n.created_ms)).unwrap_or(i64::MAX)))
-            })
-        };
-        let missed = |flag: bool| if flag { " (deadline missed)" } else { "" };
-        match &n.direction {
-            DirectionInfo::Sent { parties } => {
-                for p in parties {
-                    println!(
-                        "  {:<8} {:<6} receipt {:<10}{}  acknowledgement {:<10}{}",
-                        p.name,
-                        role(p.role),
-                        after(p.receipt_ms),
-                        missed(p.receipt_missed),
-                        after(p.ack_ms),
-                        missed(p.ack_missed)
-                    );
-                }
-            }
-            DirectionInfo::Received { needs_ack, acked, overdue, ack_left_ms } => {
-                let state = match (needs_ack, acked, overdue) {
-                    (_, true, _) => "acknowledged here".to_string(),
-                    (true, _, true) => "NOT acknowledged here: OVERDUE".to_string(),
-                    (true, _, _) => format!("awaiting acknowledgement here, {} left", left(*ack_left_ms)),
-                    _ => "information copy".to_string(),
-                };
-                println!("  received {}; {state}", clock(n.logged_ms));
-            }
-        }
-    }
-}
-
-fn role(role: hotline_proto::Role) -> &'static str {
-    match role {
-        hotline_proto::Role::Action => "action",
-        hotline_proto::Role::Info => "info",
-    }
-}
-
-fn print_status(s: &Status) {
-    println!("{}  network {} ({})", s.name, s.network, s.network_id);
-    println!("log: {} entries ({} durable)", s.log_entries, s.durable_entries);
-    println!("links:");
-    for l in &s.links {
-        println!(
-            "  {:<10} {:<4} last heard {} ago{}{}",
-            l.peer,
-            if l.up { "up" } else { "DOWN" },
-            left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX)),
-            match l.unreceipted {
-                0 => String::new(),
-                n => format!(", {n} unreceipted"),
-            },
-            if l.clock_skewed { ", CLOCK SKEW" } else { "" }
-        );
-    }
-    if s.awaiting.is_empty() {
-        println!("nothing awaited");
-    } else {
-        println!("awaiting:");
-        for a in &s.awaiting {
-            let due = overdue_or(a.left_ms, |t| format!("due in {t}"));
-            println!("  {:<12} {} from {:<8} {due}", a.notice, a.awaiting.name(), a.party);
-        }
-    }
-}
-
-/// One line for an event: the one place each event is put into words (the compiler checks that
-/// every event has its case).
-pub fn describe(e: &Event) -> String {
-    let late = |late: bool| if late { " (LATE)" } else { "" };
-    match e {
-        Event::NoticeReceived { notice, kind, precedence, role: r, .. } => {
-            format!("NEW {} {} {notice} ({})", precedence.name(), kind.name(), role(*r))
-        }
-        Event::NoticeStored { notice } => format!("sent {notice}"),
-        Event::AckStored { notice } => format!("acknowledged {notice}"),
-        Event::ReceiptReceived { notice, from, late: l, .. } => format!("receipt for {notice} from {from}{}", late(*l)),
-        Event::AckReceived { notice, from, disposition, late: l, .. } => {
-            format!("{from} acknowledged {notice}: {}{}", disposition.name(), late(*l))
-        }
-        Event::DeadlineApproaching { notice, party, .. } => {
-            format!("deadline approaching: {notice} awaiting {party}")
-        }
-        Event::DeadlineMissed { notice, party, deadline, .. } => {
-            format!("DEADLINE MISSED: {notice} {} by {party}", deadline.name())
-        }
-        Event::LinkDown { peer, .. } => format!("LINK DOWN to {peer}"),
-        Event::LinkUp { peer } => format!("link up to {peer}"),
-        Event::SequenceGap { peer, first, last } => format!("MISSING notices {first}..{last} from {peer}"),
-        Event::ClockSkew { peer, offset_ms } => format!("CLOCK SKEW with {peer}: {offset_ms} ms"),
-        Event::Rejected { peer, code, detail } => format!("refused a frame from {peer}: {code} ({detail})"),
-        Event::Equivocation { peer, notice } => format!("EQUIVOCATION by {peer} on {notice}"),
-        Event::LogConflict { peer, cosigned_size, size } => format!(
-            "LOG CONFLICT: {peer} presented a checkpoint of {size} entries contradicting the one of {cosigned_size} this node co-signed"
-        ),
-        Event::Lagged { missed } => format!("{missed} events missed: this watch fell behind (run `hotline inbox` and `hotline status`)"),
-    }
 }
 
 /// Anything that can go wrong with arguments.

@@ -1,0 +1,188 @@
+//! The human text of every reply and event: one place for each, so the words stay consistent and
+//! the compiler checks that each event has its case.
+
+use crate::api::{DirectionInfo, Event, Inbox, NoticeInfo, Status, Thread};
+
+/// `1h 30m`, `10m`, `5s`, `250ms`.
+pub fn span(ms: u64) -> String {
+    match ms {
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// A signed duration for humans: `4m 12s`, `-35s`.
+pub fn left(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let s = ms.unsigned_abs() / 1000;
+    match s {
+        s if s >= 3600 => format!("{sign}{}h {:02}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{sign}{}m {:02}s", s / 60, s % 60),
+        s => format!("{sign}{s}s"),
+    }
+}
+
+/// A deadline for humans: `OVERDUE by 35s` once it has passed, otherwise `ahead` of the time left.
+fn overdue_or(left_ms: i64, ahead: impl FnOnce(String) -> String) -> String {
+    if left_ms < 0 {
+        format!("OVERDUE by {}", left(-left_ms))
+    } else {
+        ahead(left(left_ms))
+    }
+}
+
+/// UTC `HH:MM:SS.mmm`.
+pub fn clock(ms: u64) -> String {
+    let day = ms % 86_400_000;
+    format!("{:02}:{:02}:{:02}.{:03}Z", day / 3_600_000, (day / 60_000) % 60, (day / 1000) % 60, day % 1000)
+}
+
+pub(super) fn print_inbox(inbox: &Inbox) {
+    if inbox.awaiting_ack.is_empty() && inbox.other.is_empty() {
+        println!("inbox empty");
+        return;
+    }
+    let line = |n: &NoticeInfo, state: &str| {
+        println!(
+            "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
+            n.id,
+            n.precedence.name(),
+            n.kind.name(),
+            n.from,
+            state,
+            n.headline
+        );
+    };
+    if !inbox.awaiting_ack.is_empty() {
+        println!("AWAITING YOUR ACKNOWLEDGEMENT");
+        for n in &inbox.awaiting_ack {
+            let left = match &n.direction {
+                DirectionInfo::Received { ack_left_ms, .. } => *ack_left_ms,
+                DirectionInfo::Sent { .. } => 0,
+            };
+            line(n, &overdue_or(left, |t| format!("{t} left")));
+        }
+    }
+    if !inbox.other.is_empty() {
+        println!("OTHER");
+        for n in &inbox.other {
+            let acked = matches!(n.direction, DirectionInfo::Received { acked: true, .. });
+            line(n, if acked { "acknowledged" } else { "information" });
+        }
+    }
+}
+
+pub(super) fn print_thread(thread: &Thread) {
+    println!("thread {}", thread.thread);
+    for n in &thread.notices {
+        println!(
+            "\n{}  {} {} from {}  created {}",
+            n.id,
+            n.precedence.name(),
+            n.kind.name(),
+            n.from,
+            clock(n.created_ms)
+        );
+        println!("  {}", n.headline);
+        let after = |t: Option<u64>| {
+            t.map_or("—".to_string(), |t| {
+                format!("+{}", left(i64::try_from(t.saturating_sub(n.created_ms)).unwrap_or(i64::MAX)))
+            })
+        };
+        let missed = |flag: bool| if flag { " (deadline missed)" } else { "" };
+        match &n.direction {
+            DirectionInfo::Sent { parties } => {
+                for p in parties {
+                    println!(
+                        "  {:<8} {:<6} receipt {:<10}{}  acknowledgement {:<10}{}",
+                        p.name,
+                        role(p.role),
+                        after(p.receipt_ms),
+                        missed(p.receipt_missed),
+                        after(p.ack_ms),
+                        missed(p.ack_missed)
+                    );
+                }
+            }
+            DirectionInfo::Received { needs_ack, acked, overdue, ack_left_ms } => {
+                let state = match (needs_ack, acked, overdue) {
+                    (_, true, _) => "acknowledged here".to_string(),
+                    (true, _, true) => "NOT acknowledged here: OVERDUE".to_string(),
+                    (true, _, _) => format!("awaiting acknowledgement here, {} left", left(*ack_left_ms)),
+                    _ => "information copy".to_string(),
+                };
+                println!("  received {}; {state}", clock(n.logged_ms));
+            }
+        }
+    }
+}
+
+fn role(role: hotline_proto::Role) -> &'static str {
+    match role {
+        hotline_proto::Role::Action => "action",
+        hotline_proto::Role::Info => "info",
+    }
+}
+
+pub(super) fn print_status(s: &Status) {
+    println!("{}  network {} ({})", s.name, s.network, s.network_id);
+    println!("log: {} entries ({} durable)", s.log_entries, s.durable_entries);
+    println!("links:");
+    for l in &s.links {
+        println!(
+            "  {:<10} {:<4} last heard {} ago{}{}",
+            l.peer,
+            if l.up { "up" } else { "DOWN" },
+            left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX)),
+            match l.unreceipted {
+                0 => String::new(),
+                n => format!(", {n} unreceipted"),
+            },
+            if l.clock_skewed { ", CLOCK SKEW" } else { "" }
+        );
+    }
+    if s.awaiting.is_empty() {
+        println!("nothing awaited");
+    } else {
+        println!("awaiting:");
+        for a in &s.awaiting {
+            let due = overdue_or(a.left_ms, |t| format!("due in {t}"));
+            println!("  {:<12} {} from {:<8} {due}", a.notice, a.awaiting.name(), a.party);
+        }
+    }
+}
+
+/// One line for an event: the one place each event is put into words (the compiler checks that
+/// every event has its case).
+pub fn describe(e: &Event) -> String {
+    let late = |late: bool| if late { " (LATE)" } else { "" };
+    match e {
+        Event::NoticeReceived { notice, kind, precedence, role: r, .. } => {
+            format!("NEW {} {} {notice} ({})", precedence.name(), kind.name(), role(*r))
+        }
+        Event::NoticeStored { notice } => format!("sent {notice}"),
+        Event::AckStored { notice } => format!("acknowledged {notice}"),
+        Event::ReceiptReceived { notice, from, late: l, .. } => format!("receipt for {notice} from {from}{}", late(*l)),
+        Event::AckReceived { notice, from, disposition, late: l, .. } => {
+            format!("{from} acknowledged {notice}: {}{}", disposition.name(), late(*l))
+        }
+        Event::DeadlineApproaching { notice, party, .. } => {
+            format!("deadline approaching: {notice} awaiting {party}")
+        }
+        Event::DeadlineMissed { notice, party, deadline, .. } => {
+            format!("DEADLINE MISSED: {notice} {} by {party}", deadline.name())
+        }
+        Event::LinkDown { peer, .. } => format!("LINK DOWN to {peer}"),
+        Event::LinkUp { peer } => format!("link up to {peer}"),
+        Event::SequenceGap { peer, first, last } => format!("MISSING notices {first}..{last} from {peer}"),
+        Event::ClockSkew { peer, offset_ms } => format!("CLOCK SKEW with {peer}: {offset_ms} ms"),
+        Event::Rejected { peer, code, detail } => format!("refused a frame from {peer}: {code} ({detail})"),
+        Event::Equivocation { peer, notice } => format!("EQUIVOCATION by {peer} on {notice}"),
+        Event::LogConflict { peer, cosigned_size, size } => format!(
+            "LOG CONFLICT: {peer} presented a checkpoint of {size} entries contradicting the one of {cosigned_size} this node co-signed"
+        ),
+        Event::Lagged { missed } => format!("{missed} events missed: this watch fell behind (run `hotline inbox` and `hotline status`)"),
+    }
+}

@@ -1,0 +1,115 @@
+//! The `roster` commands: a member's card, building, showing and installing a roster.
+
+use anyhow::{bail, Context, Result};
+use hotline_proto::{Member, Policy, Precedence, Roster, ROSTER_FORMAT};
+use serde_json::json;
+
+use super::span;
+use super::{Invalid, RosterCommand};
+use crate::home::{self, Home};
+
+pub(super) fn card(home: &Home, addresses: Vec<String>, languages: Vec<String>) -> Result<Member> {
+    let config = home.config()?;
+    let key = home.key()?;
+    Ok(Member { name: config.name, key: hotline_proto::crypto::node_id(&key), addresses, languages })
+}
+
+/// Builds a roster from cards and a policy; checks it.
+pub fn build_roster(network: &str, members: Vec<Member>, policy: Policy) -> Result<Roster> {
+    let roster = Roster { format: ROSTER_FORMAT, network: network.into(), members, policy };
+    roster.check().map_err(|e| Invalid(format!("the roster is invalid: {e}")))?;
+    Ok(roster)
+}
+
+pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
+    match command {
+        RosterCommand::Card => {
+            let card_path = home.dir().join("card.json");
+            let text = std::fs::read_to_string(&card_path)
+                .with_context(|| format!("reading {}", card_path.display()))?;
+            print!("{text}");
+            Ok(())
+        }
+        RosterCommand::Build { network, cards, policy, out } => {
+            let mut members = Vec::new();
+            for path in &cards {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                members.push(
+                    serde_json::from_str(&text)
+                        .map_err(|e| Invalid(format!("{} is not a member card: {e}", path.display())))?,
+                );
+            }
+            let policy = match policy {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    toml::from_str(&text)
+                        .map_err(|e| Invalid(format!("{} is not a policy: {e}", path.display())))?
+                }
+                None => Policy::default(),
+            };
+            let roster = build_roster(&network, members, policy)?;
+            std::fs::write(&out, roster.to_bytes()).with_context(|| format!("writing {}", out.display()))?;
+            println!("network id {}", roster.network_id());
+            eprintln!("compare this id with every party by voice before going live");
+            Ok(())
+        }
+        RosterCommand::Show { file, json } => {
+            let roster = match file {
+                Some(path) => home::read_roster(&path)?,
+                None => home.roster()?,
+            };
+            if json.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({ "network_id": roster.network_id().to_hex(), "roster": roster })
+                    )?
+                );
+            } else {
+                println!("network {}  id {}", roster.network, roster.network_id());
+                for m in &roster.members {
+                    println!(
+                        "  {:<10} {}  {}  [{}]",
+                        m.name,
+                        m.key,
+                        m.addresses.join(" "),
+                        m.languages.join(",")
+                    );
+                }
+                let p = &roster.policy;
+                for precedence in Precedence::ALL {
+                    let d = p.deadlines(precedence);
+                    println!(
+                        "  {:<10} receipt {:>8}  acknowledgement {:>8}",
+                        precedence.name(),
+                        span(d.receipt_ms),
+                        span(d.ack_ms)
+                    );
+                }
+                println!(
+                    "  link test every {}, down after {} silent; languages {}",
+                    span(p.link_test_interval_ms),
+                    span(p.link_silence_ms),
+                    p.required_languages.join(", ")
+                );
+            }
+            Ok(())
+        }
+        RosterCommand::Install { file } => {
+            let roster = home::read_roster(&file)?;
+            let key = home.key()?;
+            let config = home.config()?;
+            let id = hotline_proto::crypto::node_id(&key);
+            match roster.member(&id) {
+                Some(m) if m.name == config.name => {}
+                Some(m) => bail!("the roster calls this node {:?}, not {:?}", m.name, config.name),
+                None => bail!("this node ({id}) is not in that roster"),
+            }
+            std::fs::write(home.roster_path(), roster.to_bytes())?;
+            println!("installed roster of network {} (id {})", roster.network, roster.network_id());
+            Ok(())
+        }
+    }
+}
