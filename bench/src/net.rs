@@ -1,58 +1,35 @@
-//! A testnet of real node processes for one bench, and their memory as `/proc` reports it.
+//! A testnet of real node processes for one bench (on the shared process layer of
+//! `hotline_testnet::processes`), and their memory as `/proc` reports it.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Result};
-use hotline_node::api::Request;
+use anyhow::Result;
 use hotline_node::client;
 use hotline_node::home::Home;
 use hotline_proto::Precedence;
-
+use hotline_testnet::processes::{free_ports, wait_links, Processes};
 use hotline_testnet::procfs::rss_kib;
-use hotline_testnet::testnet::{self, Child};
+use hotline_testnet::testnet;
 
 use crate::run::{policy, send};
 
 /// A running testnet for one bench; every process is stopped when it is dropped.
 pub(crate) struct Net {
     pub(crate) homes: Vec<Home>,
-    children: Vec<Child>,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for child in self.children.drain(..) {
-            child.stop();
-        }
-    }
+    processes: Processes,
 }
 
 impl Net {
     /// Initialises `n` nodes under `dir` (without starting them).
     pub(crate) fn init(dir: &Path, n: usize) -> Result<Net> {
-        let sockets: Vec<std::net::UdpSocket> =
-            (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0")).collect::<std::io::Result<_>>()?;
-        let ports: Vec<u16> =
-            sockets.iter().map(|s| s.local_addr().map(|a| a.port())).collect::<std::io::Result<_>>()?;
-        drop(sockets);
-        let homes = testnet::init(dir, &ports, policy())?.into_iter().map(|(_, h)| h).collect();
-        Ok(Net { homes, children: Vec::new() })
+        let homes = testnet::init(dir, &free_ports(n)?, policy())?.into_iter().map(|(_, h)| h).collect();
+        Ok(Net { homes, processes: Processes::new(std::env::current_exe()?, dir.to_path_buf()) })
     }
 
     /// Starts node `i`; returns once its API answers (and how long that took).
     pub(crate) fn start(&mut self, i: usize) -> Result<Duration> {
-        let t = Instant::now();
-        let log = self.homes[i].dir().join("node.log");
-        self.children.push(Child::start(&self.homes[i], Some(&log))?);
-        let api = self.homes[i].api_path();
-        while client::call(&api, &Request::Status).is_err() {
-            if t.elapsed() > Duration::from_secs(120) {
-                bail!("node {i} did not start within 120 s; see {}", log.display());
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        Ok(t.elapsed())
+        self.processes.start(&testnet::name(i), &self.homes[i], None, Duration::from_secs(120))
     }
 
     pub(crate) fn api(&self, i: usize) -> PathBuf {
@@ -68,21 +45,16 @@ impl Net {
 
     /// Waits until node `i` has nothing unreceipted.
     pub(crate) fn quiet(&self, i: usize, limit: Duration) -> Result<()> {
-        let t = Instant::now();
-        loop {
-            let status = client::call(&self.api(i), &Request::Status)?;
-            let links = status["links"].as_array().cloned().unwrap_or_default();
-            if links.iter().all(|l| l["unreceipted"] == 0) {
-                return Ok(());
-            }
-            if t.elapsed() > limit {
-                bail!("node {i} still has unreceipted messages after {limit:?}: {}", status["links"]);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_links(&self.homes[i], limit)
     }
 
+    /// The process id of node `i` (0 if it is not running).
+    pub(crate) fn pid(&self, i: usize) -> u32 {
+        self.processes.pid(&testnet::name(i)).unwrap_or(0)
+    }
+
+    /// Resident memory of every running node, in KiB.
     pub(crate) fn rss_kib(&self) -> Vec<u64> {
-        self.children.iter().map(|c| rss_kib(c.id())).collect()
+        self.processes.pids().into_iter().map(rss_kib).collect()
     }
 }

@@ -220,5 +220,36 @@ pub(crate) fn summary(r: &Value) -> String {
             format!("| {k} | {:.3} s | {:.0} MiB |", f(x, "start_to_serving_s"), f(x, "rss_kib") / 1024.0)
         },
     );
+    let fl = &r["flood"];
+    if fl.is_object() {
+        let idle = &fl["idle_flash"];
+        let _ = writeln!(
+            s,
+            "\n### Handshake flood (spec §11.1)\n\nIdle: FLASH receipt p50 {:.2} ms, p99 {:.2} ms; receiver memory {:.1} MiB; an Initial is {:.0} B.\n",
+            f(idle, "p50"),
+            f(idle, "p99"),
+            f(fl, "idle_rss_kib") / 1024.0,
+            f(fl, "initial_bytes")
+        );
+    }
+    table(
+        &mut s,
+        "Under the flood",
+        "| offered rate | Initials sent | sent/s | bytes back per byte in | peak memory above idle | FLASH p50 | FLASH p99 | p99 / idle p99 | lost |\n|---|---|---|---|---|---|---|---|---|",
+        &fl["rates"],
+        &|k, x| {
+            format!(
+                "| {k}/s | {:.0} | {:.0} | {:.3} | {:.1} MiB | {:.2} ms | {:.2} ms | {:.2} | {} |",
+                f(x, "initials_sent"),
+                f(x, "initials_per_s"),
+                f(x, "amplification"),
+                f(x, "growth_kib") / 1024.0,
+                f(&x["flash"], "p50"),
+                f(&x["flash"], "p99"),
+                f(x, "ratio_p99_to_idle"),
+                x["lost_samples"]
+            )
+        },
+    );
     s
 }

@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 use hotline_testnet::procfs::status_kib;
 use hotline_testnet::testnet;
 
+use crate::flood::flood;
 use crate::floors::{batch_floor, floors, two_members, verify_floor};
 use crate::net::Net;
 use crate::report::{plots, summary};
@@ -43,7 +44,7 @@ pub struct BenchArgs {
     /// Toy sizes: checks that every bench runs (for CI), measures nothing worth reading.
     #[arg(long)]
     quick: bool,
-    /// Only these benches: latency, throughput, fanout, audit, recovery (default: all).
+    /// Only these benches: latency, throughput, fanout, audit, recovery, flood (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Keep the generated audit bundles in OUT/bundle-N (to run the auditor on them by hand).
@@ -62,6 +63,12 @@ pub(crate) struct Sizes {
     pub(crate) fanout_samples: usize,
     pub(crate) audit: Vec<usize>,
     pub(crate) recovery: Vec<usize>,
+    /// Distinct Initials the flood cycles through.
+    pub(crate) flood_initials: usize,
+    /// Flood rates in Initials a second (0: as fast as one thread sends).
+    pub(crate) flood_rates: Vec<u64>,
+    /// The least time each flood lasts, in seconds.
+    pub(crate) flood_seconds: u64,
 }
 
 impl Sizes {
@@ -75,6 +82,9 @@ impl Sizes {
                 fanout_samples: 2,
                 audit: vec![600],
                 recovery: vec![600],
+                flood_initials: 200,
+                flood_rates: vec![0],
+                flood_seconds: 1,
             }
         } else {
             Sizes {
@@ -85,6 +95,9 @@ impl Sizes {
                 fanout_samples: 20,
                 audit: vec![10_000, 100_000, 1_000_000],
                 recovery: vec![1_000, 100_000, 1_000_000],
+                flood_initials: 20_000,
+                flood_rates: vec![1_500, 0],
+                flood_seconds: 20,
             }
         }
     }
@@ -150,6 +163,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if want("fanout") {
         results["fanout"] = fanout(work.path(), &sizes, &floors, cores)?;
     }
+    if want("flood") {
+        results["flood"] = flood(work.path(), &sizes)?;
+    }
     std::fs::write(args.out.join("results.json"), serde_json::to_string_pretty(&results)? + "\n")?;
     plots(&args.out, &results)?;
     let summary = summary(&results);
@@ -196,7 +212,7 @@ pub(crate) fn one_notice(
 ) -> Result<Option<f64>> {
     if watch.is_none() {
         let mut w = Client::connect(api)?;
-        w.call(&Request::Watch)?;
+        w.call(&Request::Watch {})?;
         w.set_read_timeout(Some(Duration::from_secs(10)))?;
         *watch = Some(w);
     }

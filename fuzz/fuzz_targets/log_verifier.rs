@@ -85,7 +85,7 @@ fn record(u: &mut Unstructured, fx: &Fixture, v: &LogVerifier, now: u64) -> Resu
         }
         9 => Record::Rejected {
             peer: node_ref(u, fx)?,
-            code: *u.choose(&[ErrorCode::Malformed, ErrorCode::BadSignature, ErrorCode::InconsistentLog])?,
+            code: *u.choose(&[ErrorCode::Malformed, ErrorCode::BadSignature, ErrorCode::InconsistentLog, ErrorCode::TimeOutOfRange])?,
             frame_hash: Hash32(u.arbitrary()?),
             frame_len: u.arbitrary()?,
             suppressed: u.arbitrary()?,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hotline_node::api::{Request, SendRequest};
 use hotline_proto::{Body, Hash32, Message, Precedence, Record};
 use hotline_proto::{DeadlineMissed, LinkDown};
+use hotline_testnet::flood::initials;
 use hotline_testnet::harness::{english_incident, example, rss_kib, wait_until, Net, FAST_POLICY};
 use serde_json::Value;
 
@@ -376,6 +377,52 @@ fn notice_from(net: &Net, sender: &str, to: &str, seq: u64, link_seq: u64) -> ho
     }
 }
 
+/// S5: a source that has not shown it owns its address gets a stateless Retry, smaller than
+/// three times what it sent (RFC 9000 §8.1), and a flood of Initials that never go on costs the
+/// node no memory to speak of (spec §11.1).
+#[test]
+fn s5_handshake_flood_costs_a_retry_and_no_state() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start("alpha");
+    let home = net.home("alpha");
+    let alpha = hotline_proto::crypto::node_id(&home.key().unwrap());
+    let addr = home.config().unwrap().listen;
+    let stranger = hotline_node::keys::generate();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    // One Initial: everything that comes back within the wait.
+    let initial = &initials(1, &stranger, alpha, addr).unwrap()[0];
+    socket.send_to(initial, addr).unwrap();
+    let mut replies = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok((n, _)) = socket.recv_from(&mut buf) {
+        replies.push(buf[..n].to_vec());
+    }
+    assert!(!replies.is_empty(), "no answer at all to an Initial");
+    // Long header (bit 7) of type Retry (bits 4–5 = 3 in QUIC v1).
+    assert!(replies.iter().all(|p| p[0] & 0x80 != 0 && (p[0] >> 4) & 3 == 3), "answers other than a Retry");
+    let sent: usize = replies.iter().map(Vec::len).sum();
+    assert!(sent <= 3 * initial.len(), "{} bytes answered to an Initial of {}", sent, initial.len());
+    // A flood: 3000 Initials from 3000 connections that never answer.
+    let before = rss_kib(net.pid("alpha"));
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (i, packet) in initials(3000, &stranger, alpha, addr).unwrap().iter().enumerate() {
+        socket.send_to(packet, addr).unwrap();
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(5)); // do not overrun loopback's buffers
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(net.pid("alpha"));
+    assert!(
+        after < before + 16 * 1024,
+        "memory grew from {before} KiB to {after} KiB under an Initial flood"
+    );
+    // The members still get through.
+    net.start("bravo");
+    net.wait_links();
+}
+
 #[test]
 fn s5_hostile_input() {
     let mut net = Net::init(3, Some(FAST_POLICY));
@@ -456,7 +503,7 @@ fn crash_durability_under_a_burst() {
     net.wait_links();
     // Watch alpha's receipts as they come.
     let mut watch = hotline_node::client::Client::connect(&net.home("alpha").api_path()).unwrap();
-    watch.call(&Request::Watch).unwrap();
+    watch.call(&Request::Watch {}).unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         while let Ok(Some(e)) = watch.next_line() {
@@ -573,7 +620,7 @@ fn an_api_connection_outlives_the_request_limit() {
         let e = client.call(&Request::Show { notice: long_id.clone() }).unwrap_err();
         assert!(!e.to_string().contains("bad request"), "{e}");
     }
-    assert!(client.call(&Request::Status).is_ok());
+    assert!(client.call(&Request::Status {}).is_ok());
     // One request longer than the limit is refused as such, and the connection is closed.
     let mut raw = std::os::unix::net::UnixStream::connect(&api).unwrap();
     let huge = format!("{{\"op\":\"show\",\"notice\":\"{}\"}}\n", "y".repeat(1_100_000));
@@ -581,5 +628,5 @@ fn an_api_connection_outlives_the_request_limit() {
     let mut answer = String::new();
     let _ = std::io::Read::read_to_string(&mut raw, &mut answer);
     assert!(answer.contains("larger than"), "{answer}");
-    assert!(hotline_node::client::call(&api, &Request::Status).is_ok(), "the node survived");
+    assert!(hotline_node::client::call(&api, &Request::Status {}).is_ok(), "the node survived");
 }

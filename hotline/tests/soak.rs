@@ -160,7 +160,8 @@ fn chaos_soak() {
         // An officer goes through the inbox: decides once per notice, acknowledges 85 %.
         let o = rng.gen_range(0..names.len());
         if !down.contains_key(&o) {
-            if let Ok(inbox) = hotline_node::client::call(&net.home(&names[o]).api_path(), &Request::Inbox) {
+            if let Ok(inbox) = hotline_node::client::call(&net.home(&names[o]).api_path(), &Request::Inbox {})
+            {
                 for n in inbox["awaiting_ack"].as_array().unwrap() {
                     let id = n["id"].as_str().unwrap().to_string();
                     let will = *decided.entry((o, id.clone())).or_insert_with(|| rng.gen_bool(0.85));
@@ -190,7 +191,7 @@ fn chaos_soak() {
     let settle = Instant::now();
     loop {
         for (o, name) in names.iter().enumerate() {
-            let inbox = net.api(name, &Request::Inbox);
+            let inbox = net.api(name, &Request::Inbox {});
             for n in inbox["awaiting_ack"].as_array().unwrap() {
                 let id = n["id"].as_str().unwrap().to_string();
                 if *decided.entry((o, id.clone())).or_insert(true) {
@@ -205,7 +206,7 @@ fn chaos_soak() {
             }
         }
         let quiet = names.iter().all(|n| {
-            net.api(n, &Request::Status)["links"].as_array().unwrap().iter().all(|l| l["unreceipted"] == 0)
+            net.api(n, &Request::Status {})["links"].as_array().unwrap().iter().all(|l| l["unreceipted"] == 0)
         });
         // Every deadline of the last notices must have fallen too.
         if quiet && settle.elapsed() > Duration::from_secs(67) {
@@ -213,7 +214,7 @@ fn chaos_soak() {
         }
         if settle.elapsed() > Duration::from_secs(180) {
             for n in &names {
-                eprintln!("{n}: {}", net.api(n, &Request::Status)["links"]);
+                eprintln!("{n}: {}", net.api(n, &Request::Status {})["links"]);
                 eprintln!("{}", net.node_log(n).lines().rev().take(12).collect::<Vec<_>>().join("\n"));
             }
             panic!("the network did not settle within 3 minutes of healing");

@@ -114,17 +114,17 @@ mod tests {
     #[test]
     fn an_answer_of_another_api_version_is_refused() {
         let (_dir, path) = answering("{\"api\":2,\"ok\":true,\"result\":{\"notice\":\"alpha/1\"}}\n");
-        let e = call(&path, &Request::Status).unwrap_err();
+        let e = call(&path, &Request::Status {}).unwrap_err();
         assert!(e.to_string().contains("operator API version 2"), "{e}");
     }
 
     #[test]
     fn a_typed_answer_and_a_refusal() {
         let (_dir, path) = answering("{\"api\":1,\"ok\":true,\"result\":{\"notice\":\"alpha/1\"}}\n");
-        let sent: crate::api::NoticeRef = call_as(&path, &Request::Status).unwrap();
+        let sent: crate::api::NoticeRef = call_as(&path, &Request::Status {}).unwrap();
         assert_eq!(sent.notice, "alpha/1");
         let (_dir, path) = answering("{\"api\":1,\"ok\":false,\"error\":\"no notice alpha/9\"}\n");
-        let e = call(&path, &Request::Status).unwrap_err();
+        let e = call(&path, &Request::Status {}).unwrap_err();
         assert!(e.downcast_ref::<Refused>().is_some_and(|r| r.0 == "no notice alpha/9"));
     }
 }

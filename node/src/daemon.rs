@@ -31,6 +31,7 @@ struct Daemon {
 
 /// Runs the node in `home` until SIGINT or SIGTERM.
 pub async fn run(home: &Home) -> Result<()> {
+    home.check_private()?;
     let (config, key, roster) = home.load()?;
     let (store, leaves) = Store::open(&home.store_path())?;
     let reader = store.reader();
@@ -207,7 +208,7 @@ impl Daemon {
                     Err(e) => Answer::error(format!("{e:#}")),
                 }
             }
-            Request::Inbox => Answer::ok(&views::inbox(&self.node, now)),
+            Request::Inbox {} => Answer::ok(&views::inbox(&self.node, now)),
             Request::Show { notice } => match names::notice(self.node.roster(), &notice) {
                 Ok(id) => match views::thread(&self.node, &id, now) {
                     Some(thread) => Answer::ok(&thread),
@@ -215,8 +216,8 @@ impl Daemon {
                 },
                 Err(e) => Answer::error(e),
             },
-            Request::Status => Answer::ok(&views::status(&self.node, &self.name, now)),
-            Request::Checkpoint => match self.node.checkpoint(now) {
+            Request::Status {} => Answer::ok(&views::status(&self.node, &self.name, now)),
+            Request::Checkpoint {} => match self.node.checkpoint(now) {
                 Some(c) => {
                     let roster = self.node.roster();
                     let cosigned_by = self
@@ -230,7 +231,7 @@ impl Daemon {
                 }
                 None => Answer::error("no checkpoint could be signed"),
             },
-            Request::Watch | Request::Export => Answer::error("handled by the API task"),
+            Request::Watch {} | Request::Export {} => Answer::error("handled by the API task"),
         };
         let _ = call.reply.send(answer);
     }

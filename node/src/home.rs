@@ -75,7 +75,7 @@ impl Home {
 
     /// Creates a new node directory with a fresh key. Refuses an existing key.
     pub fn init(&self, config: &Config) -> Result<SigningKey> {
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        crate::files::create_private_dir(&self.dir)?;
         let key = crate::keys::generate();
         crate::keys::write(&self.key_path(), &key)?;
         self.write_config(config)?;
@@ -85,20 +85,16 @@ impl Home {
     /// Writes the configuration.
     pub fn write_config(&self, config: &Config) -> Result<()> {
         let text = toml::to_string(config).context("encoding the configuration")?;
-        std::fs::write(self.config_path(), text)
-            .with_context(|| format!("writing {}", self.config_path().display()))
+        crate::files::write_private(&self.config_path(), text.as_bytes())
     }
 
     /// Reads the configuration.
     pub fn config(&self) -> Result<Config> {
         let path = self.config_path();
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "reading {} (is {} a node directory? create one with `hotline init`)",
-                path.display(),
-                self.dir.display()
-            )
-        })?;
+        let text = crate::files::read_capped_text(&path, crate::files::MAX_CONFIG, "the configuration")
+            .with_context(|| {
+                format!("is {} a node directory? create one with `hotline init`", self.dir.display())
+            })?;
         toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))
     }
 
@@ -115,6 +111,17 @@ impl Home {
                 self.dir.display()
             )
         })
+    }
+
+    /// Refuses a node directory or key that users other than the node's own can reach.
+    pub fn check_private(&self) -> Result<()> {
+        crate::files::check_private(&self.dir)?;
+        crate::files::check_private(&self.key_path())
+    }
+
+    /// Installs `roster` as this node's roster (mode 0600, replaced atomically).
+    pub fn write_roster(&self, roster: &Roster) -> Result<()> {
+        crate::files::write_private(&self.roster_path(), &roster.to_bytes())
     }
 
     /// Everything a running node needs, checked against each other.
@@ -135,6 +142,6 @@ impl Home {
 
 /// Reads a roster file: its canonical bytes, strictly decoded and checked.
 pub fn read_roster(path: &Path) -> Result<Roster> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::files::read_capped(path, hotline_proto::limits::MAX_ROSTER as u64, "a roster")?;
     Roster::from_bytes(&bytes).with_context(|| format!("{} is not a valid roster", path.display()))
 }

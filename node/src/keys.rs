@@ -2,10 +2,10 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 
@@ -19,6 +19,9 @@ pub fn generate() -> SigningKey {
 fn keypair_bytes(key: &SigningKey) -> ed25519_dalek::pkcs8::KeypairBytes {
     ed25519_dalek::pkcs8::KeypairBytes { secret_key: key.to_bytes(), public_key: None }
 }
+
+/// Largest key file read: a PEM key is about 120 bytes.
+const MAX_KEY_FILE: u64 = 16 * 1024;
 
 /// Writes `key` to `path` as PKCS#8 PEM with mode 0600. Refuses to overwrite a file.
 pub fn write(path: &Path, key: &SigningKey) -> Result<()> {
@@ -37,11 +40,8 @@ pub fn write(path: &Path, key: &SigningKey) -> Result<()> {
 /// Reads a key written by [`write`] (or by `openssl genpkey -algorithm ed25519`). Refuses a key
 /// file that others can read.
 pub fn read(path: &Path) -> Result<SigningKey> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        bail!("{} is readable by other users; run `chmod 600 {}`", path.display(), path.display());
-    }
-    let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    crate::files::check_private(path)?;
+    let pem = crate::files::read_capped_text(path, MAX_KEY_FILE, "a key file")?;
     SigningKey::from_pkcs8_pem(&pem)
         .map_err(|e| anyhow::anyhow!("{} is not an Ed25519 PKCS#8 key: {e}", path.display()))
 }
@@ -54,6 +54,7 @@ pub fn pkcs8_der(key: &SigningKey) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn round_trip_and_mode() {

@@ -14,6 +14,8 @@ pub mod api;
 pub mod cli;
 pub mod client;
 pub mod daemon;
+pub mod files;
+pub mod gate;
 pub mod home;
 pub mod keys;
 pub mod names;

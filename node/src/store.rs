@@ -39,6 +39,7 @@ impl Reader {
 impl Store {
     /// Opens (or creates) the store and reads every leaf, in order.
     pub fn open(path: &Path) -> Result<(Store, Vec<Vec<u8>>)> {
+        create_private(path)?;
         let db = Database::create(path).with_context(|| format!("opening the store {}", path.display()))?;
         let mut leaves = Vec::new();
         {
@@ -123,6 +124,17 @@ impl Store {
 /// Reads the leaves of a store without opening it for writing (for export).
 pub fn read_leaves(path: &Path) -> Result<Vec<Vec<u8>>> {
     Store::open(path).map(|(_, leaves)| leaves)
+}
+
+/// Creates the store file 0600 before redb opens it (redb would create it under the umask), and
+/// refuses an existing one that other users can read.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => crate::files::check_private(path),
+        Err(e) => Err(e).with_context(|| format!("creating the store {}", path.display())),
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, Error as TlsError, SignatureScheme};
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::gate::Gate;
 use crate::sendq::{Pushed, SendQueue};
 
 /// The ALPN protocol id: protocol version 1.
@@ -52,6 +53,16 @@ const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// heavy loss a handshake can stall for the whole idle timeout as its probe timer backs off
 /// (1, 2, 4, 8 s); a fresh Initial restarts that timer, so the link comes up sooner.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// An accepted handshake not done in this long is abandoned and its slot freed: a member on a
+/// working link completes one in a few round trips, so only a stalled or hostile one takes longer.
+const ACCEPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Incoming connection attempts quinn holds at once before the accept loop decides on them; more
+/// are refused by quinn itself. Each may buffer this many bytes of early packets, all of them
+/// together at most the total.
+const MAX_INCOMING: usize = 256;
+const INCOMING_BUFFER: u64 = 16 * 1024;
+const INCOMING_BUFFER_TOTAL: u64 = 1024 * 1024;
 
 /// Application close code: the peer opened a newer connection, which replaces this one.
 const CLOSE_REPLACED: u32 = 3;
@@ -208,6 +219,9 @@ pub fn server_config(key: &SigningKey, roster: &Roster) -> Result<quinn::ServerC
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(tls)?));
     config.transport_config(transport_config());
+    config.max_incoming(MAX_INCOMING);
+    config.incoming_buffer_size(INCOMING_BUFFER);
+    config.incoming_buffer_size_total(INCOMING_BUFFER_TOTAL);
     Ok(config)
 }
 
@@ -279,7 +293,15 @@ impl Transport {
             tokio::spawn(transport.clone().sender(peer, rx));
         }
         let me = hotline_proto::crypto::node_id(key);
-        tokio::spawn(transport.clone().accept_loop(tx.clone()));
+        let member_ips = roster
+            .members
+            .iter()
+            .filter(|m| m.key != me)
+            .flat_map(|m| &m.addresses)
+            .chain(overrides.values())
+            .filter_map(|a| a.parse::<SocketAddr>().ok())
+            .map(|a| a.ip());
+        tokio::spawn(transport.clone().accept_loop(Gate::new(member_ips), tx.clone()));
         for member in roster.members.iter().filter(|m| m.key > me) {
             let config = client_config(key, member.key)?;
             let addresses: Vec<String> = match overrides.get(&member.name) {
@@ -302,13 +324,56 @@ impl Transport {
         Ok(self.endpoint.local_addr()?)
     }
 
-    async fn accept_loop(self, tx: mpsc::Sender<Inbound>) {
-        while let Some(incoming) = self.endpoint.accept().await {
+    /// Accepts connections through the admission [`Gate`]: a source whose address QUIC has not
+    /// validated gets a stateless Retry (a packet smaller than its Initial, and no state kept); a
+    /// validated one needs a slot, holds it for at most [`ACCEPT_TIMEOUT`], and is then either a
+    /// roster member or closed.
+    async fn accept_loop(self, gate: Gate, tx: mpsc::Sender<Inbound>) {
+        let mut reports = tokio::time::interval(crate::gate::REPORT_EVERY);
+        loop {
+            let incoming = tokio::select! {
+                incoming = self.endpoint.accept() => match incoming {
+                    Some(incoming) => incoming,
+                    None => return,
+                },
+                _ = reports.tick() => {
+                    if let Some(report) = gate.report(Instant::now()) {
+                        tracing::warn!("{report}");
+                    }
+                    continue;
+                }
+            };
+            let now = Instant::now();
+            if !incoming.remote_address_validated() {
+                if incoming.may_retry() {
+                    gate.retried();
+                    if let Err(e) = incoming.retry() {
+                        tracing::debug!(error = %e, "could not send a Retry");
+                    }
+                } else {
+                    // It carried a Retry token that did not validate: forged or expired.
+                    gate.failed();
+                    incoming.ignore();
+                }
+                continue;
+            }
+            let source = incoming.remote_address();
+            let slot = match gate.admit(source.ip(), now) {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    tracing::debug!(%source, ?refusal, "incoming handshake refused");
+                    incoming.refuse();
+                    continue;
+                }
+            };
             let this = self.clone();
             let tx = tx.clone();
+            let gate = gate.clone();
             tokio::spawn(async move {
-                match incoming.await {
-                    Ok(conn) => match peer_of(&conn) {
+                let handshake = tokio::time::timeout(ACCEPT_TIMEOUT, incoming).await;
+                drop(slot);
+                match handshake {
+                    Ok(Ok(conn)) => match peer_of(&conn) {
                         Some(peer) => {
                             tracing::info!(peer = %peer.short(), addr = %conn.remote_address(), "accepted");
                             let reason = this.serve(peer, conn, tx).await;
@@ -316,7 +381,14 @@ impl Transport {
                         }
                         None => conn.close(1u32.into(), b"no identity"),
                     },
-                    Err(e) => tracing::info!(error = %e, "refused an incoming connection"),
+                    Ok(Err(e)) => {
+                        gate.failed();
+                        tracing::debug!(%source, error = %e, "refused an incoming connection");
+                    }
+                    Err(_) => {
+                        gate.failed();
+                        tracing::debug!(%source, "incoming handshake timed out");
+                    }
                 }
             });
         }

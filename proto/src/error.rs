@@ -38,6 +38,9 @@ pub enum ErrorCode {
     WrongParty = 12,
     /// A checkpoint is not consistent with one this node co-signed: proof of a rewritten log.
     InconsistentLog = 13,
+    /// A signed time is before the protocol's floor or too far ahead of the receiver's clock
+    /// (spec §6.9).
+    TimeOutOfRange = 14,
 }
 
 impl ErrorCode {
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::UnknownReference => "unknown_reference",
             ErrorCode::WrongParty => "wrong_party",
             ErrorCode::InconsistentLog => "inconsistent_log",
+            ErrorCode::TimeOutOfRange => "time_out_of_range",
         }
     }
 }

@@ -19,6 +19,7 @@
 // The modules are private: what users need is re-exported below, so the crate can rearrange its
 // insides without breaking them. Five modules stay public because they are namespaces of free
 // functions and constants over standard formats, not types of this protocol.
+mod clock;
 mod codec;
 pub mod crypto;
 mod deadline;
@@ -39,6 +40,7 @@ mod signer;
 pub mod testing;
 mod text;
 
+pub use clock::{check_peer_time, future_limit_ms, TIME_FLOOR_MS};
 pub use deadline::{Deadline, DeadlineKind, Outcome};
 pub use error::{CommandError, ErrorCode, LogError, Rejection, StartError};
 pub use ids::{Hash32, NodeId, NoticeId, Sig64};

@@ -19,6 +19,7 @@ pub const ROSTER_FORMAT: u8 = 1;
 
 /// A member of the network: one party's liaison node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Member {
     /// Short name, unique in the roster: 1–32 bytes of `a-z`, `0-9`, `-`, starting with a letter.
     pub name: String,
@@ -32,6 +33,7 @@ pub struct Member {
 
 /// Deadlines of one precedence, counted from the notice's creation time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Deadlines {
     /// The machine receipt must reach the sender within this many milliseconds.
     pub receipt_ms: u64,
@@ -41,6 +43,7 @@ pub struct Deadlines {
 
 /// A pre-agreed coded message: a code word and a number replace composition and translation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CodebookEntry {
     /// The number, unique in the codebook.
     pub number: u32,
@@ -52,6 +55,7 @@ pub struct CodebookEntry {
 
 /// The network's policy: deadlines, timers and what every notice must contain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Deadlines for FLASH.
     pub flash: Deadlines,
@@ -193,6 +197,7 @@ impl Policy {
 
 /// The network definition. Its hash is the network id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Roster {
     /// [`ROSTER_FORMAT`].
     pub format: u8,

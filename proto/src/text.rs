@@ -32,13 +32,47 @@ pub fn check_lang(field: &str, tag: &str) -> Result<(), Rejection> {
     }
 }
 
-/// Checks a short single-line string: at most `max` bytes and no control characters.
+/// Whether `c` may make a text display differently from its characters (spec §5.3): the
+/// bidirectional embeddings, overrides and isolates ("Trojan Source", as rustc's lint refuses
+/// them), and invisible format characters (zero-width space, word joiner and the invisible
+/// operators, the byte-order mark, the deprecated format characters, interlinear annotation,
+/// tag characters). Left-to-right and right-to-left *marks* and the zero-width (non-)joiner stay
+/// allowed: scripts in use need them, and they cannot reorder text.
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(c,
+        '\u{202A}'..='\u{202E}' // LRE, RLE, PDF, LRO, RLO
+        | '\u{2066}'..='\u{2069}' // LRI, RLI, FSI, PDI
+        | '\u{200B}' // zero-width space
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{206A}'..='\u{206F}' // deprecated format characters
+        | '\u{FEFF}' // byte-order mark / zero-width no-break space
+        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+        | '\u{E0000}'..='\u{E007F}' // tag characters
+    )
+}
+
+/// The first character of `value` that a text may not contain: a control character (other than
+/// those `allowed`) or a hidden format character.
+fn forbidden_char(value: &str, allowed: &[char]) -> Option<char> {
+    value.chars().find(|&c| (c.is_control() && !allowed.contains(&c)) || is_hidden_format(c))
+}
+
+fn describe_forbidden(c: char) -> String {
+    if c.is_control() {
+        format!("a control character (U+{:04X})", c as u32)
+    } else {
+        format!("an invisible or bidirectional formatting character (U+{:04X})", c as u32)
+    }
+}
+
+/// Checks a short single-line string: at most `max` bytes, no control characters and no hidden
+/// format characters.
 pub fn check_line(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
     if value.len() > max {
         return Err(Rejection::field(field, format!("longer than {max} bytes")));
     }
-    if value.chars().any(char::is_control) {
-        return Err(Rejection::field(field, "contains a control character"));
+    if let Some(c) = forbidden_char(value, &[]) {
+        return Err(Rejection::field(field, format!("contains {}", describe_forbidden(c))));
     }
     Ok(())
 }
@@ -75,10 +109,10 @@ pub fn check_texts(
                 format!("the {:?} text is longer than {max_text} bytes", version.lang),
             ));
         }
-        if version.text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if let Some(c) = forbidden_char(&version.text, &['\n', '\t']) {
             return Err(Rejection::field(
                 field,
-                format!("the {:?} text contains a control character", version.lang),
+                format!("the {:?} text contains {}", version.lang, describe_forbidden(c)),
             ));
         }
     }
@@ -118,6 +152,20 @@ mod tests {
         assert!(check_texts("f", &blank, &req, 100, true).is_err());
         let ctl = vec![t("en", "a\u{7}"), t("zh", "c")];
         assert!(check_texts("f", &ctl, &req, 100, true).is_err());
+        // "Trojan Source": a right-to-left override makes the text read otherwise than its bytes.
+        let rlo = vec![t("en", "transfer to \u{202E}10 0001\u{202C} units"), t("zh", "c")];
+        let e = check_texts("f", &rlo, &req, 100, true).unwrap_err();
+        assert!(e.detail.contains("U+202E"), "{}", e.detail);
+        for hidden in ['\u{2066}', '\u{200B}', '\u{FEFF}', '\u{2062}', '\u{E0041}'] {
+            let text = vec![t("en", &format!("a{hidden}b")), t("zh", "c")];
+            assert!(check_texts("f", &text, &req, 100, true).is_err(), "U+{:04X}", hidden as u32);
+            assert!(check_line("f", &format!("a{hidden}b"), 100).is_err(), "U+{:04X}", hidden as u32);
+        }
+        // Marks and joiners that scripts need stay allowed.
+        for needed in ['\u{200E}', '\u{200F}', '\u{200C}', '\u{200D}', '\u{061C}'] {
+            let text = vec![t("en", &format!("a{needed}b")), t("zh", "c")];
+            assert!(check_texts("f", &text, &req, 100, true).is_ok(), "U+{:04X}", needed as u32);
+        }
         let badtag = vec![t("e", "a")];
         assert!(check_texts("f", &badtag, &[], 100, true).is_err());
     }

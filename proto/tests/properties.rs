@@ -150,6 +150,8 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::Equivocation,
         ErrorCode::UnknownReference,
         ErrorCode::WrongParty,
+        ErrorCode::InconsistentLog,
+        ErrorCode::TimeOutOfRange,
     ])
 }
 

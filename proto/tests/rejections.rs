@@ -442,6 +442,37 @@ fn bad_signature() {
     h.still_accepts(BRAVO);
 }
 
+// ---- times (spec §6.9) --------------------------------------------------------------------------
+
+/// A notice created far in the future is refused (it would show a countdown that never runs);
+/// one a little ahead is accepted and only recorded as skew; an old one is accepted, however old.
+#[test]
+fn time_out_of_range_future_created_ms() {
+    let mut h = Harness::new();
+    let limit = hotline_proto::future_limit_ms(h.node.policy());
+    for created in [u64::MAX, h.now + limit + 1_000] {
+        let n = notice(BRAVO, 1, 1, created, "From the future.");
+        let e = h.refuse(BRAVO, &seal_notice(BRAVO, &n).0, ErrorCode::TimeOutOfRange);
+        assert!(e.detail.contains("ahead of this node's clock"), "{}", e.detail);
+    }
+    // Within the limit: accepted, and the skew is recorded.
+    let n = notice(BRAVO, 1, 1, h.now + limit / 2, "A little ahead.");
+    h.deliver(BRAVO, &seal_notice(BRAVO, &n).0).unwrap();
+    assert!(h.records().iter().any(|r| matches!(r, Record::ClockSkew(_))));
+}
+
+#[test]
+fn time_out_of_range_before_the_floor() {
+    let mut h = Harness::new();
+    for created in [0, hotline_proto::TIME_FLOOR_MS - 1] {
+        let n = notice(BRAVO, 1, 1, created, "From 1970.");
+        h.refuse(BRAVO, &seal_notice(BRAVO, &n).0, ErrorCode::TimeOutOfRange);
+    }
+    // A notice a year old (delivered after a long partition) is accepted.
+    let n = notice(BRAVO, 1, 1, h.now - 365 * 24 * 3_600_000, "Delayed a year.");
+    h.deliver(BRAVO, &seal_notice(BRAVO, &n).0).unwrap();
+}
+
 // ---- schema -------------------------------------------------------------------------------------
 
 fn refuse_invalid_field(mutate: impl FnOnce(&mut Notice), field: &str) {
@@ -459,6 +490,19 @@ fn invalid_field_missing_required_language() {
         |n| {
             let mut i = incident("x");
             i.summary = vec![LangText { lang: "fr".into(), text: "Navire mal identifié.".into() }];
+            n.body = Body::Incident(i);
+        },
+        "summary",
+    );
+}
+
+/// "Trojan Source": a text whose display differs from its characters is refused (spec §5.3).
+#[test]
+fn invalid_field_bidirectional_override_in_a_text() {
+    refuse_invalid_field(
+        |n| {
+            let mut i = incident("x");
+            i.summary[0].text = "Vessel \u{202E}elitsoh\u{202C} confirmed.".into();
             n.body = Body::Incident(i);
         },
         "summary",

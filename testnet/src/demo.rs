@@ -17,7 +17,8 @@ use hotline_proto::{Body, Disposition, Incident, Precedence};
 use hotline_proto::{Check, LogVerifier};
 use serde_json::Value;
 
-use crate::testnet::{self, Child};
+use crate::processes::{free_ports, wait_links, Processes};
+use crate::testnet;
 use hotline_node::cli::{left, parse_texts};
 
 /// Options of the demo.
@@ -30,17 +31,6 @@ pub struct DemoArgs {
 
 const S1: &str = include_str!("../../spec/examples/s1-misidentification.json");
 
-/// Stops the nodes however the demo ends.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in self.0.drain(..) {
-            child.stop();
-        }
-    }
-}
-
 /// Events from all nodes, with the name of the node and the local receive time.
 struct Watch {
     rx: mpsc::Receiver<(String, u64, Value)>,
@@ -52,7 +42,7 @@ impl Watch {
         let (tx, rx) = mpsc::channel();
         for (name, home) in homes {
             let mut c = Client::connect(&home.api_path())?;
-            c.call(&Request::Watch)?;
+            c.call(&Request::Watch {})?;
             let tx = tx.clone();
             let name = name.clone();
             std::thread::spawn(move || {
@@ -89,23 +79,6 @@ impl Watch {
 
 fn is(e: &Value, event: &str, notice: &str) -> bool {
     e["event"] == event && e["notice"] == notice
-}
-
-fn free_ports(n: usize) -> Result<Vec<u16>> {
-    let sockets: Vec<std::net::UdpSocket> =
-        (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0")).collect::<std::io::Result<_>>()?;
-    sockets.iter().map(|s| Ok(s.local_addr()?.port())).collect()
-}
-
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        if Instant::now() > deadline {
-            bail!("timed out waiting until {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
 }
 
 fn send(home: &Home, request: SendRequest) -> Result<String> {
@@ -147,22 +120,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
         left(flash.ack_ms as i64)
     );
 
-    let nodes = Nodes(
-        homes
-            .iter()
-            .map(|(name, home)| Child::start(home, Some(&dir.join(format!("{name}.log")))))
-            .collect::<Result<_>>()?,
-    );
-    for (_, home) in &homes {
-        wait_until("the nodes answer", || client::call(&home.api_path(), &Request::Status).is_ok())?;
+    // Stopped however the demo ends.
+    let mut nodes = Processes::new(std::env::current_exe()?, dir.clone());
+    for (name, home) in &homes {
+        nodes.start(name, home, None, Duration::from_secs(60))?;
     }
     // Every link test receipted: all six directions of the three links work.
     for (_, home) in &homes {
-        wait_until("all links are tested", || {
-            client::call(&home.api_path(), &Request::Status)
-                .map(|s| s["links"].as_array().is_some_and(|ls| ls.iter().all(|l| l["unreceipted"] == 0)))
-                .unwrap_or(false)
-        })?;
+        wait_links(home, Duration::from_secs(60))?;
     }
     let mut watch = Watch::start(&homes)?;
     let mut timeline: Vec<(u64, String)> = Vec::new();

@@ -6,9 +6,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hotline_node::api::Request;
@@ -16,6 +15,8 @@ use hotline_node::client;
 use hotline_node::home::Home;
 use hotline_proto::{Check, LogVerifier, VerifiedEntry};
 use serde_json::Value;
+
+use crate::processes::{free_ports, wait_links, Processes};
 
 /// The `hotline` binary the harness runs: `$HOTLINE_BIN` if set; else this very program if it is
 /// `hotline`; else the `hotline` beside the running test's directory (`target/<profile>/`), which
@@ -63,14 +64,10 @@ ack_ms = 60000
 "#;
 
 pub struct Net {
-    pub dir: tempfile::TempDir,
     pub names: Vec<String>,
-    children: BTreeMap<String, Child>,
-}
-
-fn free_ports(n: usize) -> Vec<u16> {
-    let sockets: Vec<_> = (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-    sockets.iter().map(|s| s.local_addr().unwrap().port()).collect()
+    processes: Processes,
+    // Last, so that the processes stop before their directory goes.
+    pub dir: tempfile::TempDir,
 }
 
 impl Net {
@@ -81,7 +78,7 @@ impl Net {
             dir.disable_cleanup(true);
             eprintln!("keeping the test network in {}", dir.path().display());
         }
-        let ports = free_ports(n);
+        let ports = free_ports(n).unwrap();
         let mut args =
             vec!["testnet".to_string(), "init".into(), dir.path().join("net").display().to_string()];
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
@@ -95,7 +92,9 @@ impl Net {
         assert!(out.status.success(), "testnet init: {}", String::from_utf8_lossy(&out.stderr));
         let names =
             ["alpha", "bravo", "charlie", "delta", "echo"][..n].iter().map(|s| s.to_string()).collect();
-        Net { dir, names, children: BTreeMap::new() }
+        let level = std::env::var("HOTLINE_TEST_LOG").unwrap_or_else(|_| "info".into());
+        let processes = Processes::new(binary(), dir.path().to_path_buf()).env("HOTLINE_LOG", &level);
+        Net { names, processes, dir }
     }
 
     pub fn home(&self, name: &str) -> Home {
@@ -103,25 +102,15 @@ impl Net {
     }
 
     pub fn start(&mut self, name: &str) {
+        self.start_limited(name, None);
+    }
+
+    /// Starts a node with at most `open_files` file descriptors (`ulimit -n`), if given.
+    pub fn start_limited(&mut self, name: &str, open_files: Option<u32>) {
         let home = self.home(name);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join(format!("{name}.log")))
-            .unwrap();
-        let child = Command::new(binary())
-            .args(["run", "--home"])
-            .arg(home.dir())
-            .env("HOTLINE_LOG", std::env::var("HOTLINE_TEST_LOG").unwrap_or_else(|_| "info".into()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.children.insert(name.to_string(), child);
-        wait_until(&format!("{name} answers"), Duration::from_secs(20), || {
-            client::call(&home.api_path(), &Request::Status).is_ok()
-        });
+        self.processes
+            .start(name, &home, open_files, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     pub fn start_all(&mut self) {
@@ -132,40 +121,23 @@ impl Net {
 
     /// Waits until every node has every link tested (all link tests receipted).
     pub fn wait_links(&self) {
-        for name in &self.names {
-            if !self.children.contains_key(name) {
-                continue;
-            }
-            let home = self.home(name);
-            wait_until(&format!("{name}'s links are tested"), Duration::from_secs(20), || {
-                client::call(&home.api_path(), &Request::Status)
-                    .map(|s| s["links"].as_array().is_some_and(|ls| ls.iter().all(|l| l["unreceipted"] == 0)))
-                    .unwrap_or(false)
-            });
+        for name in self.names.iter().filter(|n| self.processes.running(n)) {
+            wait_links(&self.home(name), Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e:#}"));
         }
     }
 
     pub fn pid(&self, name: &str) -> u32 {
-        self.children[name].id()
+        self.processes.pid(name).unwrap_or_else(|| panic!("{name} is not running"))
     }
 
     /// `kill -9`: no chance to flush anything.
     pub fn kill9(&mut self, name: &str) {
-        let mut child = self.children.remove(name).unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
+        self.processes.kill9(name).unwrap();
     }
 
     /// SIGTERM and wait.
     pub fn stop(&mut self, name: &str) {
-        let mut child = self.children.remove(name).unwrap();
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{name} did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.processes.stop(name).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     pub fn api(&self, name: &str, request: &Request) -> Value {
@@ -237,16 +209,7 @@ impl Net {
     }
 
     pub fn node_log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default()
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for (_, mut child) in std::mem::take(&mut self.children) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        std::fs::read_to_string(self.processes.log_path(name)).unwrap_or_default()
     }
 }
 

@@ -10,7 +10,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod demo;
+pub mod flood;
 pub mod harness;
+pub mod processes;
 pub mod procfs;
 pub mod relay;
 pub mod testnet;

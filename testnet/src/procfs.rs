@@ -15,3 +15,8 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
 pub fn rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmRSS:").unwrap_or(0)
 }
+
+/// File descriptors a process has open (0 if it cannot be read).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}

@@ -95,7 +95,8 @@ pub struct Scenario {
 impl Scenario {
     /// Reads a scenario file.
     pub fn read(path: &std::path::Path) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            hotline_node::files::read_capped_text(path, hotline_node::files::MAX_CONFIG, "a fault scenario")?;
         toml::from_str(&text).with_context(|| format!("{} is not a fault scenario", path.display()))
     }
 

@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::processes::Child;
 use crate::relay::Scenario;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use hotline_node::files;
 use hotline_node::home::{Config, Home};
 use hotline_proto::{Member, Policy};
 
@@ -67,10 +69,14 @@ pub fn run(command: TestnetCommand) -> Result<()> {
     match command {
         TestnetCommand::Init { dir, nodes, base_port, ports, policy } => {
             let policy = match policy {
-                Some(path) => toml::from_str(
-                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
-                )
-                .map_err(|e| hotline_node::cli::usage(format!("{} is not a policy: {e}", path.display())))?,
+                Some(path) => toml::from_str(&files::read_capped_text(&path, files::MAX_CONFIG, "a policy")?)
+                    .map_err(|e| {
+                        hotline_node::cli::usage(format!(
+                            "{} is not a policy: {}",
+                            path.display(),
+                            files::excerpt(&e.to_string(), 400)
+                        ))
+                    })?,
                 None => Policy::default(),
             };
             let ports: Vec<u16> = if ports.is_empty() {
@@ -145,9 +151,9 @@ pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Ho
         homes.push((name, home));
     }
     let roster = hotline_node::cli::build_roster("testnet", members, policy)?;
-    std::fs::write(dir.join("roster.bin"), roster.to_bytes())?;
+    files::write_private(&dir.join("roster.bin"), &roster.to_bytes())?;
     for (_, home) in &homes {
-        std::fs::write(home.roster_path(), roster.to_bytes())?;
+        home.write_roster(&roster)?;
     }
     Ok(homes)
 }
@@ -171,47 +177,6 @@ pub fn homes(dir: &Path) -> Result<Vec<Home>> {
     Ok(homes)
 }
 
-/// A node process.
-pub struct Child(std::process::Child);
-
-impl Child {
-    /// Starts `hotline run` for `home`, with its log going to `log` (or inherited).
-    pub fn start(home: &Home, log: Option<&Path>) -> Result<Child> {
-        let exe = std::env::current_exe().context("finding the hotline executable")?;
-        let mut command = std::process::Command::new(exe);
-        command.arg("run").arg("--home").arg(home.dir()).stdin(std::process::Stdio::null());
-        if let Some(log) = log {
-            let file = std::fs::File::create(log)?;
-            command.stdout(file.try_clone()?).stderr(file);
-        }
-        Ok(Child(command.spawn().context("starting a node")?))
-    }
-
-    /// Asks the node to stop (SIGTERM) and waits up to 10 s before killing it.
-    pub fn stop(mut self) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.0.id()).unwrap_or(i32::MAX));
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-
-    /// The process id.
-    pub fn id(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// Whether the process has exited.
-    pub fn exited(&mut self) -> bool {
-        !matches!(self.0.try_wait(), Ok(None))
-    }
-}
-
 fn up(dir: &Path, scenario: Option<Scenario>) -> Result<()> {
     let homes = homes(dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -220,7 +185,7 @@ fn up(dir: &Path, scenario: Option<Scenario>) -> Result<()> {
         let mut children = Vec::new();
         for home in &homes {
             eprintln!("starting {}", home.dir().display());
-            children.push(Child::start(home, None)?);
+            children.push(Child::spawn(&std::env::current_exe()?, home, None, None)?);
         }
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_millis(500));

@@ -50,20 +50,20 @@ pub enum Request {
         note: Texts,
     },
     /// Received notices, those awaiting acknowledgement first ([`Inbox`]).
-    Inbox,
+    Inbox {},
     /// The thread of a notice, with receipts and acknowledgements ([`Thread`]).
     Show {
         /// `sender/seq`.
         notice: String,
     },
     /// Links, pending work, deadlines ([`Status`]).
-    Status,
+    Status {},
     /// Stream events until the client hangs up: answered `"watching"`, then one [`Event`] a line.
-    Watch,
+    Watch {},
     /// The node's durable log ([`Export`]).
-    Export,
+    Export {},
     /// Sign a checkpoint of the log now (if it grew) and offer it to the peers ([`CheckpointInfo`]).
-    Checkpoint,
+    Checkpoint {},
 }
 
 /// An answer line: `{"api": 1, "ok": true, "result": …}` or `{"api": 1, "ok": false, "error": …}`.
@@ -451,5 +451,25 @@ mod tests {
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["direction"], "received");
         assert_eq!(v["ack_left_ms"], -5);
+    }
+
+    #[test]
+    fn requests_with_unknown_fields_are_refused() {
+        for ok in [
+            r#"{"op":"status"}"#,
+            r#"{"op":"inbox"}"#,
+            r#"{"op":"watch"}"#,
+            r#"{"op":"show","notice":"a/1"}"#,
+        ] {
+            assert!(serde_json::from_str::<Request>(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            r#"{"op":"status","x":1}"#,
+            r#"{"op":"export","leaves":[]}"#,
+            r#"{"op":"show","notice":"a/1","x":1}"#,
+            r#"{"op":"checkpoint","now":true}"#,
+        ] {
+            assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad} was accepted");
+        }
     }
 }

@@ -20,11 +20,21 @@ pub fn parse_texts(items: &[String]) -> Result<Texts> {
         .collect()
 }
 
+/// An attachment's hash and size, read in pieces: a file of any size (a video) is hashed without
+/// being held in memory, and only a regular file is read (a FIFO would block for ever).
 pub(super) fn attachment(path: &Path) -> Result<hotline_proto::Attachment> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    use sha2::{Digest, Sha256};
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        return Err(Invalid(format!("{} is not a regular file; attach files only", path.display())).into());
+    }
+    let mut file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let size =
+        std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
     Ok(hotline_proto::Attachment {
-        sha256: hotline_proto::crypto::sha256(&bytes),
-        size: bytes.len() as u64,
+        sha256: hotline_proto::Hash32(hasher.finalize().into()),
+        size,
         media_type: "application/octet-stream".into(),
         description: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     })

@@ -295,7 +295,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             let addresses = if addresses.is_empty() { vec![listen.to_string()] } else { addresses };
             let card = roster::card(&home, addresses, languages)?;
             let path = home.dir().join("card.json");
-            std::fs::write(&path, serde_json::to_string_pretty(&card)? + "\n")?;
+            crate::files::write_private(&path, (serde_json::to_string_pretty(&card)? + "\n").as_bytes())?;
             eprintln!(
                 "created node {name} in {}; its member card is {}",
                 home.dir().display(),
@@ -311,10 +311,13 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             runtime.block_on(crate::daemon::run(&home))
         }
         Command::Send(args) => {
-            let text = std::fs::read_to_string(&args.incident)
-                .with_context(|| format!("reading {}", args.incident.display()))?;
+            let text = crate::files::read_capped_text(&args.incident, crate::files::MAX_JSON, "an incident")?;
             let incident: Incident = serde_json::from_str(&text).map_err(|e| {
-                Invalid(format!("{} does not match spec/incident.schema.json: {e}", args.incident.display()))
+                Invalid(format!(
+                    "{} does not match spec/incident.schema.json: {}",
+                    args.incident.display(),
+                    crate::files::excerpt(&e.to_string(), 400)
+                ))
             })?;
             let request = SendRequest {
                 precedence: args.precedence.into(),
@@ -392,7 +395,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             )
         }
         Command::Inbox(json) => {
-            let inbox: Inbox = client::call_as(&home.api_path(), &Request::Inbox)?;
+            let inbox: Inbox = client::call_as(&home.api_path(), &Request::Inbox {})?;
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&inbox)?);
             } else {
@@ -422,7 +425,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         }
         Command::Watch(json) => {
             let mut c = client::Client::connect(&home.api_path())?;
-            c.call(&Request::Watch)?;
+            c.call(&Request::Watch {})?;
             while let Some(line) = c.next_line()? {
                 if json.json {
                     println!("{line}");
@@ -435,7 +438,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Status(json) => {
-            let status: Status = client::call_as(&home.api_path(), &Request::Status)?;
+            let status: Status = client::call_as(&home.api_path(), &Request::Status {})?;
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
@@ -445,7 +448,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         }
         Command::Log(LogCommand::Export { out }) => export(&home, &out),
         Command::Checkpoint(JsonFlag { json }) => {
-            let c: CheckpointInfo = client::call_as(&home.api_path(), &Request::Checkpoint)?;
+            let c: CheckpointInfo = client::call_as(&home.api_path(), &Request::Checkpoint {})?;
             if json {
                 println!("{}", serde_json::to_string(&c)?);
             } else {
@@ -483,7 +486,7 @@ fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
 
 fn export(home: &Home, out: &Path) -> Result<()> {
     let roster = home.roster()?;
-    let leaves: Vec<Vec<u8>> = match client::call_as::<Export>(&home.api_path(), &Request::Export) {
+    let leaves: Vec<Vec<u8>> = match client::call_as::<Export>(&home.api_path(), &Request::Export {}) {
         Ok(export) => export
             .leaves
             .iter()

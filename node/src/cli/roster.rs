@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::span;
 use super::{Invalid, RosterCommand};
+use crate::files;
 use crate::home::{self, Home};
 
 pub(super) fn card(home: &Home, addresses: Vec<String>, languages: Vec<String>) -> Result<Member> {
@@ -25,27 +26,32 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
     match command {
         RosterCommand::Card => {
             let card_path = home.dir().join("card.json");
-            let text = std::fs::read_to_string(&card_path)
-                .with_context(|| format!("reading {}", card_path.display()))?;
+            let text = files::read_capped_text(&card_path, files::MAX_JSON, "a member card")?;
             print!("{text}");
             Ok(())
         }
         RosterCommand::Build { network, cards, policy, out } => {
             let mut members = Vec::new();
             for path in &cards {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                members.push(
-                    serde_json::from_str(&text)
-                        .map_err(|e| Invalid(format!("{} is not a member card: {e}", path.display())))?,
-                );
+                let text = files::read_capped_text(path, files::MAX_JSON, "a member card")?;
+                members.push(serde_json::from_str(&text).map_err(|e| {
+                    Invalid(format!(
+                        "{} is not a member card: {}",
+                        path.display(),
+                        files::excerpt(&e.to_string(), 200)
+                    ))
+                })?);
             }
             let policy = match policy {
                 Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    toml::from_str(&text)
-                        .map_err(|e| Invalid(format!("{} is not a policy: {e}", path.display())))?
+                    let text = files::read_capped_text(&path, files::MAX_CONFIG, "a policy")?;
+                    toml::from_str(&text).map_err(|e| {
+                        Invalid(format!(
+                            "{} is not a policy: {}",
+                            path.display(),
+                            files::excerpt(&e.to_string(), 400)
+                        ))
+                    })?
                 }
                 None => Policy::default(),
             };
@@ -107,7 +113,7 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
                 Some(m) => bail!("the roster calls this node {:?}, not {:?}", m.name, config.name),
                 None => bail!("this node ({id}) is not in that roster"),
             }
-            std::fs::write(home.roster_path(), roster.to_bytes())?;
+            home.write_roster(&roster)?;
             println!("installed roster of network {} (id {})", roster.network, roster.network_id());
             Ok(())
         }

@@ -1,6 +1,7 @@
 //! Frames from peers (spec §6.2, §6.7–§6.8): verification, duplicates, equivocation, receipts,
 //! acknowledgements, clock skew, and the rate-limited record of refusals.
 
+use crate::clock::check_peer_time;
 use crate::crypto::sha256;
 use crate::deadline::{Deadline, Outcome};
 use crate::error::{ErrorCode, Rejection};
@@ -93,6 +94,7 @@ impl Node {
                 ));
             }
         }
+        check_peer_time("created_ms", n.created_ms, now, self.policy())?;
         let tolerance = self.policy().max_clock_skew_ms;
         if n.created_ms > now.saturating_add(tolerance) {
             self.note_skew(now, from, offset(n.created_ms, now));
@@ -143,6 +145,7 @@ impl Node {
                 if status.receipt_ms.is_some() {
                     return Ok(()); // duplicate receipt
                 }
+                check_peer_time("received_ms", r.received_ms, now, self.policy())?;
                 let late = Outcome::on_accepting(status.receipt_missed) == Outcome::Late;
                 let link_test = out.notice.kind() == NoticeKind::LinkTest;
                 let sent_ms = out.sent_ms;
@@ -176,6 +179,7 @@ impl Node {
                 if own.receipted {
                     return Ok(());
                 }
+                check_peer_time("received_ms", r.received_ms, now, self.policy())?;
                 self.append(now, Record::Accepted { frame: opened.frame.clone() });
                 let after = self.log_len;
                 self.outputs.event(
@@ -218,6 +222,7 @@ impl Node {
             }
             None => {}
         }
+        check_peer_time("acked_ms", a.acked_ms, now, self.policy())?;
         let late = Outcome::on_accepting(status.ack_missed) == Outcome::Late;
         self.append(now, Record::Accepted { frame: opened.frame.clone() });
         self.issue_receipt(

@@ -1,0 +1,193 @@
+//! Hardening against local users and hostile local files (spec §11.2), on real processes: the
+//! operator API survives descriptor exhaustion and caps its connections, closed watches are let
+//! go at once, the node directory is private whatever the umask, and hostile files are refused
+//! before they are read.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hotline_node::api::{Request, MAX_CONNECTIONS};
+use hotline_node::client;
+use hotline_testnet::harness::{binary, wait_until, Net, FAST_POLICY};
+use hotline_testnet::procfs::open_fds;
+
+fn status_ok(net: &Net, name: &str) -> bool {
+    client::call(&net.home(name).api_path(), &Request::Status {}).is_ok()
+}
+
+/// Connects to the API and reads nothing; `None` if the connection is refused.
+fn idle_connection(net: &Net, name: &str) -> Option<UnixStream> {
+    UnixStream::connect(net.home(name).api_path()).ok()
+}
+
+#[test]
+fn the_operator_api_survives_running_out_of_descriptors() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start("alpha");
+    let baseline = open_fds(net.pid("alpha"));
+    net.stop("alpha");
+    // Room for the node's own descriptors and a dozen connections, fewer than the API's cap, so
+    // that the descriptors run out first.
+    let limit = baseline + 12;
+    const { assert!(12 < MAX_CONNECTIONS) };
+    net.start_limited("alpha", Some(limit as u32));
+    let pid = net.pid("alpha");
+    let held: Vec<UnixStream> = (0..MAX_CONNECTIONS).filter_map(|_| idle_connection(&net, "alpha")).collect();
+    wait_until("alpha has used up its descriptors", Duration::from_secs(10), || open_fds(pid) >= limit - 1);
+    // Every descriptor is taken: requests fail now, but the node is up.
+    drop(held);
+    wait_until("the API answers again once descriptors are free", Duration::from_secs(20), || {
+        status_ok(&net, "alpha")
+    });
+    let log = net.node_log("alpha");
+    assert!(log.contains("cannot accept operator connections"), "the exhaustion was not logged:\n{log}");
+}
+
+#[test]
+fn operator_connections_are_capped_and_closed_watches_let_go() {
+    // The default policy: no event in the seconds this takes, so nothing but the hang-up itself
+    // can release a watch.
+    let mut net = Net::init(2, None);
+    net.start("alpha");
+    let pid = net.pid("alpha");
+    // Watches that hang up are let go at once, not at the next event.
+    let mut watches = Vec::new();
+    for _ in 0..10 {
+        let mut s = UnixStream::connect(net.home("alpha").api_path()).unwrap();
+        s.write_all(b"{\"op\":\"watch\"}\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(s.try_clone().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("watching"), "{line}");
+        watches.push(s);
+    }
+    let watching = open_fds(pid);
+    drop(watches);
+    wait_until("closed watches are released", Duration::from_secs(5), || open_fds(pid) + 10 <= watching);
+    std::thread::sleep(Duration::from_millis(200)); // their slots are returned just after
+                                                    // The cap: one connection more than the cap is told why, and the API serves again once some
+                                                    // close. The node takes connections in order, so the one after the cap finds every slot taken.
+    let held: Vec<UnixStream> =
+        (0..MAX_CONNECTIONS).map(|_| idle_connection(&net, "alpha").unwrap()).collect();
+    let extra = idle_connection(&net, "alpha").unwrap();
+    extra.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = String::new();
+    BufReader::new(extra).read_line(&mut line).unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(answer["ok"], false);
+    assert!(
+        answer["error"].as_str().unwrap().contains(&format!("{MAX_CONNECTIONS} operator connections")),
+        "{line}"
+    );
+    drop(held);
+    wait_until("the API answers once connections close", Duration::from_secs(10), || {
+        status_ok(&net, "alpha")
+    });
+}
+
+/// `hotline ARGS` under `umask 022`.
+fn run_with_umask(args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
+        .arg(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn node_directories_are_private_whatever_the_umask() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = tmp.path().join("net");
+    let out =
+        run_with_umask(&["testnet", "init", net.to_str().unwrap(), "--nodes", "2", "--base-port", "47950"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let home = net.join("alpha");
+    assert_eq!(mode(&net), 0o700);
+    assert_eq!(mode(&home), 0o700);
+    for file in ["node.key", "config.toml", "roster.bin", "card.json"] {
+        let path = home.join(file);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{file}");
+        }
+    }
+    // The store is created private on first start; a reachable home is refused with the fix.
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_with_umask(&["--home", home.to_str().unwrap(), "run"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("chmod 700 {}", home.display())), "{err}");
+}
+
+/// Runs `hotline run` on `home`, waiting at most 20 s; returns its stderr (or fails the test if
+/// it did not stop by itself).
+fn run_briefly(home: &std::path::Path) -> String {
+    let mut child = Command::new(binary())
+        .args(["--home", home.to_str().unwrap(), "run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hotline run on a hostile file did not stop by itself");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    err
+}
+
+#[test]
+fn hostile_local_files_are_refused_before_they_are_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = tmp.path().join("net");
+    let out =
+        run_with_umask(&["testnet", "init", net.to_str().unwrap(), "--nodes", "2", "--base-port", "47960"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let home = net.join("alpha");
+    // A sparse configuration of 2 GiB: refused from its size, without reading it.
+    let config = home.join("config.toml");
+    let saved = std::fs::read(&config).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&config).unwrap().set_len(2 << 30).unwrap();
+    let err = run_briefly(&home);
+    assert!(err.contains("at most 65536 bytes"), "{err}");
+    std::fs::write(&config, &saved).unwrap();
+    // A FIFO in place of the roster: refused, not waited on.
+    let roster = home.join("roster.bin");
+    std::fs::remove_file(&roster).unwrap();
+    assert!(Command::new("mkfifo").arg(&roster).status().unwrap().success());
+    let err = run_briefly(&home);
+    assert!(err.contains("not a regular file"), "{err}");
+    // A member card with a huge unknown field is refused, and not echoed in full.
+    let card = tmp.path().join("card.json");
+    let huge = "A".repeat(10 << 20);
+    std::fs::write(&card, format!("{{\"name\":\"x\",\"key\":\"{huge}\",\"addresses\":[],\"languages\":[]}}"))
+        .unwrap();
+    let out = Command::new(binary())
+        .args(["roster", "build", "--network", "n", "--out"])
+        .arg(tmp.path().join("r.bin"))
+        .arg("--card")
+        .arg(&card)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stderr.len() < 4096, "{} bytes of error", out.stderr.len());
+}
