@@ -179,6 +179,38 @@ fn s1_end_to_end_through_the_cli() {
         .any(|e| matches!(e.entry.record, Record::DeadlineMissed(DeadlineMissed { .. }))));
 }
 
+/// A restarted node gets its links back at once whichever side dials (spec §14): the accepting
+/// member, killed and restarted, answers its peer's next packet on the dead connection with a
+/// stateless reset the peer accepts, so the peer dials again instead of waiting for the idle
+/// timeout. The peer's log says so ("reset by peer"; it would say "timed out" otherwise).
+#[test]
+fn a_restarted_acceptor_resets_the_dead_connection() {
+    // The default policy: no link test or silence check closes the connection within the test.
+    let mut net = Net::init(2, None);
+    net.start_all();
+    net.wait_links();
+    let key = |n: &str| hotline_proto::crypto::node_id(&net.home(n).key().unwrap());
+    // Of each pair, the smaller key dials (spec §14).
+    let (dialler, acceptor) =
+        if key("alpha") < key("bravo") { ("alpha", "bravo") } else { ("bravo", "alpha") };
+    net.kill9(acceptor);
+    net.start(acceptor);
+    wait_until("the dialler sees the reset", Duration::from_secs(30), || {
+        net.node_log(dialler).contains("reset by peer")
+    });
+    let incident = english_incident(net.dir.path());
+    let id = net
+        .ok(
+            acceptor,
+            &["send", "--to", dialler, "--precedence", "flash", "--incident", incident.to_str().unwrap()],
+        )
+        .trim()
+        .to_string();
+    wait_until("the receipt", Duration::from_secs(30), || {
+        net.json(acceptor, &["show", &id, "--json"])["notices"][0]["parties"][0]["receipt_ms"].is_u64()
+    });
+}
+
 #[test]
 fn s2_the_line_is_dead_kill_9_and_restart() {
     let mut net = Net::init(2, Some(FAST_POLICY));

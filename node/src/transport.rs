@@ -205,6 +205,66 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
+/// A secret derived from the node's signing key for one purpose (`label`): one-way and
+/// domain-separated, so it tells nothing about the signing key or the other derived secrets.
+fn derived(key: &SigningKey, label: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cbm-hotline/1 ");
+    h.update(label.as_bytes());
+    h.update([0]);
+    h.update(key.to_bytes());
+    h.finalize().into()
+}
+
+/// The key of the node's stateless resets (RFC 9000 §10.3), derived from its signing key so that
+/// it survives a restart, as does the key that makes its connection ids recognisable. A node that
+/// crashed and came back has forgotten its connections; when a peer's next packet on one of them
+/// arrives, the node recognises the connection id as its own and answers with a stateless reset
+/// that the peer accepts (its token was issued under the same key); the peer drops the dead
+/// connection and dials again at once, instead of waiting for the idle timeout (spec §14).
+struct ResetKey([u8; 32]);
+
+impl ResetKey {
+    fn of(key: &SigningKey) -> ResetKey {
+        ResetKey(derived(key, "stateless reset key"))
+    }
+
+    /// HMAC-SHA-256 (RFC 2104) under this key.
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.0);
+        let pad = |byte: u8| block.map(|b| b ^ byte);
+        let inner = Sha256::new().chain_update(pad(0x36)).chain_update(data).finalize();
+        Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+    }
+}
+
+impl quinn::crypto::HmacKey for ResetKey {
+    fn sign(&self, data: &[u8], out: &mut [u8]) {
+        let mac = self.mac(data);
+        let n = out.len().min(mac.len());
+        out[..n].copy_from_slice(&mac[..n]);
+    }
+
+    fn signature_len(&self) -> usize {
+        32
+    }
+
+    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), quinn::crypto::CryptoError> {
+        let mac = self.mac(data);
+        // Constant time in the content: every byte is compared.
+        let differs = signature.len() != mac.len()
+            || signature.iter().zip(mac.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0;
+        if differs {
+            Err(quinn::crypto::CryptoError)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The QUIC server configuration of a node: its raw key, and roster members only as clients.
 pub fn server_config(key: &SigningKey, roster: &Roster) -> Result<quinn::ServerConfig> {
     let me = hotline_proto::crypto::node_id(key);
@@ -278,8 +338,18 @@ impl Transport {
         overrides: &std::collections::BTreeMap<String, String>,
         tx: mpsc::Sender<Inbound>,
     ) -> Result<Transport> {
-        let endpoint = quinn::Endpoint::server(server_config(key, roster)?, listen)
-            .with_context(|| format!("binding UDP {listen}"))?;
+        let socket = std::net::UdpSocket::bind(listen).with_context(|| format!("binding UDP {listen}"))?;
+        let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(ResetKey::of(key)));
+        let cid_key = u64::from_le_bytes(derived(key, "connection id key")[..8].try_into().unwrap_or([0; 8]));
+        endpoint_config
+            .cid_generator(move || Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key)));
+        let endpoint = quinn::Endpoint::new(
+            endpoint_config,
+            Some(server_config(key, roster)?),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .with_context(|| format!("starting QUIC on {listen}"))?;
         let mut sends = HashMap::new();
         let mut queues = Vec::new();
         for member in &roster.members {
@@ -589,6 +659,26 @@ async fn read_frame(stream: &mut quinn::RecvStream) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_key_is_hmac_sha256() {
+        // RFC 4231 test case 2: key "Jefe" (zero-padded to 32 bytes is the same HMAC key).
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        let mac = ResetKey(key).mac(b"what do ya want for nothing?");
+        assert_eq!(
+            hotline_proto::hex::encode(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        use quinn::crypto::HmacKey;
+        let k = ResetKey::of(&crate::keys::generate());
+        let mut sig = [0u8; 32];
+        k.sign(b"cid", &mut sig);
+        assert!(k.verify(b"cid", &sig).is_ok());
+        sig[0] ^= 1;
+        assert!(k.verify(b"cid", &sig).is_err());
+        assert!(k.verify(b"cid", &sig[..16]).is_err());
+    }
 
     /// Two keys, the dialling one (smaller) first, and their roster with `link_silence_ms`.
     fn pair(silence_ms: u64) -> (SigningKey, SigningKey, Roster) {
