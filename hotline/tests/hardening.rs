@@ -191,3 +191,31 @@ fn hostile_local_files_are_refused_before_they_are_read() {
     assert!(!out.status.success());
     assert!(out.stderr.len() < 4096, "{} bytes of error", out.stderr.len());
 }
+
+/// A byte flipped inside the last entry of a stopped node's store (which no later entry's `prev`
+/// covers) makes the node refuse to start, naming the entry, instead of serving and co-signing a
+/// damaged log (spec §6.10).
+#[test]
+fn a_damaged_last_entry_is_refused_at_start() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start_all();
+    net.wait_links();
+    net.stop("alpha");
+    net.stop("bravo");
+    let home = net.home("alpha");
+    let store = home.store_path();
+    let leaves = hotline_node::store::read_leaves(&store).unwrap();
+    let last = leaves.last().unwrap();
+    let mut bytes = std::fs::read(&store).unwrap();
+    let at =
+        bytes.windows(last.len()).position(|w| w == last.as_slice()).expect("the last leaf is stored as is");
+    // A byte of the entry's signature (the leaf's last 64 bytes).
+    bytes[at + last.len() - 10] ^= 0x01;
+    std::fs::write(&store, &bytes).unwrap();
+    let err = run_briefly(home.dir());
+    let index = leaves.len() - 1;
+    assert!(
+        err.contains(&format!("entry {index}")) && err.contains("does not verify"),
+        "expected a refusal naming entry {index}: {err}"
+    );
+}

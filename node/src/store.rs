@@ -41,23 +41,12 @@ impl Store {
     pub fn open(path: &Path) -> Result<(Store, Vec<Vec<u8>>)> {
         create_private(path)?;
         let db = Database::create(path).with_context(|| format!("opening the store {}", path.display()))?;
-        let mut leaves = Vec::new();
         {
             let tx = db.begin_write()?;
             tx.open_table(LOG)?;
             tx.commit()?;
         }
-        let tx = db.begin_read()?;
-        let table = tx.open_table(LOG)?;
-        for (expected, item) in table.iter()?.enumerate() {
-            let (index, leaf) = item?;
-            if index.value() != expected as u64 {
-                bail!("the store is missing log entry {expected}: it is damaged; restore it from a backup");
-            }
-            leaves.push(leaf.value().to_vec());
-        }
-        drop(table);
-        drop(tx);
+        let leaves = all_leaves(&db)?;
         let len = leaves.len() as u64;
         Ok((Store { db: Arc::new(db), len }, leaves))
     }
@@ -121,9 +110,36 @@ impl Store {
     }
 }
 
-/// Reads the leaves of a store without opening it for writing (for export).
+/// Reads the leaves of a stopped node's store without writing to it (for export): opened
+/// read-only, never created, never repaired.
 pub fn read_leaves(path: &Path) -> Result<Vec<Vec<u8>>> {
-    Store::open(path).map(|(_, leaves)| leaves)
+    let meta = std::fs::metadata(path).with_context(|| format!("reading the store {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a regular file; it cannot be the store", path.display());
+    }
+    let db = redb::ReadOnlyDatabase::open(path).with_context(|| {
+        format!("opening the store {} read-only (is the node still running?)", path.display())
+    })?;
+    all_leaves(&db)
+}
+
+/// Every leaf, in order, checking that no index is missing.
+fn all_leaves(db: &impl ReadableDatabase) -> Result<Vec<Vec<u8>>> {
+    let tx = db.begin_read()?;
+    let table = match tx.open_table(LOG) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut leaves = Vec::new();
+    for (expected, item) in table.iter()?.enumerate() {
+        let (index, leaf) = item?;
+        if index.value() != expected as u64 {
+            bail!("the store is missing log entry {expected}: it is damaged; restore it from a backup");
+        }
+        leaves.push(leaf.value().to_vec());
+    }
+    Ok(leaves)
 }
 
 /// Creates the store file 0600 before redb opens it (redb would create it under the umask), and
@@ -154,5 +170,21 @@ mod tests {
         let (store, leaves) = Store::open(&path).unwrap();
         assert_eq!(leaves, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn export_reads_without_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let (mut store, _) = Store::open(&path).unwrap();
+        store.append(0, &[b"a".to_vec(), b"b".to_vec()]).unwrap();
+        drop(store);
+        let before = std::fs::read(&path).unwrap();
+        assert_eq!(read_leaves(&path).unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "reading changed the store");
+        // Nothing is created where there is no store.
+        let missing = dir.path().join("none.redb");
+        assert!(read_leaves(&missing).is_err());
+        assert!(!missing.exists());
     }
 }

@@ -128,6 +128,6 @@ pub enum StartError {
     #[error("this node's key {0} is not a member of the roster")]
     NotMember(String),
     /// The persisted log does not verify; nothing was changed.
-    #[error("the stored log does not verify: {0}")]
+    #[error("the stored log does not verify: {0}; the store is damaged: the node will not serve it (restore the store from a backup)")]
     Log(LogError),
 }

@@ -479,3 +479,39 @@ fn extreme_policies_and_clocks_do_not_overflow_the_timers() {
         }
     }
 }
+
+/// Restart checks the tail in full (spec §6.10): a damaged last entry, which no later `prev`
+/// covers, is refused with its index instead of being applied; damage anywhere else breaks the
+/// chain. Either way nothing starts.
+#[test]
+fn restart_refuses_a_damaged_tail() {
+    let (mut a, mut b) = start_pair();
+    a.node.send_notice(T0 + 1_000, reply_draft(b.id(), Precedence::Flash)).unwrap();
+    a.sync();
+    deliver(&mut a, &mut b, T0 + 1_100);
+    b.sync();
+    deliver(&mut b, &mut a, T0 + 1_200);
+    a.sync();
+    let disk = a.disk.clone();
+    let last = disk.len() - 1;
+    // Flip one byte of the last entry's signature (its final 64 bytes) and, separately, one byte
+    // inside an earlier entry.
+    for (index, at_end) in [(last, true), (1, false)] {
+        let mut damaged = disk.clone();
+        let leaf = &mut damaged[index];
+        let at = if at_end { leaf.len() - 10 } else { leaf.len() / 2 };
+        leaf[at] ^= 0x01;
+        let roster = a.node.roster().clone();
+        let refused = Node::restore(test_key("alpha"), roster, damaged.iter(), T0 + 5_000);
+        match refused {
+            Err(hotline_proto::StartError::Log(e)) => {
+                assert!(e.index == index as u64 || e.index == index as u64 + 1, "entry {index}: {e}");
+                assert!(e.to_string().contains(&format!("entry {}", e.index)), "{e}");
+            }
+            Err(other) => panic!("entry {index}: unexpected error {other}"),
+            Ok(_) => panic!("a log damaged at entry {index} was restored"),
+        }
+    }
+    // The undamaged log restores.
+    a.restart(T0 + 5_000);
+}

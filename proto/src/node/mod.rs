@@ -20,8 +20,8 @@ use crate::crypto::leaf_hash;
 use crate::error::{CommandError, StartError};
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{
-    seal_entry, Check, ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry, LogVerifier, Record,
-    SequenceGap,
+    seal_entry, verify_leaf_signatures, Check, ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry,
+    LogVerifier, Record, SequenceGap,
 };
 use crate::merkle::MerkleTree;
 use crate::message::{
@@ -287,8 +287,12 @@ impl Node {
 
     /// Rebuilds a node from its durable log (leaves in index order) and starts it at `now`.
     ///
-    /// The leaves are checked for structure and chain ([`Check::Chain`]); signatures are the
-    /// auditor's business, since the log is the node's own.
+    /// Every leaf is checked for structure and chain ([`Check::Chain`]), which also checks that
+    /// each checkpoint record commits to the entries before it. The *tail* — the last checkpoint
+    /// record and everything after it — is checked in full, signatures included (spec §6.10): the
+    /// checkpoint's signature then vouches for everything before it through the chain, and a
+    /// damaged last entry (which no later `prev` covers) is refused instead of being applied,
+    /// served and co-signed. The cost is the tail's, bounded by the checkpoint interval.
     pub fn restore<I, L>(
         key: impl Signer + 'static,
         roster: Roster,
@@ -332,13 +336,22 @@ impl Node {
             #[cfg(feature = "fault-injection")]
             broken: None,
         };
+        // The leaves since the last checkpoint record (inclusive), whose signatures are checked.
+        let mut tail: Vec<Vec<u8>> = Vec::new();
         for leaf in leaves {
             let verified = verifier.push(leaf.as_ref()).map_err(StartError::Log)?;
+            if matches!(verified.entry.record, Record::Checkpoint { .. }) {
+                tail.clear();
+            }
+            tail.push(leaf.as_ref().to_vec());
             node.apply(&verified.entry, verified.message.as_ref());
             node.log_len += 1;
             node.prev = verified.leaf_hash;
             node.tree.push(verified.leaf_hash);
             node.last_time = verified.entry.time_ms;
+        }
+        for leaf in &tail {
+            verify_leaf_signatures(&node.roster, &node.network, &node.id, leaf).map_err(StartError::Log)?;
         }
         node.durable = node.log_len;
         node.outputs.release(node.durable);
