@@ -10,8 +10,8 @@ pub const MAX_LOG_ENTRY: usize = 65_535;
 pub const MAX_PROOF: usize = 128;
 /// Largest roster encoding, in bytes.
 pub const MAX_ROSTER: usize = 256 * 1024;
-/// Members in a roster.
-pub const MAX_MEMBERS: usize = 64;
+/// Members in a roster: enough for every member state of the United Nations (193).
+pub const MAX_MEMBERS: usize = 256;
 /// Addressees of one notice (action plus information).
 pub const MAX_ADDRESSEES: usize = MAX_MEMBERS - 1;
 /// Bytes in a member name, network name, operator name or other short identifier.

@@ -24,7 +24,7 @@ pub const ALG_COSIGNATURE_V1: u8 = 0x04;
 /// The first line of every cosigned message.
 pub const COSIGNATURE_HEADER: &str = "cosignature/v1";
 /// Largest note text an auditor reads (a checkpoint with one signature per roster member).
-pub const MAX_NOTE: usize = 16 * 1024;
+pub const MAX_NOTE: usize = 64 * 1024;
 
 /// Why a note does not parse or verify.
 #[derive(Debug, Error, PartialEq, Eq)]

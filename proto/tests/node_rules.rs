@@ -515,3 +515,48 @@ fn restart_refuses_a_damaged_tail() {
     // The undamaged log restores.
     a.restart(T0 + 5_000);
 }
+
+/// A network of 256 members (spec §2, §8): the roster checks, and a FLASH notice to the 255
+/// others fits in a frame and opens at an addressee.
+#[test]
+fn a_network_of_256_members() {
+    let names: Vec<String> = (0..256).map(|i| format!("m{i:03}")).collect();
+    let member = |name: &String| Member {
+        name: name.clone(),
+        key: id(name),
+        addresses: vec!["192.0.2.1:4733".into()],
+        languages: vec!["en".into()],
+    };
+    let mut roster = Roster {
+        format: ROSTER_FORMAT,
+        network: "un".into(),
+        members: names.iter().map(member).collect(),
+        policy: Policy::default(),
+    };
+    roster.check().unwrap();
+    assert!(roster.to_bytes().len() <= hotline_proto::limits::MAX_ROSTER);
+    let mut node = Node::new(test_key(&names[0]), roster.clone(), T0).unwrap();
+    let to = names[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (id(n), if i == 0 { Role::Action } else { Role::Info }))
+        .collect();
+    let draft = Draft {
+        precedence: Precedence::Flash,
+        to,
+        thread: None,
+        in_reply_to: None,
+        body: codebook_free_body(),
+    };
+    node.send_notice(T0 + 1, draft).unwrap();
+    while let Some(batch) = node.poll_persist() {
+        node.persisted(batch.first_index + batch.leaves.len() as u64);
+    }
+    let frames: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit()).collect();
+    let notice = frames.iter().find(|t| kinds(std::slice::from_ref(t)) == ["notice"]).unwrap();
+    assert!(notice.frame.len() <= hotline_proto::limits::MAX_FRAME);
+    hotline_proto::wire::open(&notice.frame, &roster, &roster.network_id()).unwrap();
+    // One member more is refused.
+    roster.members.push(member(&"m256".to_string()));
+    assert!(roster.check().is_err());
+}
