@@ -20,7 +20,7 @@ use crate::{now_ms, views};
 struct Daemon {
     node: Node,
     name: String,
-    writer: std::sync::mpsc::Sender<(u64, Vec<Vec<u8>>)>,
+    writer: std::sync::mpsc::Sender<crate::store::Batch>,
     transport: Transport,
     events: broadcast::Sender<api::Event>,
     /// Answers waiting for a notice's `sent` entry to be durable.
@@ -47,7 +47,7 @@ pub async fn run(home: &Home) -> Result<()> {
     );
     drop(leaves);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let writer = store.spawn_writer(done_tx);
+    let (writer, writer_thread) = store.spawn_writer(done_tx)?;
     let (in_tx, mut in_rx) = mpsc::channel(256);
     let transport = Transport::start(&key, &roster, config.listen, &config.peers, in_tx)?;
     tracing::info!(listen = %transport.local_addr()?, "listening");
@@ -105,6 +105,12 @@ pub async fn run(home: &Home) -> Result<()> {
     tracing::info!("stopping");
     let _ = std::fs::remove_file(home.api_path());
     d.transport.shutdown().await;
+    // The writer finishes what it holds and closes the store; the API's read handles go with the
+    // runtime, after which redb closes the file cleanly.
+    drop(d);
+    if writer_thread.join().is_err() {
+        tracing::error!("the store writer panicked");
+    }
     Ok(())
 }
 

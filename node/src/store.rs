@@ -13,6 +13,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 
+/// Leaves to append, from the given index on.
+pub type Batch = (u64, Vec<Vec<u8>>);
+
 /// The node's durable log.
 pub struct Store {
     db: Arc<Database>,
@@ -86,12 +89,14 @@ impl Store {
     /// Runs the store's writer on its own thread: it takes batches `(first_index, leaves)`, groups
     /// all that are waiting into one commit, and reports the new durable length through `done`.
     /// A write error stops the writer (and so the node): losing durability silently is not an option.
+    /// The writer ends when the sender is dropped; joining the handle then means its store is
+    /// closed (redb closes cleanly when the last handle goes, so the next start need not repair).
     pub fn spawn_writer(
         mut self,
         done: tokio::sync::mpsc::UnboundedSender<Result<u64, String>>,
-    ) -> mpsc::Sender<(u64, Vec<Vec<u8>>)> {
-        let (tx, rx) = mpsc::channel::<(u64, Vec<Vec<u8>>)>();
-        std::thread::Builder::new()
+    ) -> Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel::<Batch>();
+        let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
                 while let Ok((first, mut leaves)) = rx.recv() {
@@ -105,8 +110,8 @@ impl Store {
                     }
                 }
             })
-            .map_or_else(|e| tracing::error!("cannot start the store writer: {e}"), |_| ());
-        tx
+            .context("starting the store writer")?;
+        Ok((tx, handle))
     }
 }
 
@@ -117,10 +122,27 @@ pub fn read_leaves(path: &Path) -> Result<Vec<Vec<u8>>> {
     if !meta.is_file() {
         bail!("{} is not a regular file; it cannot be the store", path.display());
     }
-    let db = redb::ReadOnlyDatabase::open(path).with_context(|| {
-        format!("opening the store {} read-only (is the node still running?)", path.display())
-    })?;
-    all_leaves(&db)
+    match redb::ReadOnlyDatabase::open(path) {
+        Ok(db) => all_leaves(&db),
+        // A store the node did not close (it crashed, or was killed) needs redb's repair, which
+        // writes. The repair runs on a private copy beside it; the store itself is not touched.
+        Err(redb::DatabaseError::RepairAborted) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let copy = tempfile::Builder::new()
+                .prefix(".export-")
+                .suffix(".redb")
+                .tempfile_in(dir)
+                .with_context(|| format!("making a private copy of the store in {}", dir.display()))?;
+            std::fs::copy(path, copy.path())
+                .with_context(|| format!("copying the store {} to repair the copy", path.display()))?;
+            let db = Database::create(copy.path())
+                .with_context(|| format!("repairing a copy of the store {}", path.display()))?;
+            all_leaves(&db)
+        }
+        Err(e) => Err(e).with_context(|| {
+            format!("opening the store {} read-only (is the node still running?)", path.display())
+        }),
+    }
 }
 
 /// Every leaf, in order, checking that no index is missing.
@@ -182,6 +204,18 @@ mod tests {
         let before = std::fs::read(&path).unwrap();
         assert_eq!(read_leaves(&path).unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(std::fs::read(&path).unwrap(), before, "reading changed the store");
+        // A store left open by a crash is read through a repaired copy; it stays as it was.
+        let (mut store, _) = Store::open(&path).unwrap();
+        store.append(2, &[b"c".to_vec()]).unwrap();
+        // The file as a crash leaves it: copied while the store is open (never closed).
+        let crashed_dir = tempfile::tempdir().unwrap();
+        let crashed = crashed_dir.path().join("store.redb");
+        std::fs::copy(&path, &crashed).unwrap();
+        drop(store);
+        let bytes = std::fs::read(&crashed).unwrap();
+        assert_eq!(read_leaves(&crashed).unwrap().len(), 3);
+        assert_eq!(std::fs::read(&crashed).unwrap(), bytes, "reading changed the crashed store");
+        assert_eq!(std::fs::read_dir(crashed_dir.path()).unwrap().count(), 1, "the copy is gone");
         // Nothing is created where there is no store.
         let missing = dir.path().join("none.redb");
         assert!(read_leaves(&missing).is_err());
