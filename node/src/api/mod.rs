@@ -78,6 +78,14 @@ pub fn serve(
     serve_with(path, calls, events, reader, Limits::default())
 }
 
+/// What every connection reaches: the daemon's calls, the event stream, the store.
+#[derive(Clone)]
+struct Node {
+    calls: mpsc::Sender<Call>,
+    events: broadcast::Sender<Event>,
+    reader: crate::store::Reader,
+}
+
 /// [`serve`] within the given limits.
 pub fn serve_with(
     path: &Path,
@@ -96,17 +104,11 @@ pub fn serve_with(
     std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o600))?;
     std::fs::rename(&staging, path)
         .with_context(|| format!("moving the API socket to {}", path.display()))?;
-    tokio::spawn(accept_loop(listener, calls, events, reader, limits));
+    tokio::spawn(accept_loop(listener, Node { calls, events, reader }, limits));
     Ok(())
 }
 
-async fn accept_loop(
-    listener: UnixListener,
-    calls: mpsc::Sender<Call>,
-    events: broadcast::Sender<Event>,
-    reader: crate::store::Reader,
-    limits: Limits,
-) {
+async fn accept_loop(listener: UnixListener, node: Node, limits: Limits) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let mut backoff = Duration::from_millis(10);
     let mut warned: Option<Instant> = None;
@@ -142,11 +144,9 @@ async fn accept_loop(
             tracing::debug!("operator connection refused: {} already open", limits.max_connections);
             continue;
         };
-        let calls = calls.clone();
-        let events = events.clone();
-        let reader = reader.clone();
+        let node = node.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, calls, events, reader, limits).await {
+            if let Err(e) = connection(stream, node, limits).await {
                 tracing::debug!(error = %e, "API connection ended");
             }
             drop(permit);
@@ -154,13 +154,7 @@ async fn accept_loop(
     }
 }
 
-async fn connection(
-    stream: UnixStream,
-    calls: mpsc::Sender<Call>,
-    events: broadcast::Sender<Event>,
-    reader: crate::store::Reader,
-    limits: Limits,
-) -> Result<()> {
+async fn connection(stream: UnixStream, node: Node, limits: Limits) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let write_timeout = limits.write_timeout;
     let mut read = BufReader::new(read);
@@ -199,7 +193,7 @@ async fn connection(
         };
         match request {
             Request::Watch {} => {
-                let mut rx = events.subscribe();
+                let mut rx = node.events.subscribe();
                 send(&mut write, &Answer::ok(&"watching"), write_timeout).await?;
                 drop(buf);
                 // Nothing more is read from a watcher but its hanging up, which ends the watch
@@ -222,7 +216,7 @@ async fn connection(
                 }
             }
             Request::Export {} => {
-                let answer = match reader.leaves() {
+                let answer = match node.reader.leaves() {
                     Ok(leaves) => Answer::ok(&Export {
                         leaves: leaves.iter().map(|l| hotline_proto::hex::encode(l)).collect(),
                     }),
@@ -232,7 +226,7 @@ async fn connection(
             }
             request => {
                 let (reply, answer) = oneshot::channel();
-                if calls.send(Call { request, reply }).await.is_err() {
+                if node.calls.send(Call { request, reply }).await.is_err() {
                     send(&mut write, &Answer::error("the node is shutting down"), write_timeout).await?;
                     return Ok(());
                 }
