@@ -6,7 +6,8 @@
 //! (`hotline_fuzz::chunks`), each describing a record that the harness builds, chains to the
 //! previous entry and seals with alpha's key (`hotline_proto::wire::seal_entry`), so the record rules are reached.
 //!
-//! Properties: a leaf `Full` accepts, `Chain` accepts; a prefix `Chain` accepts restores a node.
+//! Properties: a leaf `Full` accepts, `Chain` accepts; a prefix `Chain` accepts restores a node
+//! exactly when its tail (the last checkpoint record and what follows) verifies in full.
 #![no_main]
 
 use arbitrary::{Result, Unstructured};
@@ -85,7 +86,12 @@ fn record(u: &mut Unstructured, fx: &Fixture, v: &LogVerifier, now: u64) -> Resu
         }
         9 => Record::Rejected {
             peer: node_ref(u, fx)?,
-            code: *u.choose(&[ErrorCode::Malformed, ErrorCode::BadSignature, ErrorCode::InconsistentLog, ErrorCode::TimeOutOfRange])?,
+            code: *u.choose(&[
+                ErrorCode::Malformed,
+                ErrorCode::BadSignature,
+                ErrorCode::InconsistentLog,
+                ErrorCode::TimeOutOfRange,
+            ])?,
             frame_hash: Hash32(u.arbitrary()?),
             frame_len: u.arbitrary()?,
             suppressed: u.arbitrary()?,
@@ -175,6 +181,10 @@ struct State {
     full_ok: bool,
     chain_ok: bool,
     accepted: Vec<Vec<u8>>,
+    /// Whether each accepted leaf's signatures verify.
+    signed: Vec<bool>,
+    /// The position in `accepted` of the last checkpoint record.
+    last_checkpoint: Option<usize>,
 }
 
 impl State {
@@ -183,14 +193,18 @@ impl State {
     fn push(&mut self, fx: &Fixture, leaf: Vec<u8>) -> bool {
         let f = self.full_ok && self.full.push(&leaf).is_ok();
         self.full_ok = f;
-        let _ = verify_leaf_signatures(&fx.roster, &fx.network, &fx.ids[ALPHA], &leaf);
+        let signed = verify_leaf_signatures(&fx.roster, &fx.network, &fx.ids[ALPHA], &leaf).is_ok();
         if !self.chain_ok {
             return false;
         }
         match self.chain.push(&leaf) {
             Ok(verified) => {
                 assert_eq!(verified.leaf_hash, leaf_hash(&leaf));
+                if matches!(verified.entry.record, Record::Checkpoint { .. }) {
+                    self.last_checkpoint = Some(self.accepted.len());
+                }
                 self.accepted.push(leaf);
+                self.signed.push(signed);
                 true
             }
             Err(e) => {
@@ -211,6 +225,8 @@ fuzz_target!(|data: &[u8]| {
         full_ok: true,
         chain_ok: true,
         accepted: Vec::new(),
+        signed: Vec::new(),
+        last_checkpoint: None,
     };
     if mode % 2 == 0 {
         let mut bytes = rest;
@@ -234,8 +250,13 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = (s.full.root(), s.full.len(), s.chain.checkpoints());
-    // What the chain check accepts is a log a node restores from.
-    if let Err(e) = Node::restore(fx.keys[ALPHA].clone(), fx.roster.clone(), &s.accepted, hotline_fuzz::T0) {
-        panic!("a log that Check::Chain accepts does not restore: {e}");
+    // A node restores from what the chain check accepts exactly when the tail (the last
+    // checkpoint record and everything after it) also verifies in full (spec §6.10).
+    let tail_ok = s.signed[s.last_checkpoint.unwrap_or(0)..].iter().all(|&ok| ok);
+    match (Node::restore(fx.keys[ALPHA].clone(), fx.roster.clone(), &s.accepted, hotline_fuzz::T0), tail_ok) {
+        (Ok(_), true) | (Err(hotline_proto::StartError::Log(_)), false) => {}
+        (Err(e), true) => panic!("a log whose chain and tail verify does not restore: {e}"),
+        (Err(e), false) => panic!("a log with a bad tail is refused for another reason: {e}"),
+        (Ok(_), false) => panic!("a log whose tail does not verify was restored"),
     }
 });
