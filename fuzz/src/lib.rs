@@ -169,32 +169,10 @@ fn arb_attachments(u: &mut Unstructured) -> Result<Vec<Attachment>> {
 
 /// An incident report, mostly well-formed.
 pub fn arb_incident(u: &mut Unstructured, completeness: Completeness) -> Result<Incident> {
-    let domains =
-        [Domain::Maritime, Domain::Land, Domain::Air, Domain::Space, Domain::Cyber, Domain::Information];
-    let classes = [
-        SystemClass::DecisionSupport,
-        SystemClass::AutonomousWeapon,
-        SystemClass::IsrTargeting,
-        SystemClass::CommandControl,
-        SystemClass::InformationOperations,
-        SystemClass::Other,
-    ];
-    let modes = [
-        FailureMode::AlgorithmicBias,
-        FailureMode::Opacity,
-        FailureMode::AdversarialAttack,
-        FailureMode::DataPoisoning,
-        FailureMode::Malfunction,
-        FailureMode::Misidentification,
-        FailureMode::AutomationBias,
-        FailureMode::DecisionSpeedPressure,
-        FailureMode::DisinformationDeepfake,
-        FailureMode::Other,
-    ];
     let n_modes = if u.ratio(7, 8)? { 1 } else { u.int_in_range(0..=12usize)? };
     let mut failure_modes = Vec::new();
     for _ in 0..n_modes {
-        failure_modes.push(*u.choose(&modes)?);
+        failure_modes.push(*u.choose(&FailureMode::ALL)?);
     }
     let location = if u.arbitrary()? {
         Some(Location {
@@ -207,16 +185,16 @@ pub fn arb_incident(u: &mut Unstructured, completeness: Completeness) -> Result<
     };
     Ok(Incident {
         completeness,
-        domain: *u.choose(&domains)?,
-        system_class: *u.choose(&classes)?,
+        domain: *u.choose(&Domain::ALL)?,
+        system_class: *u.choose(&SystemClass::ALL)?,
         failure_modes,
-        severity: *u.choose(&[Severity::Low, Severity::Moderate, Severity::High, Severity::Critical])?,
+        severity: *u.choose(&Severity::ALL)?,
         occurred_ms: u.arbitrary()?,
         location,
         summary: arb_texts(u)?,
         suspected_cause: if u.arbitrary()? { Vec::new() } else { arb_texts(u)? },
         human_control: HumanControl {
-            role: *u.choose(&[HumanRole::InTheLoop, HumanRole::OnTheLoop, HumanRole::OutOfTheLoop])?,
+            role: *u.choose(&HumanRole::ALL)?,
             final_decision_by: if u.ratio(7, 8)? {
                 "commanding officer".into()
             } else {

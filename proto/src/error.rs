@@ -44,6 +44,25 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order of their numbers.
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::FrameTooLarge,
+        ErrorCode::Malformed,
+        ErrorCode::NonCanonical,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::WrongNetwork,
+        ErrorCode::UnknownSigner,
+        ErrorCode::SignerMismatch,
+        ErrorCode::BadSignature,
+        ErrorCode::InvalidField,
+        ErrorCode::NotAddressed,
+        ErrorCode::Equivocation,
+        ErrorCode::UnknownReference,
+        ErrorCode::WrongParty,
+        ErrorCode::InconsistentLog,
+        ErrorCode::TimeOutOfRange,
+    ];
+
     /// A stable, lowercase name, as printed by tools and used in JSON.
     pub fn name(self) -> &'static str {
         match self {
@@ -130,4 +149,16 @@ pub enum StartError {
     /// The persisted log does not verify; nothing was changed.
     #[error("the stored log does not verify: {0}; the store is damaged: the node will not serve it (restore the store from a backup)")]
     Log(LogError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_codes_in_number_order_none_missing() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{}", code.name());
+        }
+    }
 }

@@ -26,6 +26,11 @@ pub enum Completeness {
     Final,
 }
 
+impl Completeness {
+    /// Every value, in declaration order.
+    pub const ALL: [Completeness; 3] = [Completeness::Initial, Completeness::Update, Completeness::Final];
+}
+
 /// The operational domain in which the incident occurred.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +49,12 @@ pub enum Domain {
     Information,
 }
 
+impl Domain {
+    /// Every value, in declaration order.
+    pub const ALL: [Domain; 6] =
+        [Domain::Maritime, Domain::Land, Domain::Air, Domain::Space, Domain::Cyber, Domain::Information];
+}
+
 /// The class of AI-enabled system involved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,6 +71,18 @@ pub enum SystemClass {
     InformationOperations,
     /// Anything else; describe it in the summary.
     Other,
+}
+
+impl SystemClass {
+    /// Every value, in declaration order.
+    pub const ALL: [SystemClass; 6] = [
+        SystemClass::DecisionSupport,
+        SystemClass::AutonomousWeapon,
+        SystemClass::IsrTargeting,
+        SystemClass::CommandControl,
+        SystemClass::InformationOperations,
+        SystemClass::Other,
+    ];
 }
 
 /// Failure mode or risk category, from the report's taxonomy.
@@ -88,6 +111,22 @@ pub enum FailureMode {
     Other,
 }
 
+impl FailureMode {
+    /// Every value, in declaration order.
+    pub const ALL: [FailureMode; 10] = [
+        FailureMode::AlgorithmicBias,
+        FailureMode::Opacity,
+        FailureMode::AdversarialAttack,
+        FailureMode::DataPoisoning,
+        FailureMode::Malfunction,
+        FailureMode::Misidentification,
+        FailureMode::AutomationBias,
+        FailureMode::DecisionSpeedPressure,
+        FailureMode::DisinformationDeepfake,
+        FailureMode::Other,
+    ];
+}
+
 /// How serious the incident is, in the sender's judgement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +141,11 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// Every value, in declaration order.
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Moderate, Severity::High, Severity::Critical];
+}
+
 /// Where a human stood relative to the AI system's decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +156,11 @@ pub enum HumanRole {
     OnTheLoop,
     /// No human was involved in the decision.
     OutOfTheLoop,
+}
+
+impl HumanRole {
+    /// Every value, in declaration order.
+    pub const ALL: [HumanRole; 3] = [HumanRole::InTheLoop, HumanRole::OnTheLoop, HumanRole::OutOfTheLoop];
 }
 
 /// The human-control statement: who kept (or did not keep) the final decision.

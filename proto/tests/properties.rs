@@ -136,70 +136,27 @@ fn disposition() -> impl Strategy<Value = Disposition> {
 }
 
 fn error_code() -> impl Strategy<Value = ErrorCode> {
-    select(vec![
-        ErrorCode::FrameTooLarge,
-        ErrorCode::Malformed,
-        ErrorCode::NonCanonical,
-        ErrorCode::UnsupportedVersion,
-        ErrorCode::WrongNetwork,
-        ErrorCode::UnknownSigner,
-        ErrorCode::SignerMismatch,
-        ErrorCode::BadSignature,
-        ErrorCode::InvalidField,
-        ErrorCode::NotAddressed,
-        ErrorCode::Equivocation,
-        ErrorCode::UnknownReference,
-        ErrorCode::WrongParty,
-        ErrorCode::InconsistentLog,
-        ErrorCode::TimeOutOfRange,
-    ])
+    select(ErrorCode::ALL.to_vec())
 }
 
-const FAILURE_MODES: [FailureMode; 10] = [
-    FailureMode::AlgorithmicBias,
-    FailureMode::Opacity,
-    FailureMode::AdversarialAttack,
-    FailureMode::DataPoisoning,
-    FailureMode::Malfunction,
-    FailureMode::Misidentification,
-    FailureMode::AutomationBias,
-    FailureMode::DecisionSpeedPressure,
-    FailureMode::DisinformationDeepfake,
-    FailureMode::Other,
-];
-
 fn completeness() -> impl Strategy<Value = Completeness> {
-    select(vec![Completeness::Initial, Completeness::Update, Completeness::Final])
+    select(Completeness::ALL.to_vec())
 }
 
 fn domain() -> impl Strategy<Value = Domain> {
-    select(vec![
-        Domain::Maritime,
-        Domain::Land,
-        Domain::Air,
-        Domain::Space,
-        Domain::Cyber,
-        Domain::Information,
-    ])
+    select(Domain::ALL.to_vec())
 }
 
 fn system_class() -> impl Strategy<Value = SystemClass> {
-    select(vec![
-        SystemClass::DecisionSupport,
-        SystemClass::AutonomousWeapon,
-        SystemClass::IsrTargeting,
-        SystemClass::CommandControl,
-        SystemClass::InformationOperations,
-        SystemClass::Other,
-    ])
+    select(SystemClass::ALL.to_vec())
 }
 
 fn severity() -> impl Strategy<Value = Severity> {
-    select(vec![Severity::Low, Severity::Moderate, Severity::High, Severity::Critical])
+    select(Severity::ALL.to_vec())
 }
 
 fn human_role() -> impl Strategy<Value = HumanRole> {
-    select(vec![HumanRole::InTheLoop, HumanRole::OnTheLoop, HumanRole::OutOfTheLoop])
+    select(HumanRole::ALL.to_vec())
 }
 
 fn texts() -> impl Strategy<Value = Texts> {
@@ -225,7 +182,7 @@ fn incident() -> impl Strategy<Value = Incident> {
         completeness(),
         domain(),
         system_class(),
-        prop::collection::vec(select(FAILURE_MODES.to_vec()), 0..4),
+        prop::collection::vec(select(FailureMode::ALL.to_vec()), 0..4),
         severity(),
         any::<u64>(),
         prop::option::of(location()),
@@ -478,7 +435,7 @@ fn valid_incident(completeness: Completeness) -> impl Strategy<Value = Incident>
     let head = (
         domain(),
         system_class(),
-        subsequence(FAILURE_MODES.to_vec(), 1..=4),
+        subsequence(FailureMode::ALL.to_vec(), 1..=4),
         severity(),
         any::<u64>(),
         prop::option::of(
