@@ -394,23 +394,9 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 json.json,
             )
         }
-        Command::Inbox(json) => {
-            let inbox: Inbox = client::call_as(&home.api_path(), &Request::Inbox {})?;
-            if json.json {
-                println!("{}", serde_json::to_string_pretty(&inbox)?);
-            } else {
-                print_inbox(&inbox);
-            }
-            Ok(())
-        }
+        Command::Inbox(json) => read::<Inbox>(&home, &Request::Inbox {}, json.json, print_inbox),
         Command::Show { id, json } => {
-            let thread: Thread = client::call_as(&home.api_path(), &Request::Show { notice: id })?;
-            if json.json {
-                println!("{}", serde_json::to_string_pretty(&thread)?);
-            } else {
-                print_thread(&thread);
-            }
-            Ok(())
+            read::<Thread>(&home, &Request::Show { notice: id }, json.json, print_thread)
         }
         Command::Ack { id, disposition, operator, notes } => {
             let request = Request::Ack {
@@ -437,15 +423,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Status(json) => {
-            let status: Status = client::call_as(&home.api_path(), &Request::Status {})?;
-            if json.json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
-            } else {
-                print_status(&status);
-            }
-            Ok(())
-        }
+        Command::Status(json) => read::<Status>(&home, &Request::Status {}, json.json, print_status),
         Command::Log(LogCommand::Export { out }) => export(&home, &out),
         Command::Checkpoint(JsonFlag { json }) => {
             let c: CheckpointInfo = client::call_as(&home.api_path(), &Request::Checkpoint {})?;
@@ -462,6 +440,22 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A read command: asks the node, then prints the answer as JSON (`--json`) or for people.
+fn read<T: serde::Serialize + serde::de::DeserializeOwned>(
+    home: &Home,
+    request: &Request,
+    json: bool,
+    human: fn(&T),
+) -> Result<()> {
+    let answer: T = client::call_as(&home.api_path(), request)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        human(&answer);
+    }
+    Ok(())
 }
 
 fn init_tracing(format: LogFormat) {
