@@ -113,10 +113,10 @@ impl Home {
         })
     }
 
-    /// Refuses a node directory or key that users other than the node's own can reach.
+    /// Refuses a node directory that users other than the node's own can reach (the key is
+    /// checked in the same way whenever it is read, [`crate::keys::read`]).
     pub fn check_private(&self) -> Result<()> {
-        crate::files::check_private(&self.dir)?;
-        crate::files::check_private(&self.key_path())
+        crate::files::check_private(&self.dir)
     }
 
     /// Installs `roster` as this node's roster (mode 0600, replaced atomically).

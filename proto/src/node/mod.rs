@@ -336,22 +336,24 @@ impl Node {
             #[cfg(feature = "fault-injection")]
             broken: None,
         };
-        // The leaves since the last checkpoint record (inclusive), whose signatures are checked.
-        let mut tail: Vec<Vec<u8>> = Vec::new();
+        // The leaves since the last checkpoint record (inclusive), whose signatures are checked:
+        // kept as given (a caller's references are not copied).
+        let mut tail: Vec<L> = Vec::new();
         for leaf in leaves {
             let verified = verifier.push(leaf.as_ref()).map_err(StartError::Log)?;
             if matches!(verified.entry.record, Record::Checkpoint { .. }) {
                 tail.clear();
             }
-            tail.push(leaf.as_ref().to_vec());
             node.apply(&verified.entry, verified.message.as_ref());
             node.log_len += 1;
             node.prev = verified.leaf_hash;
             node.tree.push(verified.leaf_hash);
             node.last_time = verified.entry.time_ms;
+            tail.push(leaf);
         }
         for leaf in &tail {
-            verify_leaf_signatures(&node.roster, &node.network, &node.id, leaf).map_err(StartError::Log)?;
+            verify_leaf_signatures(&node.roster, &node.network, &node.id, leaf.as_ref())
+                .map_err(StartError::Log)?;
         }
         node.durable = node.log_len;
         node.outputs.release(node.durable);
