@@ -31,6 +31,13 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("making {} private (0700)", dir.display()))
 }
 
+/// Creates `path` as a new file, mode 0600 whatever the umask; fails if it exists.
+pub fn create_new_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
 /// Writes `bytes` to `path` durably, mode 0600: a new file beside it, synced, then renamed over
 /// `path`, so a crash leaves the old file or the new one, never a torn one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {

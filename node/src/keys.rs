@@ -1,8 +1,6 @@
 //! Node keys on disk: Ed25519 in PKCS#8 PEM (so `openssl pkey` reads it), mode 0600.
 
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -26,11 +24,7 @@ const MAX_KEY_FILE: u64 = 16 * 1024;
 /// Writes `key` to `path` as PKCS#8 PEM with mode 0600. Refuses to overwrite a file.
 pub fn write(path: &Path, key: &SigningKey) -> Result<()> {
     let pem = keypair_bytes(key).to_pkcs8_pem(Default::default()).context("encoding the key as PKCS#8")?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    let mut file = crate::files::create_new_private(path)
         .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
     file.write_all(pem.as_bytes())?;
     file.sync_all()?;

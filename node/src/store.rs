@@ -167,8 +167,7 @@ fn all_leaves(db: &impl ReadableDatabase) -> Result<Vec<Vec<u8>>> {
 /// Creates the store file 0600 before redb opens it (redb would create it under the umask), and
 /// refuses an existing one that other users can read.
 fn create_private(path: &Path) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match crate::files::create_new_private(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => crate::files::check_private(path),
         Err(e) => Err(e).with_context(|| format!("creating the store {}", path.display())),
