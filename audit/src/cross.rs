@@ -129,6 +129,7 @@ fn signed_at_ms(m: &Message) -> Option<u64> {
         Message::Receipt(r) => Some(r.received_ms),
         Message::Ack(a) => Some(a.acked_ms),
         Message::Cosignature(c) => Some(c.timestamp_s.saturating_mul(1000)),
+        Message::Heartbeat(h) => Some(h.time_ms),
         Message::Checkpoint(_) => None,
     }
 }

@@ -50,6 +50,18 @@ pub fn write_lines(
         if let Record::Equivocation { conflicts_with, .. } = &v.entry.record {
             line["conflicts_with"] = json!(conflicts_with.to_hex());
         }
+        if let Record::LinkTest { peer, ours, theirs } = &v.entry.record {
+            // The two heartbeats, decoded (the verifier checked their structure).
+            let heartbeat =
+                |frame: &[u8]| hotline_proto::wire::peek(frame).map_or(Value::Null, |m| message(&m));
+            line["detail"] = json!({
+                "peer": peer.to_hex(),
+                "ours": heartbeat(ours),
+                "theirs": heartbeat(theirs),
+                "ours_frame": hex::encode(ours),
+                "theirs_frame": hex::encode(theirs),
+            });
+        }
         writeln!(out, "{line}")?;
     }
     Ok(())
@@ -62,6 +74,7 @@ fn message(m: &Message) -> Value {
         Message::Ack(a) => ("ack", serde_json::to_value(a)),
         Message::Checkpoint(c) => ("checkpoint", serde_json::to_value(c)),
         Message::Cosignature(c) => ("cosignature", serde_json::to_value(c)),
+        Message::Heartbeat(h) => ("heartbeat", serde_json::to_value(h)),
     };
     json!({ "kind": kind, "value": value.unwrap_or(Value::Null) })
 }

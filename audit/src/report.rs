@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use hotline_proto::{DeadlineKind, Hash32, Kind, Message, NodeId, NoticeKind, Outcome, Precedence, Roster};
+use hotline_proto::{DeadlineKind, Hash32, Kind, Message, NodeId, Outcome, Precedence, Roster};
 use serde::Serialize;
 
 use crate::cross::Party;
@@ -120,9 +120,6 @@ pub fn report(roster: &Roster, parties: &[Party]) -> Report {
         sent.sort_by_key(|(_, (i, _, _))| *i);
         for (hash, (_, _, m)) in sent {
             let Message::Notice(n) = m else { continue };
-            if n.kind() == NoticeKind::LinkTest {
-                continue;
-            }
             let mut event = Event {
                 notice: roster.notice_name(&n.id()),
                 from: p.manifest.name.clone(),

@@ -17,7 +17,7 @@ use hotline_proto::note::{self, Checkpoint};
 use hotline_proto::wire::verify_leaf_signatures;
 use hotline_proto::{Check, DeadlineKind, LogEntry, LogVerifier, Record};
 use hotline_proto::{ErrorCode, Hash32, Node, Sig64};
-use hotline_proto::{Kind, SignedCheckpoint};
+use hotline_proto::{Heartbeat, Kind, SignedCheckpoint};
 use libfuzzer_sys::fuzz_target;
 
 const ALPHA: usize = 0;
@@ -60,8 +60,35 @@ fn arb_signed(u: &mut Unstructured, fx: &Fixture, log: usize) -> Result<SignedCh
 
 fn record(u: &mut Unstructured, fx: &Fixture, v: &LogVerifier, now: u64) -> Result<Record> {
     let peer = |u: &mut Unstructured| -> Result<usize> { Ok(1 + u.choose_index(2)?) };
-    Ok(match u.int_in_range(0..=14u8)? {
+    Ok(match u.int_in_range(0..=16u8)? {
         0 => Record::Started { software: u.arbitrary()? },
+        15 => {
+            // A link test, mostly a true round trip, sometimes with a fuzzed part.
+            let p = peer(u)?;
+            let heartbeat =
+                |u: &mut Unstructured, from: usize, to: usize, echo: Hash32| -> Result<Heartbeat> {
+                    Ok(Heartbeat {
+                        network: fx.network,
+                        signer: fx.ids[from],
+                        to: fx.ids[to],
+                        time_ms: if u.arbitrary()? { now } else { u.arbitrary()? },
+                        echo,
+                        cosigned: u.arbitrary()?,
+                    })
+                };
+            let first_echo = Hash32(u.arbitrary()?);
+            let mine = heartbeat(u, ALPHA, p, first_echo)?;
+            let (ours, hash) = hotline_proto::wire::seal(&fx.keys[ALPHA], Kind::Heartbeat, &mine);
+            let echo = if u.ratio(7, 8)? { hash } else { Hash32(u.arbitrary()?) };
+            let theirs = heartbeat(u, p, ALPHA, echo)?;
+            let theirs = if u.ratio(7, 8)? {
+                hotline_proto::wire::seal(&fx.keys[p], Kind::Heartbeat, &theirs).0
+            } else {
+                frame(u, fx, now)?
+            };
+            Record::LinkTest { peer: fx.ids[p], ours, theirs }
+        }
+        16 => Record::ClockStep { expected_ms: u.arbitrary()?, observed_ms: u.arbitrary()? },
         1 => Record::Sent { frame: frame(u, fx, now)? },
         2 => Record::Accepted { frame: frame(u, fx, now)? },
         3 => Record::Receipted { frame: frame(u, fx, now)? },

@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
             Message::Ack(a) => codec::encode(a),
             Message::Checkpoint(c) => codec::encode(c),
             Message::Cosignature(c) => codec::encode(c),
+            Message::Heartbeat(h) => codec::encode(h),
         };
         assert_eq!(body, frame.body, "the body is not the encoding of the opened value");
     }

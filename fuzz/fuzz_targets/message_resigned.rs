@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
                 Message::Ack(a) => hotline_proto::wire::seal(key, kind, a).0,
                 Message::Checkpoint(c) => hotline_proto::wire::seal(key, kind, c).0,
                 Message::Cosignature(c) => hotline_proto::wire::seal(key, kind, c).0,
+                Message::Heartbeat(h) => hotline_proto::wire::seal(key, kind, h).0,
             };
             assert_eq!(again, frame, "an opened value does not seal back to its frame");
             if let Message::Notice(n) = &opened.message {

@@ -24,7 +24,7 @@ use hotline_fuzz::{
 use hotline_proto::merkle::MerkleTree;
 use hotline_proto::note::{self, Checkpoint};
 use hotline_proto::wire::Opened;
-use hotline_proto::{Ack, Draft, Event, Hash32, Node, NodeId, NoticeId, Role};
+use hotline_proto::{Ack, Draft, Event, Hash32, Heartbeat, Node, NodeId, NoticeId, Role};
 use hotline_proto::{Check, LogVerifier};
 use hotline_proto::{CheckpointOffer, Cosignature, Kind, Message, MessageRef, SignedCheckpoint};
 use libfuzzer_sys::fuzz_target;
@@ -176,6 +176,26 @@ impl World {
                     return Ok(());
                 }
                 let o = *u.choose(&mine)?;
+                let signed_ms = match u.int_in_range(0..=7u8)? {
+                    0 => u.arbitrary()?,
+                    1 => self.now.saturating_sub(u64::from(u.arbitrary::<u32>()?)),
+                    2 => self.now.saturating_add(u64::from(u.arbitrary::<u32>()?)),
+                    _ => self.now,
+                };
+                if let Message::Heartbeat(h) = &o.message {
+                    // The peer's echo of alpha's heartbeat: a round trip, maybe a link test.
+                    let echo = Heartbeat {
+                        network: fx.network,
+                        signer: fx.ids[peer],
+                        to: h.signer,
+                        time_ms: signed_ms,
+                        echo: o.hash,
+                        cosigned: if u.arbitrary()? { 0 } else { u.arbitrary()? },
+                    };
+                    let (frame, _) = hotline_proto::wire::seal(&fx.keys[peer], Kind::Heartbeat, &echo);
+                    self.to_alpha(peer, &frame);
+                    return Ok(());
+                }
                 let (kind, notice) = match &o.message {
                     Message::Notice(n) => (Kind::Notice, n.id()),
                     Message::Ack(a) => (Kind::Ack, a.notice),
@@ -185,13 +205,7 @@ impl World {
                 if u.ratio(1, 16)? {
                     of.hash = Hash32(u.arbitrary()?);
                 }
-                let received_ms = match u.int_in_range(0..=7u8)? {
-                    0 => u.arbitrary()?,
-                    1 => self.now.saturating_sub(u64::from(u.arbitrary::<u32>()?)),
-                    2 => self.now.saturating_add(u64::from(u.arbitrary::<u32>()?)),
-                    _ => self.now,
-                };
-                let frame = hotline_fuzz::receipt(fx, peer, of, notice, received_ms);
+                let frame = hotline_fuzz::receipt(fx, peer, of, notice, signed_ms);
                 self.to_alpha(peer, &frame);
             }
             4 => {

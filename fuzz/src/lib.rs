@@ -17,8 +17,8 @@ use hotline_proto::testing::fixtures::sim_policy;
 use hotline_proto::wire::Frame;
 use hotline_proto::Roster;
 use hotline_proto::{
-    Ack, Body, Disposition, Hash32, LangText, Node, NodeId, Notice, NoticeId, Precedence, Receipt, Role,
-    Texts,
+    Ack, Body, Disposition, Hash32, Heartbeat, LangText, Node, NodeId, Notice, NoticeId, Precedence, Receipt,
+    Role, Texts,
 };
 use hotline_proto::{
     Addressee, CheckpointOffer, CodedMessage, Cosignature, Kind, MessageRef, SignedCheckpoint,
@@ -214,16 +214,16 @@ pub fn arb_precedence(u: &mut Unstructured) -> Result<Precedence> {
     Ok(*u.choose(&Precedence::ALL)?)
 }
 
-/// A notice body, mostly well-formed. `kind` 0..=6: initial, update, final, reply, clarification,
-/// codebook, link test.
+/// A notice body, mostly well-formed. `kind` 0..=5: initial, update, final, reply, clarification,
+/// codebook.
 pub fn arb_body(u: &mut Unstructured, kind: u8) -> Result<Body> {
-    Ok(match kind % 7 {
+    Ok(match kind % 6 {
         0 => Body::Incident(arb_incident(u, Completeness::Initial)?),
         1 => Body::Incident(arb_incident(u, Completeness::Update)?),
         2 => Body::Incident(arb_incident(u, Completeness::Final)?),
         3 => Body::Reply(arb_texts(u)?),
         4 => Body::Clarification(arb_texts(u)?),
-        5 => {
+        _ => {
             let (number, word) = match u.int_in_range(0..=3u8)? {
                 0 | 1 => (7, "LANTERN".to_string()),
                 2 => (12, "HARBOUR".to_string()),
@@ -232,7 +232,6 @@ pub fn arb_body(u: &mut Unstructured, kind: u8) -> Result<Body> {
             let note = if u.arbitrary()? { Vec::new() } else { arb_texts(u)? };
             Body::Codebook(CodedMessage { number, word, note, attachments: arb_attachments(u)? })
         }
-        _ => Body::LinkTest,
     })
 }
 
@@ -338,9 +337,10 @@ pub fn seal_raw(key: &SigningKey, kind: Kind, body: &[u8]) -> Vec<u8> {
     codec::encode(&Frame { version: hotline_proto::wire::VERSION, kind, body: body.to_vec(), signature })
 }
 
-/// The kind with wire value `b % 5`.
+/// The kind with wire value `b % 6`.
 pub fn kind_of(b: u8) -> Kind {
-    [Kind::Notice, Kind::Receipt, Kind::Ack, Kind::Checkpoint, Kind::Cosignature][usize::from(b % 5)]
+    [Kind::Notice, Kind::Receipt, Kind::Ack, Kind::Checkpoint, Kind::Cosignature, Kind::Heartbeat]
+        [usize::from(b % 6)]
 }
 
 /// Re-signs the note signature of a checkpoint of `log`'s log with `key`.
@@ -437,6 +437,15 @@ pub fn resign(fx: &Fixture, kind: Kind, signer: usize, flags: u8, body: &[u8]) -
                         resign_cosignature(fx, key, &mut c);
                     }
                     hotline_proto::wire::seal(key, kind, &c).0
+                }
+                Kind::Heartbeat => {
+                    let mut h = lenient!(Heartbeat);
+                    h.network = net;
+                    h.signer = id;
+                    if fix_ids {
+                        fix_node(&mut h.to, fx);
+                    }
+                    hotline_proto::wire::seal(key, kind, &h).0
                 }
             };
             (frame, true)

@@ -76,7 +76,9 @@ fn a_network_by_hand_with_a_codebook() {
     std::fs::write(
         dir.path().join("policy.toml"),
         r#"
+heartbeat_interval_ms = 500
 link_test_interval_ms = 1000
+checkpoint_interval_ms = 1000
 link_silence_ms = 3000
 max_clock_skew_ms = 2000
 retransmit_initial_ms = 100

@@ -219,3 +219,89 @@ fn a_damaged_last_entry_is_refused_at_start() {
         "expected a refusal naming entry {index}: {err}"
     );
 }
+
+/// Sets the soft file-size limit of a running process (`prlimit`, util-linux): writes beyond it
+/// fail with EFBIG, as writes to a full disk fail with ENOSPC.
+fn limit_file_size(pid: u32, soft: &str) {
+    let status = Command::new("prlimit")
+        .args([format!("--pid={pid}"), format!("--fsize={soft}:unlimited")])
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(status.success(), "prlimit failed");
+}
+
+/// A full disk is an alarm, not a crash (issue 10): the node stays up, says why it refuses new
+/// notices, keeps answering reads, and writes again by itself once space returns; every notice
+/// it said was stored is in its log afterwards, and nothing was receipted that it did not store.
+#[test]
+fn a_full_disk_refuses_new_notices_keeps_serving_and_recovers_by_itself() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start_all();
+    net.wait_links();
+    let incident = hotline_testnet::harness::english_incident(net.dir.path());
+    let send = |net: &Net| {
+        net.cli(
+            "alpha",
+            &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
+        )
+    };
+    let pid = net.pid("alpha");
+    let size = std::fs::metadata(net.home("alpha").store_path()).unwrap().len();
+    limit_file_size(pid, &size.to_string());
+    let mut stored = Vec::new();
+    let mut refusal = None;
+    for _ in 0..400 {
+        let out = send(&net);
+        if out.status.success() {
+            stored.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        } else {
+            refusal = Some(String::from_utf8_lossy(&out.stderr).to_string());
+            break;
+        }
+    }
+    let refusal = refusal.expect("a send fails once the store cannot grow");
+    assert!(refusal.contains("store"), "the refusal does not say why: {refusal}");
+    // Still up, still answering reads, and saying what is wrong.
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the node exited");
+    let status = net.json("alpha", &["status", "--json"]);
+    assert!(status["store_error"].is_string(), "status does not show the store error: {status}");
+    net.ok("alpha", &["inbox"]);
+    let again = send(&net);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("store full"), "{again:?}");
+    // Space returns: the node writes again by itself.
+    limit_file_size(pid, "unlimited");
+    wait_until("the store writes again", Duration::from_secs(20), || {
+        net.json("alpha", &["status", "--json"])["store_error"].is_null()
+    });
+    stored.push(
+        net.ok(
+            "alpha",
+            &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
+        )
+        .trim()
+        .to_string(),
+    );
+    // Every notice reported stored survives a restart and reaches bravo.
+    net.stop("alpha");
+    net.start("alpha");
+    net.wait_links();
+    for id in &stored {
+        wait_until("the receipt", Duration::from_secs(20), || {
+            net.json("alpha", &["show", id, "--json"])["notices"][0]["parties"][0]["receipt_ms"].is_u64()
+        });
+    }
+    // Nothing was receipted that alpha did not store: the cross-audit of both logs finds every
+    // notice bravo accepted and receipted in alpha's log, byte for byte.
+    let bundles: Vec<String> = ["alpha", "bravo"]
+        .iter()
+        .map(|name| {
+            let out = net.dir.path().join(format!("{name}-bundle"));
+            net.ok(name, &["log", "export", "--out", out.to_str().unwrap()]);
+            out.to_str().unwrap().to_string()
+        })
+        .collect();
+    let mut args = vec!["audit", "cross"];
+    args.extend(bundles.iter().map(String::as_str));
+    net.ok("alpha", &args);
+}

@@ -18,9 +18,7 @@ fn accepted_notices(log: &[hotline_proto::VerifiedEntry]) -> Vec<(String, Hash32
         .filter(|e| matches!(e.entry.record, Record::Accepted { .. }))
         .filter_map(|e| e.message.as_ref())
         .filter_map(|o| match &o.message {
-            Message::Notice(n) if n.kind() != hotline_proto::NoticeKind::LinkTest => {
-                Some((format!("{}", n.seq), o.hash))
-            }
+            Message::Notice(n) => Some((format!("{}", n.seq), o.hash)),
             _ => None,
         })
         .collect()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use hotline_node::api::{Request, SendRequest};
 use hotline_node::now_ms;
 use hotline_proto::DeadlineMissed;
-use hotline_proto::{Body, DeadlineKind, Message, NoticeKind, Precedence, Record};
+use hotline_proto::{Body, DeadlineKind, Message, Precedence, Record};
 use hotline_testnet::harness::{english_incident, Net};
 use hotline_testnet::relay::{LinkFaults, Partition, Scenario};
 use rand::rngs::StdRng;
@@ -24,7 +24,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 const POLICY: &str = r#"
+heartbeat_interval_ms = 1000
 link_test_interval_ms = 2000
+checkpoint_interval_ms = 2000
 link_silence_ms = 8000
 max_clock_skew_ms = 2000
 retransmit_initial_ms = 200
@@ -276,9 +278,7 @@ fn chaos_soak() {
             BTreeMap::new();
         for e in log {
             match (&e.entry.record, e.message.as_ref().map(|o| (&o.message, o.hash))) {
-                (Record::Sent { .. }, Some((Message::Notice(n), hash)))
-                    if n.kind() != NoticeKind::LinkTest =>
-                {
+                (Record::Sent { .. }, Some((Message::Notice(n), hash))) => {
                     sent += 1;
                     logged_ids.insert(roster.notice_name(&n.id()));
                     created.insert(n.id(), (n.created_ms, n.precedence, hash));

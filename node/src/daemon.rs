@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use hotline_proto::{Draft, Event, Node, NoticeId, Role};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -15,7 +15,7 @@ use crate::home::Home;
 use crate::names;
 use crate::store::Store;
 use crate::transport::{Inbound, Transport};
-use crate::{now_ms, views};
+use crate::{now, views};
 
 struct Daemon {
     node: Node,
@@ -27,6 +27,8 @@ struct Daemon {
     sends: HashMap<NoticeId, oneshot::Sender<Answer>>,
     /// Answers waiting for an acknowledgement's entry to be durable.
     acks: HashMap<NoticeId, oneshot::Sender<Answer>>,
+    /// Why the store cannot write, while it cannot.
+    store_error: Option<String>,
 }
 
 /// Runs the node in `home` until SIGINT or SIGTERM.
@@ -36,7 +38,7 @@ pub async fn run(home: &Home) -> Result<()> {
     let (store, leaves) = Store::open(&home.store_path())?;
     let reader = store.reader();
     let started = std::time::Instant::now();
-    let node = Node::restore(key.clone(), roster.clone(), leaves.iter(), now_ms())
+    let node = Node::restore(key.clone(), roster.clone(), leaves.iter(), now())
         .with_context(|| format!("restoring the node from {}", home.store_path().display()))?;
     tracing::info!(
         name = %config.name,
@@ -62,9 +64,14 @@ pub async fn run(home: &Home) -> Result<()> {
         events,
         sends: HashMap::new(),
         acks: HashMap::new(),
+        store_error: None,
     };
     d.pump();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // A write beyond the file-size limit raises SIGXFSZ, whose default action kills the process;
+    // handled, the write fails with EFBIG instead, and the store treats it as a full disk.
+    let mut file_too_large =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))?;
     // Frames from peers wait here, most urgent first, so that a FLASH notice or its receipt is
     // handled before ROUTINE frames that arrived earlier.
     let mut inbox = Inbox::default();
@@ -72,33 +79,36 @@ pub async fn run(home: &Home) -> Result<()> {
         while let Ok(inbound) = in_rx.try_recv() {
             d.take(inbound, &mut inbox);
         }
-        if d.node.poll_timeout().is_some_and(|t| t <= now_ms()) {
-            d.node.handle_timeout(now_ms());
+        // Timers are on the monotonic clock (`poll_timeout` is in its terms).
+        if d.node.poll_timeout().is_some_and(|t| t <= now().mono_ms) {
+            d.node.handle_timeout(now());
             d.pump();
         }
         let wait = d
             .node
             .poll_timeout()
-            .map_or(Duration::from_secs(3600), |t| Duration::from_millis(t.saturating_sub(now_ms())));
+            .map_or(Duration::from_secs(3600), |t| Duration::from_millis(t.saturating_sub(now().mono_ms)));
         tokio::select! {
             biased;
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
-            Some(done) = done_rx.recv() => match done {
-                Ok(len) => d.node.persisted(len),
-                Err(e) => return Err(anyhow!("the store failed; stopping so that nothing unsaved is receipted: {e}")),
-            },
+            Some(done) = done_rx.recv() => d.written(done),
+            _ = file_too_large.recv() => tracing::warn!("a write exceeded the file-size limit (SIGXFSZ)"),
             Some(call) = calls.recv() => d.handle(call),
             () = std::future::ready(()), if !inbox.is_empty() => {
                 if let Some((peer, bytes)) = inbox.pop() {
+                    if d.store_error.is_some() && !is_heartbeat(&bytes) {
+                        // Nothing can be accepted (and receipted) while the store cannot write:
+                        // the peer retransmits. Heartbeats still say this node is alive.
+                        tracing::debug!(peer = %names::name(d.node.roster(), &peer), "frame dropped: the store cannot write");
                     // Refusals are reported (rate-limited) as events; each one only at debug level.
-                    if let Err(e) = d.node.handle_frame(now_ms(), peer, &bytes) {
+                    } else if let Err(e) = d.node.handle_frame(now(), peer, &bytes) {
                         tracing::debug!(peer = %names::name(d.node.roster(), &peer), code = e.code.name(), detail = %e.detail, "frame refused");
                     }
                 }
             }
             Some(inbound) = in_rx.recv() => d.take(inbound, &mut inbox),
-            () = tokio::time::sleep(wait) => d.node.handle_timeout(now_ms()),
+            () = tokio::time::sleep(wait) => d.node.handle_timeout(now()),
         }
         d.pump();
     }
@@ -120,6 +130,12 @@ const INBOX: usize = 512;
 
 /// Frames from peers waiting to be handled, most urgent first; when full, the least urgent are
 /// dropped ([`hotline_proto::Lanes`]).
+/// Whether a frame is a heartbeat (decoded strictly, nothing verified: only to choose what to
+/// hand to the core while the store cannot write).
+fn is_heartbeat(bytes: &[u8]) -> bool {
+    matches!(hotline_proto::wire::peek(bytes), Some(hotline_proto::Message::Heartbeat(_)))
+}
+
 struct Inbox(hotline_proto::Lanes<(hotline_proto::NodeId, Vec<u8>)>);
 
 impl Default for Inbox {
@@ -161,7 +177,7 @@ impl Daemon {
                 inbox.push(urgency, (peer, bytes));
             }
             Inbound::Connected(peer) => {
-                self.node.peer_reachable(now_ms(), peer);
+                self.node.peer_reachable(now(), peer);
                 self.pump();
             }
         }
@@ -193,8 +209,47 @@ impl Daemon {
         }
     }
 
+    /// What the store writer reports: entries durable, or a write that failed (it retries).
+    fn written(&mut self, written: crate::store::Written) {
+        match written {
+            Ok(len) => {
+                self.node.persisted(len);
+                if self.store_error.take().is_some() {
+                    tracing::info!(entries = len, "the store writes again");
+                    let _ = self.events.send(api::Event::StoreRecovered);
+                }
+            }
+            Err(detail) => {
+                tracing::error!(error = %detail, "the store cannot write; refusing new notices until it can");
+                // Those waiting for their notice or acknowledgement to be durable are told now,
+                // and told the truth: it is signed, and is stored and sent once the store writes.
+                let roster = self.node.roster().clone();
+                let pending = self
+                    .sends
+                    .drain()
+                    .map(|(id, reply)| (id, reply, "notice"))
+                    .chain(self.acks.drain().map(|(id, reply)| (id, reply, "acknowledgement of")));
+                for (id, reply, what) in pending.collect::<Vec<_>>() {
+                    let _ = reply.send(Answer::error(format!(
+                        "the {what} {} is signed but not yet stored: the store cannot write ({detail}). It is stored and sent by itself once the store writes again (`hotline status` shows when); do not send it again",
+                        roster.notice_name(&id)
+                    )));
+                }
+                self.store_error = Some(detail.clone());
+                let _ = self.events.send(api::Event::StoreFailed { detail });
+            }
+        }
+    }
+
     fn handle(&mut self, call: Call) {
-        let now = now_ms();
+        let now = now();
+        if let (Some(detail), Request::Send(_) | Request::Ack { .. }) = (&self.store_error, &call.request) {
+            let answer = Answer::error(format!(
+                "store full: the node cannot write its log ({detail}); nothing new can be sent or acknowledged until it can. Free disk space; the node retries by itself"
+            ));
+            let _ = call.reply.send(answer);
+            return;
+        }
         let answer = match call.request {
             Request::Send(send) => match self.draft(*send).and_then(|d| Ok(self.node.send_notice(now, d)?)) {
                 Ok(id) => {
@@ -214,15 +269,19 @@ impl Daemon {
                     Err(e) => Answer::error(format!("{e:#}")),
                 }
             }
-            Request::Inbox {} => Answer::ok(&views::inbox(&self.node, now)),
+            Request::Inbox {} => Answer::ok(&views::inbox(&self.node, now.wall_ms)),
             Request::Show { notice } => match names::notice(self.node.roster(), &notice) {
-                Ok(id) => match views::thread(&self.node, &id, now) {
+                Ok(id) => match views::thread(&self.node, &id, now.wall_ms) {
                     Some(thread) => Answer::ok(&thread),
                     None => Answer::error(format!("this node has no notice {notice}")),
                 },
                 Err(e) => Answer::error(e),
             },
-            Request::Status {} => Answer::ok(&views::status(&self.node, &self.name, now)),
+            Request::Status {} => {
+                let mut status = views::status(&self.node, &self.name, now.wall_ms);
+                status.store_error = self.store_error.clone();
+                Answer::ok(&status)
+            }
             Request::Checkpoint {} => match self.node.checkpoint(now) {
                 Some(c) => {
                     let roster = self.node.roster();

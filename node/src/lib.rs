@@ -24,7 +24,18 @@ pub mod store;
 pub mod transport;
 pub mod views;
 
-/// Milliseconds since the Unix epoch, from the system clock: the only clock read in the node.
+/// Both clocks the core needs (spec §6.9): the wall clock ([`now_ms`]) for signed times and
+/// deadlines, and a monotonic clock (ms since the process first read it) for timers, so that a
+/// stepped wall clock neither stalls nor hurries them.
+pub fn now() -> hotline_proto::Now {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(std::time::Instant::now);
+    let mono_ms = u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+    hotline_proto::Now::new(now_ms(), mono_ms)
+}
+
+/// Milliseconds since the Unix epoch, from the system clock: the only wall clock read in the
+/// node.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -4,9 +4,15 @@
 //! that is waiting and commits them in **one** transaction (group commit), so throughput does not
 //! collapse to one fsync per message, while the protocol core releases no receipt before the
 //! commit that holds its notice has returned.
+//!
+//! A write that fails (a full disk, an I/O error) is not the end: the writer reports it, keeps
+//! what it could not write, and tries again with backoff until it succeeds, reopening the
+//! database each time (redb refuses every operation after an I/O error until it is reopened).
+//! Readers share the database through one slot, so that a reopen replaces it for them too.
 
-use std::path::Path;
-use std::sync::{mpsc, Arc};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -16,20 +22,39 @@ const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 /// Leaves to append, from the given index on.
 pub type Batch = (u64, Vec<Vec<u8>>);
 
+/// The database, shared by the writer and the readers; empty while the writer reopens it.
+type Slot = Arc<Mutex<Option<Arc<Database>>>>;
+
+/// What the writer reports: the new durable length, or why the last write failed (it retries).
+pub type Written = Result<u64, String>;
+
+/// The first and the longest wait between attempts to write after a failure.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// The node's durable log.
 pub struct Store {
-    db: Arc<Database>,
+    slot: Slot,
+    path: PathBuf,
     len: u64,
 }
 
 /// A read-only handle on the store, usable while the writer runs (redb allows concurrent readers).
 #[derive(Clone)]
-pub struct Reader(Arc<Database>);
+pub struct Reader(Slot);
+
+fn current(slot: &Slot) -> Result<Arc<Database>> {
+    let db = slot.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?.clone();
+    db.ok_or_else(|| {
+        anyhow::anyhow!("the store is being reopened after a write error; try again in a few seconds")
+    })
+}
 
 impl Reader {
     /// Every durable leaf, in order.
     pub fn leaves(&self) -> Result<Vec<Vec<u8>>> {
-        let tx = self.0.begin_read()?;
+        let db = current(&self.0)?;
+        let tx = db.begin_read()?;
         let table = tx.open_table(LOG)?;
         let mut out = Vec::new();
         for item in table.iter()? {
@@ -51,12 +76,13 @@ impl Store {
         }
         let leaves = all_leaves(&db)?;
         let len = leaves.len() as u64;
-        Ok((Store { db: Arc::new(db), len }, leaves))
+        let slot = Arc::new(Mutex::new(Some(Arc::new(db))));
+        Ok((Store { slot, path: path.to_path_buf(), len }, leaves))
     }
 
     /// A read-only handle.
     pub fn reader(&self) -> Reader {
-        Reader(self.db.clone())
+        Reader(self.slot.clone())
     }
 
     /// Number of durable leaves.
@@ -74,7 +100,8 @@ impl Store {
         if first_index != self.len {
             bail!("log append at {first_index}, but the store holds {} entries", self.len);
         }
-        let tx = self.db.begin_write()?;
+        let db = current(&self.slot)?;
+        let tx = db.begin_write()?;
         {
             let mut table = tx.open_table(LOG)?;
             for (i, leaf) in leaves.iter().enumerate() {
@@ -86,14 +113,94 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the database and opens it again (after a write error, redb refuses everything
+    /// until then), and learns how many leaves it really holds: a commit that reported an error
+    /// may still have reached the disk.
+    fn reopen(&mut self) -> Result<()> {
+        let old = self.slot.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?.take();
+        if let Some(mut db) = old {
+            // Readers finish their reads within moments; the file closes with the last handle.
+            for _ in 0..200 {
+                match Arc::try_unwrap(db) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(shared) => {
+                        db = shared;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+        }
+        let db = Database::create(&self.path)
+            .with_context(|| format!("reopening the store {}", self.path.display()))?;
+        let len = {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(LOG)?;
+            let last = table.last()?.map_or(0, |(index, _)| index.value() + 1);
+            last
+        };
+        *self.slot.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))? = Some(Arc::new(db));
+        self.len = self.len.max(len);
+        Ok(())
+    }
+
+    /// Writes `leaves` from `first` on, however long it takes: on failure, reports the error
+    /// through `done` (once per distinct error), waits, gathers what arrived meanwhile, reopens
+    /// and tries again. Returns false if the node went away meanwhile (what was not written was
+    /// never durable, so nothing of it was receipted).
+    fn write_until_done(
+        &mut self,
+        first: u64,
+        mut leaves: Vec<Vec<u8>>,
+        rx: &mpsc::Receiver<Batch>,
+        done: &tokio::sync::mpsc::UnboundedSender<Written>,
+    ) -> bool {
+        let mut wait = RETRY_FIRST;
+        let mut reported: Option<String> = None;
+        loop {
+            // What a failed commit wrote after all is not written twice.
+            let written =
+                usize::try_from(self.len.saturating_sub(first)).unwrap_or(usize::MAX).min(leaves.len());
+            let result = self.append(first + written as u64, &leaves[written..]);
+            match result {
+                Ok(()) => return done.send(Ok(self.len)).is_ok(),
+                Err(e) => {
+                    let detail = format!("{e:#}");
+                    tracing::warn!(error = %detail, retry_in_ms = wait.as_millis() as u64, "the store failed to write");
+                    if reported.as_deref() != Some(detail.as_str()) {
+                        if done.send(Err(detail.clone())).is_err() {
+                            return false;
+                        }
+                        reported = Some(detail);
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(RETRY_MAX);
+                    loop {
+                        match rx.try_recv() {
+                            Ok((_, more)) => leaves.extend(more),
+                            Err(mpsc::TryRecvError::Empty) => break,
+                            Err(mpsc::TryRecvError::Disconnected) => return false,
+                        }
+                    }
+                    if let Err(e) = self.reopen() {
+                        tracing::warn!(error = %format!("{e:#}"), "the store could not be reopened");
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs the store's writer on its own thread: it takes batches `(first_index, leaves)`, groups
     /// all that are waiting into one commit, and reports the new durable length through `done`.
-    /// A write error stops the writer (and so the node): losing durability silently is not an option.
-    /// The writer ends when the sender is dropped; joining the handle then means its store is
-    /// closed (redb closes cleanly when the last handle goes, so the next start need not repair).
+    /// A write error is reported and retried until the write succeeds (a full disk is an alarm,
+    /// not a crash); nothing is reported durable that is not. The writer ends when the sender is
+    /// dropped; joining the handle then means its store is closed (redb closes cleanly when the
+    /// last handle goes, so the next start need not repair).
     pub fn spawn_writer(
         mut self,
-        done: tokio::sync::mpsc::UnboundedSender<Result<u64, String>>,
+        done: tokio::sync::mpsc::UnboundedSender<Written>,
     ) -> Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Batch>();
         let handle = std::thread::Builder::new()
@@ -103,9 +210,7 @@ impl Store {
                     while let Ok((_, more)) = rx.try_recv() {
                         leaves.extend(more);
                     }
-                    let result = self.append(first, &leaves).map(|()| self.len).map_err(|e| format!("{e:#}"));
-                    let failed = result.is_err();
-                    if done.send(result).is_err() || failed {
+                    if !self.write_until_done(first, leaves, &rx, &done) {
                         return;
                     }
                 }

@@ -696,7 +696,7 @@ mod tests {
             network: "transport-test".into(),
             members: vec![member("dialler", &dialler), member("acceptor", &acceptor)],
             policy: hotline_proto::Policy {
-                link_test_interval_ms: silence_ms / 4,
+                heartbeat_interval_ms: silence_ms / 4,
                 link_silence_ms: silence_ms,
                 ..Default::default()
             },

@@ -18,7 +18,6 @@ pub fn headline(notice: &Notice, roster: &Roster) -> String {
             Some(meaning) => format!("{} ({}): {}", c.word, c.number, meaning.text),
             None => format!("{} ({})", c.word, c.number),
         }),
-        Body::LinkTest => Some("link test".into()),
     };
     let text = text.unwrap_or_default();
     let mut line: String = text.chars().take(96).collect();
@@ -83,9 +82,6 @@ pub fn inbox(node: &Node, now: u64) -> Inbox {
     let mut awaiting_ack = Vec::new();
     let mut other = Vec::new();
     for (n, acked) in node.received() {
-        if n.kind() == hotline_proto::NoticeKind::LinkTest {
-            continue;
-        }
         let Some(v) = notice(node, &n.id(), now) else { continue };
         if n.needs_ack_from(&node.id()) && !acked {
             awaiting_ack.push(v);
@@ -118,6 +114,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
             up: l.up,
             last_heard_ms: l.last_heard_ms,
             silent_ms: now.saturating_sub(l.last_heard_ms),
+            last_link_test_ms: l.last_link_test_ms,
             unreceipted: l.unreceipted,
             clock_skewed: l.clock_skewed,
         })
@@ -127,9 +124,6 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
         .iter()
         .filter_map(|(nid, party, what)| {
             let view = node.view(nid)?;
-            if view.notice.kind() == hotline_proto::NoticeKind::LinkTest {
-                return None;
-            }
             let deadline = match what {
                 DeadlineKind::Receipt => view.receipt,
                 DeadlineKind::Ack => view.ack,
@@ -150,6 +144,8 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
         network: roster.network.clone(),
         network_id: node.network().to_hex(),
         now_ms: now,
+        started_ms: node.started_ms(),
+        store_error: None,
         log_entries: node.log_len(),
         durable_entries: node.durable_len(),
         links,
@@ -205,6 +201,9 @@ pub fn event(roster: &Roster, e: &hotline_proto::Event) -> Event {
         }
         Core::ClockSkew(ClockSkew { peer, offset_ms }) => {
             Event::ClockSkew { peer: n(peer), offset_ms: *offset_ms }
+        }
+        Core::ClockStep { expected_ms, observed_ms } => {
+            Event::ClockStep { expected_ms: *expected_ms, observed_ms: *observed_ms }
         }
         Core::Rejected { peer, code, detail } => {
             Event::Rejected { peer: n(peer), code: code.name().to_string(), detail: detail.clone() }

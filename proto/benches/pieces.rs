@@ -104,19 +104,25 @@ fn drain(node: &mut Node) -> Vec<Vec<u8>> {
     leaves
 }
 
-/// Alpha's log: its `Started` entry, then link tests to bravo, `len` leaves in all.
-fn link_test_log(len: usize) -> Vec<Vec<u8>> {
+/// Alpha's log: its `Started` entry, then an initial report to bravo and ROUTINE replies in its
+/// thread, `len` leaves in all.
+fn notice_log(len: usize) -> Vec<Vec<u8>> {
     let mut node = Node::new(key("alpha"), roster(), T0).unwrap();
     let mut leaves = drain(&mut node);
+    let mut thread = None;
     for i in 1..len as u64 {
         let draft = Draft {
             precedence: Precedence::Routine,
-            to: vec![(id("bravo"), Role::Action)],
-            thread: None,
-            in_reply_to: None,
-            body: Body::LinkTest,
+            to: vec![(id("bravo"), Role::Info)],
+            thread,
+            in_reply_to: thread,
+            body: match thread {
+                None => Body::Incident(fixtures::s1_incident()),
+                Some(_) => Body::Reply(fixtures::en("Reply.")),
+            },
         };
-        node.send_notice(T0 + i, draft).unwrap();
+        let sent = node.send_notice(T0 + i, draft).unwrap();
+        thread.get_or_insert(sent);
         leaves.extend(drain(&mut node));
     }
     assert_eq!(leaves.len(), len);
@@ -171,7 +177,7 @@ fn log(c: &mut Criterion) {
     let roster = roster();
     let network = roster.network_id();
     let alpha = id("alpha");
-    let leaves = link_test_log(LOG_LEN);
+    let leaves = notice_log(LOG_LEN);
     let bytes: usize = leaves.iter().map(Vec::len).sum();
     eprintln!("log: {} leaves, {} bytes on average", leaves.len(), bytes / leaves.len());
     g.throughput(Throughput::Elements(leaves.len() as u64));

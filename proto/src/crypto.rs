@@ -27,6 +27,8 @@ pub enum Context {
     Checkpoint,
     /// A co-signature sent back (spec §15.4).
     Cosignature,
+    /// A heartbeat (spec §5.8).
+    Heartbeat,
     /// The network id: the hash of the roster (not a signature context; a hash domain).
     Roster,
 }
@@ -41,6 +43,7 @@ impl Context {
             Context::LogEntry => b"cbm-hotline/v1/log-entry",
             Context::Checkpoint => b"cbm-hotline/v1/checkpoint",
             Context::Cosignature => b"cbm-hotline/v1/cosignature",
+            Context::Heartbeat => b"cbm-hotline/v1/heartbeat",
             Context::Roster => b"cbm-hotline/v1/roster",
         }
     }

@@ -122,9 +122,6 @@ pub enum CommandError {
     /// The notice was already acknowledged by this node.
     #[error("notice {0} was already acknowledged")]
     AlreadyAcknowledged(String),
-    /// Link tests are machine traffic and take no human acknowledgement.
-    #[error("notice {0} is a link test; link tests are not acknowledged")]
-    LinkTestAck(String),
 }
 
 /// Why a sequence of log entries does not verify (restore or audit).

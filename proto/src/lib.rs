@@ -53,13 +53,13 @@ pub use log::{
     VerifiedEntry,
 };
 pub use message::{
-    Ack, Addressee, Body, CheckpointOffer, CodedMessage, Cosignature, Disposition, Kind, Message, MessageRef,
-    Notice, NoticeKind, Receipt, Role, SignedCheckpoint,
+    Ack, Addressee, Body, CheckpointOffer, CodedMessage, Cosignature, Disposition, Heartbeat, Kind, Message,
+    MessageRef, Notice, NoticeKind, Receipt, Role, SignedCheckpoint,
 };
 #[cfg(feature = "fault-injection")]
 pub use node::BrokenRule;
 pub use node::{
-    Direction, Draft, Event, LinkView, Node, NoticeView, PartyView, PersistBatch, SentThread, Transmit,
+    Direction, Draft, Event, LinkView, Node, NoticeView, Now, PartyView, PersistBatch, SentThread, Transmit,
 };
 pub use precedence::{Filed, Lanes, Precedence};
 pub use roster::{check_name, CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};

@@ -169,6 +169,25 @@ pub enum Record {
         /// The consistency proof offered with it (from `cosigned.size`), if any.
         proof: Vec<Hash32>,
     },
+    /// A link test (spec §6.5): a heartbeat round trip with a peer. Both heartbeats are signed,
+    /// each by its sender, and the peer's echoes this node's, so the record proves that both ends
+    /// were up and heard each other between the two heartbeats' times.
+    LinkTest {
+        /// The peer.
+        peer: NodeId,
+        /// This node's heartbeat to the peer (frame bytes).
+        ours: Vec<u8>,
+        /// The peer's heartbeat that echoes it (frame bytes, as received).
+        theirs: Vec<u8>,
+    },
+    /// This node's own wall clock moved by something other than the time elapsed on its
+    /// monotonic clock (spec §6.9): it was stepped, forward or back.
+    ClockStep {
+        /// The wall time the monotonic clock predicted.
+        expected_ms: u64,
+        /// The wall time read.
+        observed_ms: u64,
+    },
 }
 
 impl Record {
@@ -190,6 +209,8 @@ impl Record {
             Record::Cosigned { .. } => "cosigned",
             Record::Cosignature { .. } => "cosignature",
             Record::LogConflict { .. } => "log_conflict",
+            Record::LinkTest { .. } => "link_test",
+            Record::ClockStep { .. } => "clock_step",
         }
     }
 }
@@ -335,6 +356,9 @@ impl LogVerifier {
         }
         let message = self.embedded(&entry.record).map_err(|e| fail(e.to_string()))?;
         self.tree_records(index, &entry.record).map_err(fail)?;
+        if let Record::LinkTest { peer, ours, theirs } = &entry.record {
+            check_link_test(&self.node, peer, ours, theirs).map_err(fail)?;
+        }
         let leaf_hash = leaf_hash(leaf);
         self.tree.push(leaf_hash);
         self.next_index += 1;
@@ -479,7 +503,33 @@ fn check_signatures(
             verify(cosigned.verify(roster, log))?;
             verify(presented.verify(roster, log))?;
         }
+        Record::LinkTest { ours, theirs, .. } => {
+            verify(message::open(ours, roster, &network).map(|_| ()))?;
+            verify(message::open(theirs, roster, &network).map(|_| ()))?;
+        }
         _ => {}
+    }
+    Ok(())
+}
+
+/// The structure of a link-test record of `node`'s log: two heartbeats, `ours` from `node` to
+/// `peer` and `theirs` from `peer` to `node` echoing `ours`.
+fn check_link_test(node: &NodeId, peer: &NodeId, ours: &[u8], theirs: &[u8]) -> Result<(), String> {
+    let heartbeat = |frame: &[u8], what: &str| match message::decode_trusted(frame) {
+        Ok(Opened { message: Message::Heartbeat(h), hash, .. }) => Ok((h, hash)),
+        Ok(_) => Err(format!("link_test: {what} is not a heartbeat")),
+        Err(e) => Err(format!("link_test: {what}: {e}")),
+    };
+    let (mine, my_hash) = heartbeat(ours, "ours")?;
+    let (peers, _) = heartbeat(theirs, "theirs")?;
+    if mine.signer != *node || mine.to != *peer {
+        return Err("link_test: ours is not this node's heartbeat to the peer".into());
+    }
+    if peers.signer != *peer || peers.to != *node {
+        return Err("link_test: theirs is not the peer's heartbeat to this node".into());
+    }
+    if peers.echo != my_hash {
+        return Err("link_test: the peer's heartbeat does not echo this node's".into());
     }
     Ok(())
 }

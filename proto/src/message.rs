@@ -21,7 +21,8 @@ use crate::text::{check_line, check_texts, Texts};
 /// The frame version this crate speaks. The first byte of every frame.
 pub const VERSION: u8 = 1;
 
-/// What a frame's body is. Wire values: notice 0, receipt 1, ack 2, checkpoint 3, cosignature 4.
+/// What a frame's body is. Wire values: notice 0, receipt 1, ack 2, checkpoint 3, cosignature 4,
+/// heartbeat 5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -35,6 +36,8 @@ pub enum Kind {
     Checkpoint,
     /// A [`Cosignature`].
     Cosignature,
+    /// A [`Heartbeat`].
+    Heartbeat,
 }
 
 impl Kind {
@@ -46,6 +49,7 @@ impl Kind {
             Kind::Ack => Context::Ack,
             Kind::Checkpoint => Context::Checkpoint,
             Kind::Cosignature => Context::Cosignature,
+            Kind::Heartbeat => Context::Heartbeat,
         }
     }
 }
@@ -110,8 +114,6 @@ pub enum Body {
     Clarification(Texts),
     /// A coded message from the network's codebook.
     Codebook(CodedMessage),
-    /// A link test: machine traffic proving the link works.
-    LinkTest,
 }
 
 /// The kind of a notice, as operators name it.
@@ -130,8 +132,6 @@ pub enum NoticeKind {
     Clarification,
     /// Codebook message.
     Codebook,
-    /// Link test.
-    LinkTest,
 }
 
 impl NoticeKind {
@@ -144,7 +144,6 @@ impl NoticeKind {
             NoticeKind::Reply => "reply",
             NoticeKind::Clarification => "clarification",
             NoticeKind::Codebook => "codebook",
-            NoticeKind::LinkTest => "link_test",
         }
     }
 }
@@ -195,7 +194,6 @@ impl Notice {
             Body::Reply(_) => NoticeKind::Reply,
             Body::Clarification(_) => NoticeKind::Clarification,
             Body::Codebook(_) => NoticeKind::Codebook,
-            Body::LinkTest => NoticeKind::LinkTest,
         }
     }
 
@@ -206,7 +204,7 @@ impl Notice {
 
     /// Whether a human acknowledgement is expected from `node`.
     pub fn needs_ack_from(&self, node: &NodeId) -> bool {
-        self.kind() != NoticeKind::LinkTest && self.addressee(node).is_some_and(|a| a.role == Role::Action)
+        self.addressee(node).is_some_and(|a| a.role == Role::Action)
     }
 
     /// Checks every rule of spec §5.2–§5.4 against the roster.
@@ -241,7 +239,7 @@ impl Notice {
             NoticeKind::Update | NoticeKind::Final | NoticeKind::Reply | NoticeKind::Clarification
         );
         match (&self.thread, kind) {
-            (Some(_), NoticeKind::Initial | NoticeKind::LinkTest) => {
+            (Some(_), NoticeKind::Initial) => {
                 return Err(Rejection::field("thread", format!("a {} notice starts no thread", kind.name())))
             }
             (None, _) if needs_thread => {
@@ -259,7 +257,7 @@ impl Notice {
             (None, NoticeKind::Reply | NoticeKind::Clarification) => {
                 return Err(Rejection::field("in_reply_to", format!("a {} answers a notice", kind.name())))
             }
-            (Some(_), NoticeKind::LinkTest | NoticeKind::Initial) => {
+            (Some(_), NoticeKind::Initial) => {
                 return Err(Rejection::field(
                     "in_reply_to",
                     format!("a {} notice answers nothing", kind.name()),
@@ -288,12 +286,6 @@ impl Notice {
                 }
                 check_texts("codebook.note", &coded.note, required, max_text, false)?;
                 check_attachments(&coded.attachments)
-            }
-            Body::LinkTest => {
-                if self.to.len() != 1 || self.precedence != Precedence::Routine {
-                    return Err(Rejection::field("to", "a link test goes to one addressee at ROUTINE"));
-                }
-                Ok(())
             }
         }
     }
@@ -460,6 +452,27 @@ impl Cosignature {
     }
 }
 
+/// A node's signed "I am here" to one peer (spec §5.8): liveness, the round trip a link test
+/// records, a clock reading, and what the sender co-signed of the addressee's log. Never logged
+/// by itself, never receipted, never retransmitted: the next one replaces a lost one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The network id.
+    pub network: Hash32,
+    /// The sender.
+    pub signer: NodeId,
+    /// The one peer it is for.
+    pub to: NodeId,
+    /// The sender's clock when it signed (UTC ms).
+    pub time_ms: u64,
+    /// Message hash of the latest heartbeat the sender received from `to`; 32 zero bytes if none
+    /// since it started. A heartbeat that echoes one of the addressee's proves a round trip.
+    pub echo: Hash32,
+    /// The largest size of `to`'s log that the sender has co-signed (0: none), so that a node
+    /// whose disk lost entries learns it from its peers.
+    pub cosigned: u64,
+}
+
 /// A decoded, verified message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // short-lived, one at a time; boxing buys nothing
@@ -474,6 +487,8 @@ pub enum Message {
     Checkpoint(CheckpointOffer),
     /// A co-signature.
     Cosignature(Cosignature),
+    /// A heartbeat.
+    Heartbeat(Heartbeat),
 }
 
 impl Message {
@@ -485,6 +500,7 @@ impl Message {
             Message::Ack(a) => a.signer,
             Message::Checkpoint(c) => c.signer,
             Message::Cosignature(c) => c.signer,
+            Message::Heartbeat(h) => h.signer,
         }
     }
 
@@ -495,6 +511,7 @@ impl Message {
             Message::Ack(a) => a.network,
             Message::Checkpoint(c) => c.network,
             Message::Cosignature(c) => c.network,
+            Message::Heartbeat(h) => h.network,
         }
     }
 }
@@ -543,6 +560,7 @@ fn decode_frame(frame_bytes: &[u8]) -> Result<(Frame, Message), Rejection> {
         Kind::Ack => Message::Ack(codec::decode("ack", &frame.body, MAX_FRAME)?),
         Kind::Checkpoint => Message::Checkpoint(codec::decode("checkpoint", &frame.body, MAX_FRAME)?),
         Kind::Cosignature => Message::Cosignature(codec::decode("cosignature", &frame.body, MAX_FRAME)?),
+        Kind::Heartbeat => Message::Heartbeat(codec::decode("heartbeat", &frame.body, MAX_FRAME)?),
     };
     Ok((frame, message))
 }
@@ -598,6 +616,11 @@ pub fn open(frame_bytes: &[u8], roster: &Roster, network: &Hash32) -> Result<Ope
                 return Err(Rejection::new(ErrorCode::WrongParty, "a node does not co-sign its own log"));
             }
             cosignature.verify(roster)?;
+        }
+        Message::Heartbeat(heartbeat) => {
+            if heartbeat.to == heartbeat.signer || roster.member(&heartbeat.to).is_none() {
+                return Err(Rejection::field("to", "a heartbeat goes to another roster member"));
+            }
         }
     }
     Ok(Opened { message, hash: message_hash(frame.kind, &frame.body), frame: frame_bytes.to_vec() })

@@ -54,8 +54,11 @@ pub struct CodebookEntry {
 }
 
 /// The network's policy: deadlines, timers and what every notice must contain.
+///
+/// In a policy file every field is optional: what it does not state takes the default of spec
+/// §3.4 (the encoded roster always holds every field, so the network id covers them all).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Policy {
     /// Deadlines for FLASH.
     pub flash: Deadlines,
@@ -65,10 +68,15 @@ pub struct Policy {
     pub priority: Deadlines,
     /// Deadlines for ROUTINE.
     pub routine: Deadlines,
-    /// Each node sends a link test to each peer this often.
-    pub link_test_interval_ms: u64,
+    /// Each node sends each peer an unlogged, signed heartbeat this often (spec §6.5): liveness
+    /// without log growth.
+    pub heartbeat_interval_ms: u64,
     /// A link from which nothing valid was heard for this long is down.
     pub link_silence_ms: u64,
+    /// Each node logs a link test (a heartbeat round trip, both signed) with each peer this often.
+    pub link_test_interval_ms: u64,
+    /// A node signs a checkpoint at most this often, and only when its log grew (spec §15.2).
+    pub checkpoint_interval_ms: u64,
     /// Clock differences up to this are tolerated without a clock-skew record.
     pub max_clock_skew_ms: u64,
     /// First retransmission timeout; doubles on each retry.
@@ -86,16 +94,18 @@ const MINUTE: u64 = 60 * SECOND;
 const HOUR: u64 = 60 * MINUTE;
 
 impl Default for Policy {
-    /// The defaults of spec §6.1: human acknowledgement as in military messaging practice, machine
-    /// receipts in seconds, link tests every minute.
+    /// The defaults of spec §3.4: human acknowledgement as in military messaging practice, machine
+    /// receipts in seconds, a heartbeat every 30 s, a logged link test every hour.
     fn default() -> Self {
         Policy {
             flash: Deadlines { receipt_ms: 5 * SECOND, ack_ms: 10 * MINUTE },
             immediate: Deadlines { receipt_ms: 10 * SECOND, ack_ms: 30 * MINUTE },
             priority: Deadlines { receipt_ms: 30 * SECOND, ack_ms: 3 * HOUR },
             routine: Deadlines { receipt_ms: 60 * SECOND, ack_ms: 6 * HOUR },
-            link_test_interval_ms: MINUTE,
+            heartbeat_interval_ms: 30 * SECOND,
             link_silence_ms: 3 * MINUTE,
+            link_test_interval_ms: HOUR,
+            checkpoint_interval_ms: MINUTE,
             max_clock_skew_ms: 2 * SECOND,
             retransmit_initial_ms: SECOND,
             retransmit_max_ms: 30 * SECOND,
@@ -121,7 +131,8 @@ impl Policy {
         self.codebook.iter().find(|entry| entry.number == number)
     }
 
-    fn check(&self) -> Result<(), Rejection> {
+    /// Checks the rules of spec §3.2 that concern the policy alone.
+    pub fn check(&self) -> Result<(), Rejection> {
         let mut previous: Option<Deadlines> = None;
         for precedence in Precedence::ALL {
             let d = self.deadlines(precedence);
@@ -142,10 +153,19 @@ impl Policy {
             }
             previous = Some(d);
         }
-        if self.link_test_interval_ms == 0 || self.link_silence_ms <= self.link_test_interval_ms {
+        // Two heartbeats may be lost before a link is declared down.
+        if self.heartbeat_interval_ms == 0
+            || self.link_silence_ms < self.heartbeat_interval_ms.saturating_mul(2)
+        {
             return Err(Rejection::field(
                 "policy.link_silence_ms",
-                "need 0 < link_test_interval_ms < link_silence_ms",
+                "need 0 < heartbeat_interval_ms and 2 × heartbeat_interval_ms <= link_silence_ms",
+            ));
+        }
+        if self.link_test_interval_ms == 0 || self.checkpoint_interval_ms == 0 {
+            return Err(Rejection::field(
+                "policy.link_test_interval_ms",
+                "need 0 < link_test_interval_ms and 0 < checkpoint_interval_ms",
             ));
         }
         if self.retransmit_initial_ms == 0 || self.retransmit_max_ms < self.retransmit_initial_ms {

@@ -11,7 +11,7 @@ use hotline_proto::{
     Body, CommandError, DeadlineKind, Disposition, Draft, ErrorCode, Event, Node, NodeId, NoticeId,
     Precedence, Record, Role, Transmit,
 };
-use hotline_proto::{CheckpointOffer, Kind, Message, SignedCheckpoint};
+use hotline_proto::{Check, CheckpointOffer, Heartbeat, Kind, LogVerifier, Message, SignedCheckpoint};
 use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::{Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
 
@@ -168,7 +168,7 @@ fn ack_flow_and_ack_receipt() {
 }
 
 #[test]
-fn unknown_and_link_test_acks_are_refused_by_the_command() {
+fn unknown_notices_are_refused_by_the_command() {
     let (mut a, b) = start_pair();
     let ghost = NoticeId { sender: b.id(), seq: 99 };
     assert!(matches!(
@@ -225,13 +225,133 @@ fn link_down_after_silence_and_up_when_heard() {
         |r| matches!(r, Record::LinkDown(LinkDown { peer, last_heard_ms }) if *peer == b.id() && *last_heard_ms == T0)
     ));
     assert_eq!(a.node.link_up(&b.id()), Some(false));
-    // bravo's link test gets through: the link is up again, and it is recorded.
+    // bravo's heartbeat gets through: the link is up again, and it is recorded.
     b.node.handle_timeout(now);
     b.sync();
     deliver(&mut b, &mut a, now + 1);
     a.sync();
     assert!(a.records().iter().any(|r| matches!(r, Record::LinkUp { peer } if *peer == b.id())));
     assert!(a.events().iter().any(|e| matches!(e, Event::LinkUp { .. })));
+}
+
+// ---- heartbeats and link tests (spec §6.5) ---------------------------------------------------
+
+const HOUR: u64 = 3_600_000;
+
+fn count(records: &[Record], name: &str) -> usize {
+    records.iter().filter(|r| r.name() == name).count()
+}
+
+/// The log grows with traffic, not with time: an idle day at the default policy (heartbeats every
+/// 30 s) leaves a link test an hour and the checkpoint and cosignatures that cover it, and
+/// nothing else; the links stay up throughout, and every entry verifies in full.
+#[test]
+fn an_idle_day_logs_an_hourly_link_test_and_the_co_signing_that_covers_it() {
+    let mut pair = Pair::new("alpha", "bravo", roster(2), T0);
+    pair.run_until(T0 + 24 * HOUR);
+    for desk in [&pair.a, &pair.b] {
+        let records = desk.records();
+        let name = desk.name;
+        let tests = count(&records, "link_test");
+        assert!((24..=25).contains(&tests), "{name}: {tests} link tests in a day, not one an hour");
+        for kind in ["checkpoint", "cosigned", "cosignature"] {
+            let n = count(&records, kind);
+            assert!(n <= tests + 1, "{name}: {n} {kind} entries for {tests} link tests");
+        }
+        let others: Vec<_> = records
+            .iter()
+            .map(Record::name)
+            .filter(|n| !["started", "link_test", "checkpoint", "cosigned", "cosignature"].contains(n))
+            .collect();
+        assert!(others.is_empty(), "{name}: an idle day logged {others:?}");
+        assert!(records.len() <= 1 + 4 * 25, "{name}: {} entries in an idle day", records.len());
+        let mut verifier = LogVerifier::new(roster(2), desk.id(), Check::Full);
+        for leaf in &desk.disk {
+            verifier.push(leaf).expect("every entry verifies");
+        }
+    }
+    assert_eq!(pair.a.node.link_up(&pair.b.id()), Some(true));
+    // Link tests took no notice numbers: the first notice of the day is number 1.
+    let b = pair.b.id();
+    let first = pair.a.node.send_notice(T0 + 24 * HOUR, reply_draft(b, Precedence::Flash)).unwrap();
+    assert_eq!(first.seq, 1);
+}
+
+/// A link test is a heartbeat round trip: this node's heartbeat and the peer's echo of it, both
+/// signed; the peer's time is checked against the round trip (spec §6.9).
+#[test]
+fn a_link_test_records_the_round_trip_and_checks_the_peer_clock() {
+    let (mut a, b) = start_pair();
+    a.node.handle_timeout(T0);
+    a.sync();
+    let ours = a.transmits().into_iter().find(|t| t.to == b.id()).expect("a heartbeat at start");
+    let opened = decode_trusted(&ours.frame).unwrap();
+    let Message::Heartbeat(heartbeat) = &opened.message else { panic!("not a heartbeat") };
+    assert_eq!(heartbeat.echo, hotline_proto::Hash32([0; 32]), "nothing heard yet");
+    // bravo's clock is 10 s behind: its echo is signed before alpha's heartbeat was sent.
+    let echo = Heartbeat {
+        network: heartbeat.network,
+        signer: b.id(),
+        to: a.id(),
+        time_ms: T0 - 10_000,
+        echo: opened.hash,
+        cosigned: 0,
+    };
+    let (frame, _) = hotline_proto::wire::seal(&test_key("bravo"), Kind::Heartbeat, &echo);
+    a.node.handle_frame(T0 + 100, b.id(), &frame).unwrap();
+    a.sync();
+    let records = a.records();
+    assert!(records.iter().any(|r| matches!(r, Record::ClockSkew(ClockSkew { offset_ms: -10_000, .. }))));
+    let tests: Vec<_> = records.iter().filter(|r| matches!(r, Record::LinkTest { .. })).collect();
+    assert_eq!(tests, [&Record::LinkTest { peer: b.id(), ours: ours.frame, theirs: frame.clone() }]);
+    // The same echo again is no new link test (one is due an hour later), and logs nothing.
+    let len = a.disk.len();
+    a.node.handle_frame(T0 + 200, b.id(), &frame).unwrap();
+    a.sync();
+    assert_eq!(a.disk.len(), len);
+}
+
+/// A heartbeat that does not echo one of this node's is answered at once, so two nodes that just
+/// started (or reconnected) both complete a link test within one exchange, not a heartbeat
+/// interval later; answers echo, so they are not answered in turn.
+#[test]
+fn a_fresh_pair_completes_both_link_tests_in_one_exchange() {
+    let mut pair = Pair::new("alpha", "bravo", roster(2), T0);
+    pair.a.node.handle_timeout(T0);
+    pair.b.node.handle_timeout(T0);
+    let mut rounds = 0;
+    loop {
+        pair.a.sync();
+        pair.b.sync();
+        let quiet = pair.a_to_b(T0).is_empty() & pair.b_to_a(T0).is_empty();
+        if quiet {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 5, "heartbeats answer each other for ever");
+    }
+    for desk in [&pair.a, &pair.b] {
+        assert_eq!(count(&desk.records(), "link_test"), 1, "{}", desk.name);
+    }
+}
+
+/// A checkpoint offer lost on the way is offered again when the peer's heartbeat shows it has not
+/// co-signed it, so co-signing does not wait for the next (perhaps hourly) checkpoint.
+#[test]
+fn a_lost_checkpoint_offer_is_offered_again_after_the_peer_heartbeat() {
+    let mut pair = Pair::new("alpha", "bravo", roster(2), T0);
+    pair.run_until(T0 + 2 * 60_000);
+    let cp = pair.a.node.checkpoint(T0 + 2 * 60_000 + 1).unwrap();
+    pair.a.sync();
+    assert_eq!(kinds(&pair.a.transmits()), ["checkpoint"], "the offer, lost");
+    pair.run_until(T0 + 3 * 60_000);
+    let cosigned = pair
+        .b
+        .records()
+        .into_iter()
+        .any(|r| matches!(r, Record::Cosigned { checkpoint, .. } if checkpoint == cp));
+    assert!(cosigned, "bravo never co-signed the checkpoint whose offer was lost");
+    assert!(pair.a.node.cosigned_by_peers().contains(&(pair.b.id(), cp.size)));
 }
 
 #[test]
@@ -454,7 +574,9 @@ fn extreme_policies_and_clocks_do_not_overflow_the_timers() {
     r.policy.immediate = huge;
     r.policy.priority = huge;
     r.policy.routine = huge;
+    r.policy.heartbeat_interval_ms = u64::MAX - 1;
     r.policy.link_test_interval_ms = u64::MAX - 1;
+    r.policy.checkpoint_interval_ms = u64::MAX;
     r.policy.link_silence_ms = u64::MAX;
     r.policy.retransmit_initial_ms = u64::MAX;
     r.policy.retransmit_max_ms = u64::MAX;

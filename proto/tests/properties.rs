@@ -24,7 +24,7 @@ use hotline_proto::{
     Ack, Body, DeadlineKind, Disposition, ErrorCode, Hash32, Kind, LangText, LogEntry, NodeId, Notice,
     NoticeId, Precedence, Receipt, Record, Role, Sig64, Texts,
 };
-use hotline_proto::{Addressee, CodedMessage, MessageRef};
+use hotline_proto::{Addressee, CodedMessage, Heartbeat, MessageRef};
 use hotline_proto::{
     Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Location, Severity,
     SystemClass,
@@ -242,7 +242,6 @@ fn body() -> impl Strategy<Value = Body> {
                 attachments
             })
         ),
-        Just(Body::LinkTest),
     ]
 }
 
@@ -356,7 +355,7 @@ fn deadlines() -> impl Strategy<Value = Deadlines> {
 fn arb_policy() -> impl Strategy<Value = Policy> {
     (
         (deadlines(), deadlines(), deadlines(), deadlines()),
-        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
         prop::collection::vec(short_string(), 0..3),
         prop::collection::vec(
             (any::<u32>(), short_string(), texts()).prop_map(|(number, word, meaning)| CodebookEntry {
@@ -371,8 +370,10 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
             |(
                 (flash, immediate, priority, routine),
                 (
-                    link_test_interval_ms,
+                    heartbeat_interval_ms,
                     link_silence_ms,
+                    link_test_interval_ms,
+                    checkpoint_interval_ms,
                     max_clock_skew_ms,
                     retransmit_initial_ms,
                     retransmit_max_ms,
@@ -384,8 +385,10 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
                 immediate,
                 priority,
                 routine,
-                link_test_interval_ms,
+                heartbeat_interval_ms,
                 link_silence_ms,
+                link_test_interval_ms,
+                checkpoint_interval_ms,
                 max_clock_skew_ms,
                 retransmit_initial_ms,
                 retransmit_max_ms,
@@ -523,7 +526,6 @@ fn valid_content(sender: usize) -> impl Strategy<Value = (Body, Option<NoticeId>
             let coded = CodedMessage { number: 7, word: "LANTERN".into(), note, attachments: vec![] };
             (Body::Codebook(coded), thread, None)
         }),
-        Just((Body::LinkTest, None, None)),
     ]
 }
 
@@ -539,10 +541,7 @@ fn valid_notice(sender: usize) -> impl Strategy<Value = Notice> {
         .prop_map(
             move |(seq, created_ms, precedence, (link_seq, second), (body, thread, in_reply_to))| {
                 let mut to = vec![Addressee { node: id(others[0]), role: Role::Action, link_seq }];
-                let mut precedence = precedence;
-                if body == Body::LinkTest {
-                    precedence = Precedence::Routine;
-                } else if let Some((role, link_seq)) = second {
+                if let Some((role, link_seq)) = second {
                     to.push(Addressee { node: id(others[1]), role, link_seq });
                 }
                 Notice {
@@ -586,6 +585,30 @@ fn valid_ack(signer: usize) -> impl Strategy<Value = Ack> {
         })
 }
 
+fn valid_heartbeat(signer: usize, to: usize) -> impl Strategy<Value = Heartbeat> {
+    (any::<u64>(), hash32(), any::<u64>()).prop_map(move |(time_ms, echo, cosigned)| Heartbeat {
+        network: roster().network_id(),
+        signer: id(signer),
+        to: id(to),
+        time_ms,
+        echo,
+        cosigned,
+    })
+}
+
+/// A link test of alpha's with bravo: alpha's heartbeat and bravo's echo of it.
+fn valid_link_test() -> impl Strategy<Value = Record> {
+    (valid_heartbeat(0, 1), valid_heartbeat(1, 0)).prop_map(|(ours, theirs)| {
+        let (ours, hash) = hotline_proto::wire::seal(&key(0), Kind::Heartbeat, &ours);
+        let theirs = Heartbeat { echo: hash, ..theirs };
+        Record::LinkTest {
+            peer: id(1),
+            ours,
+            theirs: hotline_proto::wire::seal(&key(1), Kind::Heartbeat, &theirs).0,
+        }
+    })
+}
+
 /// A frame sealed by member `signer` that `hotline_proto::wire::open` accepts.
 fn valid_frame(signer: usize) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
@@ -623,6 +646,9 @@ fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
             last
         })),
         any::<i64>().prop_map(|offset_ms| Record::ClockSkew(ClockSkew { peer: id(1), offset_ms })),
+        valid_link_test(),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(expected_ms, observed_ms)| Record::ClockStep { expected_ms, observed_ms }),
     ];
     (any::<u64>(), record).prop_map(|(time_ms, record)| {
         let entry = LogEntry {

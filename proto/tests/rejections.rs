@@ -18,7 +18,7 @@ use hotline_proto::{
     Ack, Body, Disposition, Draft, ErrorCode, Event, Hash32, Kind, LangText, LogEntry, Message, Node, NodeId,
     Notice, NoticeId, Precedence, Receipt, Record, Rejection, Role, Texts,
 };
-use hotline_proto::{Addressee, MessageRef};
+use hotline_proto::{Addressee, Heartbeat, MessageRef};
 use hotline_proto::{Check, LogVerifier};
 use hotline_proto::{
     Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident, Severity, SystemClass,
@@ -525,17 +525,6 @@ fn invalid_field_no_action_addressee() {
 }
 
 #[test]
-fn invalid_field_link_test_at_flash() {
-    refuse_invalid_field(
-        |n| {
-            n.body = Body::LinkTest;
-            n.precedence = Precedence::Flash;
-        },
-        "to",
-    );
-}
-
-#[test]
 fn invalid_field_thread_on_initial() {
     refuse_invalid_field(|n| n.thread = Some(NoticeId { sender: id(CHARLIE), seq: 1 }), "thread");
 }
@@ -805,31 +794,56 @@ fn invalid_field_receipt_of_a_receipt() {
     h.still_accepts(BRAVO);
 }
 
+fn heartbeat(from: usize, to: usize) -> Heartbeat {
+    Heartbeat {
+        network: roster().network_id(),
+        signer: id(from),
+        to: id(to),
+        time_ms: T0,
+        echo: Hash32([0; 32]),
+        cosigned: 0,
+    }
+}
+
 #[test]
-fn invalid_field_ack_of_a_link_test() {
+fn invalid_field_heartbeat_to_its_own_sender() {
     let mut h = Harness::new();
-    // The link-test timers of a fresh node are due at once.
-    h.node.handle_timeout(h.now);
-    h.flush();
-    let link_test = h
-        .transmits
-        .iter()
-        .filter(|t| t.to == id(BRAVO))
-        .map(|t| decode_trusted(&t.frame).unwrap())
-        .find(|o| matches!(&o.message, Message::Notice(n) if n.body == Body::LinkTest))
-        .expect("a link test goes to bravo");
-    let Message::Notice(n) = &link_test.message else { unreachable!() };
-    let ack = Ack {
+    let frame = hotline_proto::wire::seal(&key(BRAVO), Kind::Heartbeat, &heartbeat(BRAVO, BRAVO)).0;
+    let rejection = h.refuse(BRAVO, &frame, ErrorCode::InvalidField);
+    assert!(rejection.detail.starts_with("to"), "{}", rejection.detail);
+    h.still_accepts(BRAVO);
+}
+
+#[test]
+fn not_addressed_heartbeat_for_another_node() {
+    let mut h = Harness::new();
+    let frame = hotline_proto::wire::seal(&key(BRAVO), Kind::Heartbeat, &heartbeat(BRAVO, CHARLIE)).0;
+    h.refuse(BRAVO, &frame, ErrorCode::NotAddressed);
+    h.still_accepts(BRAVO);
+}
+
+#[test]
+fn time_out_of_range_heartbeat_from_1970() {
+    let mut h = Harness::new();
+    let old = Heartbeat { time_ms: 86_400_000, ..heartbeat(BRAVO, ALPHA) };
+    let frame = hotline_proto::wire::seal(&key(BRAVO), Kind::Heartbeat, &old).0;
+    h.refuse(BRAVO, &frame, ErrorCode::TimeOutOfRange);
+    h.still_accepts(BRAVO);
+}
+
+#[test]
+fn invalid_field_receipt_of_a_heartbeat() {
+    let mut h = Harness::new();
+    let receipt = Receipt {
         network: roster().network_id(),
         signer: id(BRAVO),
-        notice: n.id(),
-        notice_hash: link_test.hash,
-        acked_ms: h.now,
-        operator: "bravo watch".into(),
-        disposition: Disposition::Understood,
-        note: vec![],
+        of: MessageRef { kind: Kind::Heartbeat, hash: Hash32([3; 32]) },
+        notice: NoticeId { sender: id(ALPHA), seq: 1 },
+        received_ms: T0,
     };
-    h.refuse(BRAVO, &hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, &ack).0, ErrorCode::InvalidField);
+    let frame = hotline_proto::wire::seal(&key(BRAVO), Kind::Receipt, &receipt).0;
+    let rejection = h.refuse(BRAVO, &frame, ErrorCode::InvalidField);
+    assert!(rejection.detail.starts_with("of.kind"), "{}", rejection.detail);
     h.still_accepts(BRAVO);
 }
 

@@ -20,7 +20,7 @@ use hotline_proto::testing::fixtures::{en_zh as texts, test_key as key, vectors_
 use hotline_proto::wire::seal;
 use hotline_proto::wire::seal_entry;
 use hotline_proto::{Ack, Body, Disposition, ErrorCode, Hash32, Notice, NoticeId, Precedence, Receipt, Role};
-use hotline_proto::{Addressee, CheckpointOffer, Cosignature, Kind, MessageRef, SignedCheckpoint};
+use hotline_proto::{Addressee, CheckpointOffer, Cosignature, Heartbeat, Kind, MessageRef, SignedCheckpoint};
 use hotline_proto::{Check, DeadlineKind, LogEntry, LogVerifier, Record};
 use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 use hotline_proto::{
@@ -130,21 +130,27 @@ fn build() -> Built {
         received_ms: T0 + 240_050,
     };
     let (ack_receipt_frame, ack_receipt_hash) = seal(&alpha, Kind::Receipt, &ack_receipt);
-    let link_test = Notice {
+    let clarification = Notice {
         network,
         sender: b,
         seq: 1,
         created_ms: T0 + 1,
-        precedence: Precedence::Routine,
+        precedence: Precedence::Flash,
         to: vec![Addressee { node: a, role: Role::Action, link_seq: 1 }],
-        thread: None,
-        in_reply_to: None,
-        body: Body::LinkTest,
+        thread: Some(id),
+        in_reply_to: Some(id),
+        body: Body::Clarification(texts("Which vessel class?", "哪一类船只？")),
     };
-    let (link_test_frame, link_test_hash) = seal(&bravo, Kind::Notice, &link_test);
-    let mut forged = link_test.clone();
+    let (clarification_frame, clarification_hash) = seal(&bravo, Kind::Notice, &clarification);
+    let mut forged = clarification.clone();
     forged.created_ms += 1;
     let (equivocating_frame, _) = seal(&bravo, Kind::Notice, &forged);
+    let heartbeat =
+        Heartbeat { network, signer: a, to: b, time_ms: T0 + 30_000, echo: Hash32([0; 32]), cosigned: 0 };
+    let (heartbeat_frame, heartbeat_hash) = seal(&alpha, Kind::Heartbeat, &heartbeat);
+    let echo =
+        Heartbeat { network, signer: b, to: a, time_ms: T0 + 30_250, echo: heartbeat_hash, cosigned: 5 };
+    let (echo_frame, echo_hash) = seal(&bravo, Kind::Heartbeat, &echo);
 
     let messages = vec![
         message_vector("notice-flash-s1", Kind::Notice, &notice_frame, notice_hash, json!(notice)),
@@ -157,7 +163,15 @@ fn build() -> Built {
             ack_receipt_hash,
             json!(ack_receipt),
         ),
-        message_vector("notice-link-test", Kind::Notice, &link_test_frame, link_test_hash, json!(link_test)),
+        message_vector(
+            "notice-clarification",
+            Kind::Notice,
+            &clarification_frame,
+            clarification_hash,
+            json!(clarification),
+        ),
+        message_vector("heartbeat", Kind::Heartbeat, &heartbeat_frame, heartbeat_hash, json!(heartbeat)),
+        message_vector("heartbeat-echo", Kind::Heartbeat, &echo_frame, echo_hash, json!(echo)),
     ];
 
     // alpha's log with one entry of every record kind, in a plausible order.
@@ -165,7 +179,7 @@ fn build() -> Built {
         Record::Started { software: "hotline-proto/vectors".into() },
         Record::Sent { frame: notice_frame.clone() },
         Record::Accepted { frame: receipt_frame },
-        Record::Accepted { frame: link_test_frame },
+        Record::Accepted { frame: clarification_frame },
         Record::DeadlineMissed(DeadlineMissed {
             notice: id,
             party: b,
@@ -183,9 +197,11 @@ fn build() -> Built {
             frame_len: 7,
             suppressed: 0,
         },
-        Record::Equivocation { frame: equivocating_frame, conflicts_with: link_test_hash },
+        Record::Equivocation { frame: equivocating_frame, conflicts_with: clarification_hash },
         Record::Accepted { frame: ack_frame },
         Record::Receipted { frame: ack_receipt_frame },
+        Record::LinkTest { peer: b, ours: heartbeat_frame, theirs: echo_frame },
+        Record::ClockStep { expected_ms: T0 + 712_000, observed_ms: T0 + 712_000 + 3_600_000 },
     ];
     // Then a checkpoint of those entries, bravo's cosignature of it, alpha's cosignature of a
     // checkpoint of bravo's, and a conflict: bravo presenting another root for the same size.
@@ -385,7 +401,7 @@ fn vectors_verify_independently() {
         signed.push(0);
         signed.extend(unhex(&m["body"]));
         assert_eq!(hex::encode(&Sha256::digest(&signed)), m["message_hash"].as_str().unwrap());
-        let signer = if ["receipt-of-ack", "notice-flash-s1", "checkpoint-offer"]
+        let signer = if ["receipt-of-ack", "notice-flash-s1", "checkpoint-offer", "heartbeat"]
             .contains(&m["name"].as_str().unwrap())
         {
             "alpha"

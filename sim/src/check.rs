@@ -5,12 +5,12 @@
 //! restart succeeds. Checked here, at the end of a run whose faults have healed: every notice and
 //! acknowledgement reached every addressee exactly once and was receipted; every deadline was
 //! either met or recorded as missed, exactly at the deadline when the node was up; clock-skew
-//! records are true; link-down and link-up alternate.
+//! records are true; link-down and link-up alternate; links were tested until the end.
 
 use std::collections::BTreeMap;
 
 use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown};
-use hotline_proto::{Deadline, DeadlineKind, Hash32, Message, NodeId, Notice, NoticeId, NoticeKind, Record};
+use hotline_proto::{Deadline, DeadlineKind, Hash32, Message, NodeId, Notice, NoticeId, Record};
 
 use crate::world::{true_time, Sim};
 
@@ -46,7 +46,10 @@ pub fn facts(sim: &Sim, i: usize) -> LogFacts {
                 Message::Ack(a) => {
                     f.acks_sent.insert(a.notice, (idx, t, o.hash));
                 }
-                Message::Receipt(_) | Message::Checkpoint(_) | Message::Cosignature(_) => {}
+                Message::Receipt(_)
+                | Message::Checkpoint(_)
+                | Message::Cosignature(_)
+                | Message::Heartbeat(_) => {}
             },
             (Record::Accepted { .. }, Some(o)) => match &o.message {
                 Message::Receipt(r) => {
@@ -59,7 +62,7 @@ pub fn facts(sim: &Sim, i: usize) -> LogFacts {
                 Message::Notice(n) => {
                     f.accepted_notices.insert(o.hash, (idx, n.clone()));
                 }
-                Message::Checkpoint(_) | Message::Cosignature(_) => {}
+                Message::Checkpoint(_) | Message::Cosignature(_) | Message::Heartbeat(_) => {}
             },
             (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }), _) => {
                 let previous = f.misses.insert((*notice, *party, *deadline), (idx, t, *deadline_ms));
@@ -153,9 +156,6 @@ pub fn final_checks(sim: &mut Sim, quiet_ms: u64) {
                         sim.nodes[s].name,
                         notice.id()
                     ));
-                }
-                if notice.kind() == NoticeKind::LinkTest {
-                    continue;
                 }
                 let shown = sim.nodes[r].shown.get(&notice.id()).copied().unwrap_or(0);
                 if settled && shown != 1 {
@@ -309,7 +309,28 @@ fn check_link_records(sim: &mut Sim, s: usize) {
         }
     }
     if let Some(what) = bad {
-        sim.fail(format!("{}: {what}", sim.nodes[s].name));
+        return sim.fail(format!("{}: {what}", sim.nodes[s].name));
+    }
+    // The record proves the links were tested: in the healed final quiet period, every node logs
+    // a link test with every peer within a link-test interval and two heartbeat intervals.
+    let policy = &sim.roster.policy;
+    let window = policy.link_test_interval_ms + 2 * policy.heartbeat_interval_ms + 5_000;
+    let skew = sim.nodes[s].skew_ms;
+    let mut last_test: BTreeMap<NodeId, u64> = BTreeMap::new();
+    for e in &sim.nodes[s].entries {
+        if let Record::LinkTest { peer, .. } = &e.entry.record {
+            last_test.insert(*peer, true_time(e.entry.time_ms, skew));
+        }
+    }
+    for p in (0..sim.nodes.len()).filter(|p| *p != s) {
+        let peer = sim.nodes[p].id;
+        let at = last_test.get(&peer).copied().unwrap_or(0);
+        if at.saturating_add(window) < sim.now {
+            let (name, peer) = (sim.nodes[s].name, sim.nodes[p].name);
+            return sim.fail(format!(
+                "{name} logged no link test with {peer} since {at}, {window} ms before the end"
+            ));
+        }
     }
 }
 

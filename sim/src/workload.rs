@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use hotline_proto::CodedMessage;
 use hotline_proto::Completeness;
 use hotline_proto::DeadlineMissed;
-use hotline_proto::{Body, Draft, NoticeKind, Precedence, Role};
+use hotline_proto::{Body, Draft, Precedence, Role};
 
 use crate::check;
 use crate::fixtures::{en_zh, s1_incident, s4_incident};
@@ -186,11 +186,7 @@ fn draft_for(sim: &mut Sim, i: usize) -> Option<Draft> {
     // Threads this node started and has not closed; notices it received.
     let own_open: Vec<_> =
         node.sent_threads().into_iter().filter(|t| !t.closed).map(|t| (t.thread, t.to)).collect();
-    let received: Vec<_> = node
-        .received()
-        .filter(|(n, _)| n.kind() != NoticeKind::LinkTest)
-        .map(|(n, _)| (n.id(), n.thread_id(), n.sender))
-        .collect();
+    let received: Vec<_> = node.received().map(|(n, _)| (n.id(), n.thread_id(), n.sender)).collect();
     let rng = &mut sim.rng;
     let roll = rng.gen_range(0..100);
     let precedence = random_precedence(rng);

@@ -9,13 +9,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use hotline_proto::merkle::MerkleTree;
-use hotline_proto::Message;
 use hotline_proto::{Check, VerifiedEntry};
 use hotline_proto::{
     Disposition, Draft, Event, Hash32, LogVerifier, Node, NodeId, NoticeId, Record, Roster, Transmit,
 };
+use hotline_proto::{Message, Now};
 
-use crate::fixtures::{self, test_key, NAMES};
+use crate::fixtures::{self, test_key};
 
 /// True time at the start of every run (UTC ms): 2027-01-15.
 pub const EPOCH_MS: u64 = 1_800_000_000_000;
@@ -128,6 +128,8 @@ pub enum Action {
     Heal(usize, usize),
     /// Let the workload generator act.
     Workload,
+    /// A node's wall clock is stepped by this many ms (its monotonic clock is not).
+    StepClock(usize, i64),
 }
 
 /// A frame on the wire: (arrival time, tie-break order, from, to, bytes).
@@ -219,7 +221,7 @@ impl Sim {
         let mut rng = StdRng::seed_from_u64(config.seed);
         let max_skew = i64::try_from(config.faults.max_skew_ms).unwrap_or(0);
         let mut nodes = Vec::new();
-        for name in &NAMES[..config.nodes] {
+        for name in (0..config.nodes).map(fixtures::party) {
             let key = test_key(name);
             let id = hotline_proto::crypto::node_id(&key);
             let skew_ms = if max_skew > 0 { rng.gen_range(-max_skew..=max_skew) } else { 0 };
@@ -273,6 +275,17 @@ impl Sim {
         local_time(self.now, self.nodes[i].skew_ms)
     }
 
+    /// Node `i`'s monotonic clock now: true time from an origin of its own, so that no code can
+    /// mistake it for the wall clock and pass.
+    pub fn mono(&self, i: usize) -> u64 {
+        mono_origin(i) + self.now
+    }
+
+    /// Both of node `i`'s clocks now, as a node is given them.
+    pub fn reading(&self, i: usize) -> Now {
+        Now::new(self.local(i), self.mono(i))
+    }
+
     /// Index of the node with this id.
     pub fn index_of(&self, id: &NodeId) -> Option<usize> {
         self.nodes.iter().position(|n| &n.id == id)
@@ -299,7 +312,7 @@ impl Sim {
     }
 
     fn boot(&mut self, i: usize) {
-        let local = self.local(i);
+        let local = self.reading(i);
         let n = &self.nodes[i];
         match Node::restore(n.key.clone(), self.roster.clone(), n.durable.iter(), local) {
             Ok(mut node) => {
@@ -348,7 +361,7 @@ impl Sim {
 
     /// Sends a notice from node `i` now. Returns its id, or `None` if the node is down.
     pub fn send(&mut self, i: usize, draft: Draft) -> Option<NoticeId> {
-        let local = self.local(i);
+        let local = self.reading(i);
         let result = self.nodes[i].node.as_mut()?.send_notice(local, draft);
         match result {
             Ok(id) => {
@@ -365,7 +378,7 @@ impl Sim {
     /// Node `i`'s officer acknowledges `notice` now (retried after a restart if a crash loses it).
     pub fn acknowledge(&mut self, i: usize, notice: NoticeId) {
         self.nodes[i].acks_wanted.insert(notice);
-        let local = self.local(i);
+        let local = self.reading(i);
         let name = self.nodes[i].name;
         let Some(node) = self.nodes[i].node.as_mut() else { return };
         let result = node.acknowledge(
@@ -440,6 +453,19 @@ impl Sim {
             Message::Cosignature(c) => {
                 if !n.cosigned.contains(&(c.log, c.size, c.root)) {
                     let what = format!("{} sent a cosignature before recording it durably", n.name);
+                    return self.fail(what);
+                }
+                return;
+            }
+            // Unlogged, but what it states of co-signing must be durable: a peer acts on it.
+            Message::Heartbeat(h) => {
+                if h.cosigned != 0
+                    && !n.cosigned.iter().any(|(log, size, _)| *log == h.to && *size == h.cosigned)
+                {
+                    let what = format!(
+                        "{} claimed in a heartbeat to have co-signed size {} before recording it durably",
+                        n.name, h.cosigned
+                    );
                     return self.fail(what);
                 }
                 return;
@@ -524,7 +550,7 @@ impl Sim {
         let shown = &self.nodes[i].shown;
         let unseen: Vec<(NoticeId, Option<u64>)> = node
             .received()
-            .filter(|(n, _)| n.kind() != hotline_proto::NoticeKind::LinkTest && !shown.contains_key(&n.id()))
+            .filter(|(n, _)| !shown.contains_key(&n.id()))
             .map(|(n, acked)| {
                 let due = (n.needs_ack_from(&me) && !acked)
                     .then(|| hotline_proto::Deadline::ack(policy, n).due_ms());
@@ -583,12 +609,12 @@ impl Sim {
         if let Some(Reverse((at, ..))) = self.actions.peek() {
             consider(*at);
         }
-        for n in &self.nodes {
+        for (i, n) in self.nodes.iter().enumerate() {
             if let Some((at, _)) = n.in_flight.front() {
                 consider(*at);
             }
-            if let Some(local) = n.node.as_ref().and_then(Node::poll_timeout) {
-                consider(true_time(local, n.skew_ms).max(self.now));
+            if let Some(mono) = n.node.as_ref().and_then(Node::poll_timeout) {
+                consider(mono.saturating_sub(mono_origin(i)).max(self.now));
             }
         }
         next
@@ -639,8 +665,9 @@ impl Sim {
             }
         }
         for i in 0..self.nodes.len() {
-            let local = self.local(i);
-            let due = self.nodes[i].node.as_ref().and_then(Node::poll_timeout).is_some_and(|t| t <= local);
+            let local = self.reading(i);
+            let due =
+                self.nodes[i].node.as_ref().and_then(Node::poll_timeout).is_some_and(|t| t <= local.mono_ms);
             if due {
                 if let Some(node) = self.nodes[i].node.as_mut() {
                     node.handle_timeout(local);
@@ -651,7 +678,7 @@ impl Sim {
     }
 
     fn deliver(&mut self, from: usize, to: usize, frame: &[u8]) {
-        let local = self.local(to);
+        let local = self.reading(to);
         let from_id = self.nodes[from].id;
         let Some(node) = self.nodes[to].node.as_mut() else { return };
         if let Err(e) = node.handle_frame(local, from_id, frame) {
@@ -679,8 +706,14 @@ impl Sim {
             Action::Cut(a, b) => self.cut[a][b] = true,
             Action::Heal(a, b) => self.cut[a][b] = false,
             Action::Workload => crate::workload::act(self),
+            Action::StepClock(i, delta) => self.nodes[i].skew_ms += delta,
         }
     }
+}
+
+/// Where node `i`'s monotonic clock starts (a billion ms apart per node).
+fn mono_origin(i: usize) -> u64 {
+    (i as u64 + 1) * 1_000_000_000
 }
 
 /// A node's local clock at true time `now` (ms since start).

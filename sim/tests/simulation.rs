@@ -423,7 +423,7 @@ fn s3_nobody_answers() {
     let unacked: Vec<_> = sim.nodes[BRAVO]
         .node
         .as_ref()
-        .map(|n| n.received().filter(|(n, acked)| n.kind() != NoticeKind::LinkTest && !acked).count())
+        .map(|n| n.received().filter(|(_, acked)| !acked).count())
         .into_iter()
         .collect();
     assert_eq!(unacked, vec![1]);
@@ -487,6 +487,118 @@ fn s4_a_report_that_grows() {
             (row.notices, row.receipts_on_time, row.acks_due, row.acks_on_time),
             (4, 4, 4, 4),
             "{row:?}"
+        );
+    }
+}
+
+/// Two clocks (spec §6.9): bravo's wall clock is stepped 50 s forward, then 50 s back, on a
+/// network whose links go down after 20 s of silence. Timers run on the monotonic clock, so the
+/// step forward fabricates no `link_down` and the step back stalls no retransmission: a FLASH
+/// whose first transmission is lost just after the step back is receipted within its 3 s
+/// deadline. Both steps are in bravo's log, and nothing else is amiss.
+#[test]
+fn a_stepped_wall_clock_neither_fabricates_link_down_nor_stalls_timers() {
+    use hotline_sim::world::Action;
+    let policy = Policy {
+        heartbeat_interval_ms: 5_000,
+        link_silence_ms: 20_000,
+        link_test_interval_ms: 60_000,
+        checkpoint_interval_ms: 10_000,
+        flash: hotline_proto::Deadlines { receipt_ms: 3_000, ack_ms: 600_000 },
+        required_languages: vec!["en".into(), "zh".into()],
+        codebook: codebook(),
+        ..Policy::default()
+    };
+    let mut sim = Sim::with_roster(SimConfig::quiet(1, 3), roster(3, policy));
+    sim.run_until(30_000);
+    sim.schedule(30_000, Action::StepClock(BRAVO, 50_000));
+    sim.run_until(90_000);
+    sim.schedule(90_000, Action::StepClock(BRAVO, -50_000));
+    sim.run_until(91_000);
+    // bravo's FLASH to alpha; its first transmission is lost.
+    sim.schedule(91_000, Action::Cut(BRAVO, ALPHA));
+    sim.schedule(91_200, Action::Heal(BRAVO, ALPHA));
+    sim.run_until(91_000);
+    let draft = initial(Precedence::Flash, vec![(ALPHA, Role::Action)], &sim, Body::Incident(s1_incident()));
+    let id = sim.send(BRAVO, draft).expect("bravo is up");
+    sim.run_until(150_000);
+    assert!(sim.violation.is_none(), "{:?}", sim.violation);
+    for i in [ALPHA, BRAVO, CHARLIE] {
+        let downs =
+            sim.nodes[i].entries.iter().filter(|e| matches!(e.entry.record, Record::LinkDown(_))).count();
+        assert_eq!(downs, 0, "{} recorded a link down that never happened", sim.nodes[i].name);
+    }
+    let steps: Vec<i64> = sim.nodes[BRAVO]
+        .entries
+        .iter()
+        .filter_map(|e| match e.entry.record {
+            Record::ClockStep { expected_ms, observed_ms } => Some(observed_ms as i64 - expected_ms as i64),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(steps[0].abs_diff(50_000) <= 2_000 && steps[1].abs_diff(-50_000) <= 2_000, "{steps:?}");
+    // The FLASH was receipted in time although bravo's wall clock (and so its log time) stood
+    // still after the step back.
+    assert!(misses(&sim, BRAVO).iter().all(|(n, ..)| *n != id), "the FLASH missed its receipt deadline");
+    let f = facts(&sim, BRAVO);
+    let hash = f.sent.iter().find(|(_, n, _)| n.id() == id).map(|(_, _, h)| *h).expect("sent");
+    assert!(f.receipts.contains_key(&(hash, sim.nodes[ALPHA].id)), "never receipted");
+}
+
+/// An idle network at the default policy (spec §6.5): heartbeats keep every link up, and each
+/// node logs, per hour, a link test with every peer and the co-signing that covers them, and
+/// nothing else: its log grows with traffic, not with time. Every end-of-run invariant holds.
+/// `HOTLINE_SIM_IDLE_MEMBERS` and `HOTLINE_SIM_IDLE_MINUTES` scale it (CI: 57 members for an
+/// hour; BENCHMARKS.md states a simulated day).
+#[test]
+fn an_idle_network_grows_its_logs_by_link_tests_and_co_signing_only() {
+    const MINUTE: u64 = 60_000;
+    let env =
+        |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let members = env("HOTLINE_SIM_IDLE_MEMBERS", 57) as usize;
+    let minutes = env("HOTLINE_SIM_IDLE_MINUTES", 60);
+    let policy = Policy {
+        required_languages: vec!["en".into(), "zh".into()],
+        codebook: codebook(),
+        ..Policy::default()
+    };
+    let started = Instant::now();
+    let mut sim = Sim::with_roster(SimConfig::quiet(1, members), roster(members, policy));
+    sim.run_until(minutes * MINUTE);
+    final_checks(&mut sim, 60_000);
+    if let Some(v) = sim.violation.take() {
+        panic!("{v}");
+    }
+    let peers = members as u64 - 1;
+    // `started`, then per round (at the start and every hour): a link test with every peer, one
+    // checkpoint, a `cosigned` of every peer's and a `cosignature` from every peer.
+    let per_round = 3 * peers + 1;
+    let rounds = minutes / 60 + 1;
+    let bound = 1 + rounds * per_round;
+    let largest = sim.nodes.iter().map(|n| n.entries.len() as u64).max().unwrap_or(0);
+    eprintln!(
+        "idle network: {members} members, {minutes} min simulated: at most {largest} entries per node ({rounds} rounds of {per_round}: {} a day), {} frames, {:.1} s",
+        1 + 24 * per_round,
+        sim.frames_sent,
+        started.elapsed().as_secs_f64()
+    );
+    // The link tests that fell due at the very end may still be on the wire.
+    let completed = 1 + minutes.saturating_sub(1) / 60;
+    for n in &sim.nodes {
+        let len = n.entries.len() as u64;
+        assert!(len <= bound, "{}: {len} entries in {minutes} idle minutes, more than {bound}", n.name);
+        let kinds: std::collections::BTreeSet<&str> =
+            n.entries.iter().map(|e| e.entry.record.name()).collect();
+        let expected: std::collections::BTreeSet<&str> =
+            ["started", "link_test", "checkpoint", "cosigned", "cosignature"].into();
+        assert!(kinds.is_subset(&expected), "{}: an idle network logged {kinds:?}", n.name);
+        let tests =
+            n.entries.iter().filter(|e| matches!(e.entry.record, Record::LinkTest { .. })).count() as u64;
+        assert!(
+            tests >= completed * peers,
+            "{}: {tests} link tests in {minutes} min with {peers} peers",
+            n.name
         );
     }
 }

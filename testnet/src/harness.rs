@@ -40,9 +40,12 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-/// A short policy for tests: deadlines of seconds, link tests every second.
+/// A short policy for tests: deadlines of seconds, heartbeats every half second, link tests and
+/// checkpoints every second.
 pub const FAST_POLICY: &str = r#"
+heartbeat_interval_ms = 500
 link_test_interval_ms = 1000
+checkpoint_interval_ms = 1000
 link_silence_ms = 3000
 max_clock_skew_ms = 2000
 retransmit_initial_ms = 100

@@ -178,8 +178,17 @@ impl Drop for Processes {
 pub fn wait_links(home: &Home, limit: Duration) -> Result<()> {
     let t = Instant::now();
     loop {
+        // Every link tested (a heartbeat round trip logged) since this run started, and nothing
+        // unreceipted.
         let tested = client::call(&home.api_path(), &Request::Status {})
-            .map(|s| s["links"].as_array().is_some_and(|ls| ls.iter().all(|l| l["unreceipted"] == 0)))
+            .map(|s| {
+                let started = s["started_ms"].as_u64().unwrap_or(u64::MAX);
+                s["links"].as_array().is_some_and(|ls| {
+                    ls.iter().all(|l| {
+                        l["unreceipted"] == 0 && l["last_link_test_ms"].as_u64().is_some_and(|t| t >= started)
+                    })
+                })
+            })
             .unwrap_or(false);
         if tested {
             return Ok(());

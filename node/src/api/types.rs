@@ -218,6 +218,8 @@ pub struct LinkInfo {
     pub last_heard_ms: u64,
     /// How long ago that was.
     pub silent_ms: u64,
+    /// When the last link test with it was logged (UTC ms), if this log holds one.
+    pub last_link_test_ms: Option<u64>,
     /// Messages to it not yet receipted.
     pub unreceipted: usize,
     /// Whether its clock is flagged as skewed.
@@ -252,6 +254,8 @@ pub struct Status {
     pub network_id: String,
     /// The node's clock (UTC ms).
     pub now_ms: u64,
+    /// When this run of the node started (UTC ms, the log time of its `started` entry).
+    pub started_ms: u64,
     /// Log entries.
     pub log_entries: u64,
     /// Of which durable.
@@ -260,6 +264,8 @@ pub struct Status {
     pub links: Vec<LinkInfo>,
     /// What this node waits for, soonest first.
     pub awaiting: Vec<Awaiting>,
+    /// Why the store cannot write, while it cannot (the node then refuses new notices).
+    pub store_error: Option<String>,
 }
 
 /// The answer to `checkpoint`.
@@ -383,6 +389,13 @@ pub enum Event {
         /// Lower bound of the peer's clock minus ours (ms).
         offset_ms: i64,
     },
+    /// This node's own wall clock was stepped (its time service or an operator changed it).
+    ClockStep {
+        /// Where the monotonic clock said the wall clock should be (UTC ms).
+        expected_ms: u64,
+        /// What the wall clock read (UTC ms).
+        observed_ms: u64,
+    },
     /// A frame from a peer was refused.
     Rejected {
         /// The peer.
@@ -408,6 +421,15 @@ pub enum Event {
         /// Size of the contradicting checkpoint.
         size: u64,
     },
+    /// The store cannot write (a full disk, an I/O error): the node refuses new notices and
+    /// acknowledgements and accepts nothing from peers (they retransmit) until it can again. It
+    /// keeps retrying by itself.
+    StoreFailed {
+        /// The error.
+        detail: String,
+    },
+    /// The store writes again: the node works normally.
+    StoreRecovered,
     /// This watcher fell behind and missed events: re-read the inbox and status.
     Lagged {
         /// How many.

@@ -131,8 +131,15 @@ pub(super) fn print_status(s: &Status) {
     println!("log: {} entries ({} durable)", s.log_entries, s.durable_entries);
     println!("links:");
     for l in &s.links {
+        let tested = match l.last_link_test_ms {
+            Some(t) => format!(
+                "link test logged {} ago",
+                left(i64::try_from(s.now_ms.saturating_sub(t)).unwrap_or(i64::MAX))
+            ),
+            None => "no link test logged yet".to_string(),
+        };
         println!(
-            "  {:<10} {:<4} last heard {} ago{}{}",
+            "  {:<10} {:<4} last heard {} ago, {tested}{}{}",
             l.peer,
             if l.up { "up" } else { "DOWN" },
             left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX)),
@@ -178,7 +185,16 @@ pub fn describe(e: &Event) -> String {
         Event::LinkUp { peer } => format!("link up to {peer}"),
         Event::SequenceGap { peer, first, last } => format!("MISSING notices {first}..{last} from {peer}"),
         Event::ClockSkew { peer, offset_ms } => format!("CLOCK SKEW with {peer}: {offset_ms} ms"),
+        Event::ClockStep { expected_ms, observed_ms } => {
+            let by = i64::try_from(observed_ms.abs_diff(*expected_ms)).unwrap_or(i64::MAX);
+            let way = if observed_ms >= expected_ms { "forward" } else { "back" };
+            format!("THIS NODE'S CLOCK WAS STEPPED {way} by {}: check its time service", left(by))
+        }
         Event::Rejected { peer, code, detail } => format!("refused a frame from {peer}: {code} ({detail})"),
+        Event::StoreFailed { detail } => format!(
+            "THE STORE CANNOT WRITE: {detail}. New notices are refused and nothing is accepted until it can; free disk space (the node retries by itself)"
+        ),
+        Event::StoreRecovered => "the store writes again; the node works normally".to_string(),
         Event::Equivocation { peer, notice } => format!("EQUIVOCATION by {peer} on {notice}"),
         Event::LogConflict { peer, cosigned_size, size } => format!(
             "LOG CONFLICT: {peer} presented a checkpoint of {size} entries contradicting the one of {cosigned_size} this node co-signed"

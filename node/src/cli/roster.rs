@@ -119,3 +119,21 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hotline_proto::Policy;
+
+    /// The policy an operator starts from (deploy/) builds a valid roster, and a policy file
+    /// that states only some fields takes the spec's defaults for the rest.
+    #[test]
+    fn the_example_policy_and_a_partial_one_are_valid() {
+        let text = include_str!("../../../deploy/policy.example.toml");
+        let policy: Policy = toml::from_str(text).expect("the example policy parses");
+        policy.check().expect("the example policy is valid");
+        assert_eq!(policy.link_test_interval_ms, Policy::default().link_test_interval_ms);
+        let partial: Policy = toml::from_str("link_silence_ms = 240000\n").expect("a partial policy parses");
+        assert_eq!(partial, Policy { link_silence_ms: 240_000, ..Policy::default() });
+        assert!(toml::from_str::<Policy>("link_silense_ms = 1\n").is_err(), "a misspelt field is refused");
+    }
+}

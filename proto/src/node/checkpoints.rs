@@ -32,44 +32,66 @@ pub(super) struct PeerCheckpoints {
 
 impl Node {
     /// Signs a checkpoint of the log as it stands, if it grew since the last one, and offers it
-    /// to every peer once it is durable. Called on the checkpoint timer and when the operator asks.
-    /// Returns the newest checkpoint either way.
-    pub fn checkpoint(&mut self, now: u64) -> Option<SignedCheckpoint> {
-        let now = self.clock(now);
+    /// to every peer once it is durable. Called when the operator asks (and by an export);
+    /// returns the newest checkpoint either way.
+    pub fn checkpoint(&mut self, now: impl Into<super::Now>) -> Option<SignedCheckpoint> {
+        let now = self.read_clocks(now.into()).wall_ms;
         let last = self.own_checkpoints.last_key_value().map(|(size, _)| *size);
         // The checkpoint record itself is the one entry a checkpoint never covers.
         if last.is_none_or(|size| self.log_len > size.saturating_add(1)) {
-            let size = self.log_len;
-            let root = self.tree.root_at(size)?;
-            let origin = crate::note::origin_of(&self.roster, &self.id)?;
-            let signature = Checkpoint { origin, size, root }.sign(&self.key);
-            let checkpoint = SignedCheckpoint { size, root, signature };
-            self.append(now, Record::Checkpoint { checkpoint });
-            self.offer_checkpoint(checkpoint);
+            self.sign_checkpoint(now);
         }
         self.own_checkpoints.last_key_value().map(|(_, c)| *c)
     }
 
-    /// Sends `checkpoint` to each peer with a proof from what that peer last co-signed.
-    fn offer_checkpoint(&mut self, checkpoint: SignedCheckpoint) {
+    /// The checkpoint timer (spec §15.2): a checkpoint only if the log grew by something other
+    /// than co-signing since the last one. Co-signing records (`checkpoint`, `cosigned`,
+    /// `cosignature`) do not count, or co-signing would feed itself: each checkpoint makes every
+    /// peer's log grow by a `cosigned` entry and this node's by their `cosignature` entries, which
+    /// would call for the next checkpoint, for ever, on an idle network.
+    pub(super) fn checkpoint_if_grown(&mut self, now: u64) {
+        if self.grown_since_checkpoint {
+            self.sign_checkpoint(now);
+        }
+    }
+
+    fn sign_checkpoint(&mut self, now: u64) {
+        let size = self.log_len;
+        let Some(root) = self.tree.root_at(size) else { return };
+        let Some(origin) = crate::note::origin_of(&self.roster, &self.id) else { return };
+        let signature = Checkpoint { origin, size, root }.sign(&self.key);
+        let checkpoint = SignedCheckpoint { size, root, signature };
+        self.append(now, Record::Checkpoint { checkpoint });
+        let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            self.offer_checkpoint(peer, checkpoint);
+        }
+    }
+
+    /// Offers the newest checkpoint again to a peer that has not co-signed it: one that was
+    /// unreachable when it was signed, or whose cosignature was lost. Offers are never
+    /// retransmitted (spec §15.4); this is how a lost one is replaced when checkpoints are rare.
+    pub(super) fn reoffer_checkpoint(&mut self, peer: NodeId) {
+        let Some((_, latest)) = self.own_checkpoints.last_key_value() else { return };
+        let latest = *latest;
+        let cosigned = self.peers.get(&peer).map_or(u64::MAX, |p| p.checkpoints.cosigned_mine);
+        if cosigned < latest.size {
+            self.offer_checkpoint(peer, latest);
+        }
+    }
+
+    /// Sends `checkpoint` to `peer` with a proof from what that peer last co-signed.
+    fn offer_checkpoint(&mut self, peer: NodeId, checkpoint: SignedCheckpoint) {
         #[cfg(feature = "fault-injection")]
         let after = if self.is_broken(super::BrokenRule::CheckpointBeforePersist) { 0 } else { self.log_len };
         #[cfg(not(feature = "fault-injection"))]
         let after = self.log_len;
-        let peers: Vec<(NodeId, u64)> =
-            self.peers.iter().map(|(id, p)| (*id, p.checkpoints.cosigned_mine)).collect();
-        for (peer, from) in peers {
-            let Some(proof) = self.tree.consistency_proof(from, checkpoint.size) else { continue };
-            let offer = CheckpointOffer {
-                network: self.network,
-                signer: self.id,
-                checkpoint,
-                proof_from: from,
-                proof,
-            };
-            let (frame, _) = message::seal(&self.key, Kind::Checkpoint, &offer);
-            self.outputs.transmit(after, Transmit { to: peer, precedence: Precedence::Routine, frame });
-        }
+        let Some(from) = self.peers.get(&peer).map(|p| p.checkpoints.cosigned_mine) else { return };
+        let Some(proof) = self.tree.consistency_proof(from, checkpoint.size) else { return };
+        let offer =
+            CheckpointOffer { network: self.network, signer: self.id, checkpoint, proof_from: from, proof };
+        let (frame, _) = message::seal(&self.key, Kind::Checkpoint, &offer);
+        self.outputs.transmit(after, Transmit { to: peer, precedence: Precedence::Routine, frame });
     }
 
     /// A peer offers a checkpoint of its log.
@@ -224,8 +246,14 @@ impl Node {
         Ok(())
     }
 
-    /// Applies the checkpoint records of the log.
+    /// Applies the checkpoint records of the log, and notes whether the log grew by anything
+    /// else since the last checkpoint.
     pub(super) fn apply_checkpoint_record(&mut self, entry: &LogEntry) {
+        match &entry.record {
+            Record::Checkpoint { .. } => self.grown_since_checkpoint = false,
+            Record::Cosigned { .. } | Record::Cosignature { .. } => {}
+            _ => self.grown_since_checkpoint = true,
+        }
         match &entry.record {
             Record::Checkpoint { checkpoint } => {
                 self.own_checkpoints.insert(checkpoint.size, *checkpoint);

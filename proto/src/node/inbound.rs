@@ -7,9 +7,9 @@ use crate::deadline::{Deadline, Outcome};
 use crate::error::{ErrorCode, Rejection};
 use crate::ids::NodeId;
 use crate::log::{ClockSkew, Record};
-use crate::message::{self, Ack, Kind, Message, MessageRef, Notice, NoticeKind, Opened, Receipt};
+use crate::message::{self, Ack, Heartbeat, Kind, Message, MessageRef, Notice, Opened, Receipt};
 
-use super::{Event, Node, Transmit};
+use super::{Event, Node, Now, Transmit};
 
 /// Refusals logged per peer per window; the rest are counted in the next logged one.
 const REJECTS_PER_WINDOW: u32 = 16;
@@ -21,8 +21,8 @@ impl Node {
     ///
     /// Returns the refusal, if any; refusals of roster members are also logged (rate-limited) and
     /// reported as [`Event::Rejected`]. Bad input never changes any other state.
-    pub fn handle_frame(&mut self, now: u64, from: NodeId, bytes: &[u8]) -> Result<(), Rejection> {
-        let now = self.clock(now);
+    pub fn handle_frame(&mut self, now: impl Into<Now>, from: NodeId, bytes: &[u8]) -> Result<(), Rejection> {
+        let now = self.read_clocks(now.into()).wall_ms;
         if from == self.id || !self.peers.contains_key(&from) {
             // The transport admits roster members only; nothing to attribute this to.
             return Err(Rejection::new(
@@ -43,6 +43,7 @@ impl Node {
                     Message::Ack(a) => self.on_ack(now, from, &opened, a),
                     Message::Checkpoint(c) => self.on_checkpoint(now, from, c),
                     Message::Cosignature(c) => self.on_cosignature(now, from, c),
+                    Message::Heartbeat(h) => self.on_heartbeat(now, from, &opened, h),
                 }
             }
             Err(rejection) => Err(rejection),
@@ -80,7 +81,7 @@ impl Node {
                 // Each piece of evidence is recorded once, within the refusal rate limit: an
                 // equivocating peer retransmits its conflicting notice for ever.
                 let conflicts_with = existing.hash;
-                if !self.equivocations.contains(&opened.hash) && self.refusal_budget(now, from) {
+                if !self.equivocations.contains(&opened.hash) && self.refusal_budget(from) {
                     self.append(now, Record::Equivocation { frame: opened.frame.clone(), conflicts_with });
                     let after = self.log_len;
                     self.outputs.event(after, Event::Equivocation { peer: from, notice: id });
@@ -101,19 +102,17 @@ impl Node {
         }
         self.append(now, Record::Accepted { frame: opened.frame.clone() });
         self.issue_receipt(now, from, MessageRef { kind: Kind::Notice, hash: opened.hash }, id, n.precedence);
-        if n.kind() != NoticeKind::LinkTest {
-            let ack_due_ms = n.needs_ack_from(&self.id).then(|| Deadline::ack(self.policy(), n).due_ms());
-            let event = Event::NoticeReceived {
-                id,
-                thread: n.thread_id(),
-                kind: n.kind(),
-                precedence: n.precedence,
-                role: me.role,
-                ack_due_ms,
-            };
-            let after = self.log_len;
-            self.outputs.event(after, event);
-        }
+        let ack_due_ms = n.needs_ack_from(&self.id).then(|| Deadline::ack(self.policy(), n).due_ms());
+        let event = Event::NoticeReceived {
+            id,
+            thread: n.thread_id(),
+            kind: n.kind(),
+            precedence: n.precedence,
+            role: me.role,
+            ack_due_ms,
+        };
+        let after = self.log_len;
+        self.outputs.event(after, event);
         Ok(())
     }
 
@@ -147,24 +146,12 @@ impl Node {
                 }
                 check_peer_time("received_ms", r.received_ms, now, self.policy())?;
                 let late = Outcome::on_accepting(status.receipt_missed) == Outcome::Late;
-                let link_test = out.notice.kind() == NoticeKind::LinkTest;
                 let sent_ms = out.sent_ms;
-                let tolerance = self.policy().max_clock_skew_ms;
-                if r.received_ms.saturating_add(tolerance) < sent_ms {
-                    self.note_skew(now, from, offset(r.received_ms, sent_ms));
-                } else if r.received_ms > now.saturating_add(tolerance) {
-                    self.note_skew(now, from, offset(r.received_ms, now));
-                } else if let Some(p) = self.peers.get_mut(&from) {
-                    p.skewed = false;
-                }
+                self.check_round_trip(now, from, sent_ms, r.received_ms);
                 self.append(now, Record::Accepted { frame: opened.frame.clone() });
-                if !link_test {
-                    let after = self.log_len;
-                    self.outputs.event(
-                        after,
-                        Event::ReceiptReceived { notice: r.notice, from, of: Kind::Notice, late },
-                    );
-                }
+                let after = self.log_len;
+                self.outputs
+                    .event(after, Event::ReceiptReceived { notice: r.notice, from, of: Kind::Notice, late });
                 Ok(())
             }
             Kind::Ack => {
@@ -188,7 +175,7 @@ impl Node {
                 );
                 Ok(())
             }
-            Kind::Receipt | Kind::Checkpoint | Kind::Cosignature => {
+            Kind::Receipt | Kind::Checkpoint | Kind::Cosignature | Kind::Heartbeat => {
                 Err(Rejection::field("of.kind", "only notices and acks are receipted"))
             }
         }
@@ -198,9 +185,6 @@ impl Node {
         let out = self.outgoing.get(&a.notice).filter(|o| o.hash == a.notice_hash).ok_or_else(|| {
             Rejection::new(ErrorCode::UnknownReference, "ack for a notice this node did not send")
         })?;
-        if out.notice.kind() == NoticeKind::LinkTest {
-            return Err(Rejection::field("notice", "link tests are not acknowledged"));
-        }
         let precedence = out.notice.precedence;
         let status = out
             .parties
@@ -244,6 +228,71 @@ impl Node {
         Ok(())
     }
 
+    /// A peer's heartbeat (spec §6.5): it echoes one of this node's, which may complete a due
+    /// link test; it states the peer's clock and what the peer co-signed of this node's log.
+    fn on_heartbeat(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        opened: &Opened,
+        h: &Heartbeat,
+    ) -> Result<(), Rejection> {
+        if h.to != self.id {
+            return Err(Rejection::new(ErrorCode::NotAddressed, "a heartbeat for another node"));
+        }
+        check_peer_time("time_ms", h.time_ms, now, self.policy())?;
+        let Some(p) = self.peers.get_mut(&from) else { return Ok(()) };
+        p.echo = opened.hash;
+        p.claims_cosigned = p.claims_cosigned.max(h.cosigned);
+        let echoed = p
+            .heartbeats
+            .iter()
+            .find(|sent| sent.hash == h.echo)
+            .map(|sent| (sent.time_ms, sent.frame.clone()));
+        let due = p.link_test_due;
+        // The peer has not heard this node's recent heartbeats (it just started or connected):
+        // answer at once, echoing it, so that both ends complete their round trips now rather
+        // than a heartbeat interval later. An answer echoes the peer, so it is never answered.
+        if echoed.is_none() {
+            self.send_heartbeat(now, from);
+        }
+        match echoed {
+            Some((sent_ms, ours)) => {
+                self.check_round_trip(now, from, sent_ms, h.time_ms);
+                if due {
+                    if let Some(p) = self.peers.get_mut(&from) {
+                        p.link_test_due = false;
+                    }
+                    self.append(now, Record::LinkTest { peer: from, ours, theirs: opened.frame.clone() });
+                }
+            }
+            None if h.time_ms > now.saturating_add(self.policy().max_clock_skew_ms) => {
+                self.note_skew(now, from, offset(h.time_ms, now));
+            }
+            None => {}
+        }
+        // The peer has not co-signed this node's newest checkpoint: the offer or the cosignature
+        // was lost; offer it again (answered without a new log entry if it was co-signed).
+        if h.cosigned < self.own_checkpoints.last_key_value().map_or(0, |(size, _)| *size) {
+            self.reoffer_checkpoint(from);
+        }
+        Ok(())
+    }
+
+    /// Clock skew from a round trip (spec §6.9): the peer read `peer_ms` on its clock between
+    /// this node's `sent_ms` and `now`, so anything outside that window, beyond the tolerance, is
+    /// skew; a reading inside it clears a skew flag.
+    fn check_round_trip(&mut self, now: u64, peer: NodeId, sent_ms: u64, peer_ms: u64) {
+        let tolerance = self.policy().max_clock_skew_ms;
+        if peer_ms.saturating_add(tolerance) < sent_ms {
+            self.note_skew(now, peer, offset(peer_ms, sent_ms));
+        } else if peer_ms > now.saturating_add(tolerance) {
+            self.note_skew(now, peer, offset(peer_ms, now));
+        } else if let Some(p) = self.peers.get_mut(&peer) {
+            p.skewed = false;
+        }
+    }
+
     fn note_skew(&mut self, now: u64, peer: NodeId, offset_ms: i64) {
         if self.peers.get(&peer).is_none_or(|p| p.skewed) {
             return;
@@ -256,7 +305,9 @@ impl Node {
 
     /// Takes one unit of `peer`'s refusal budget (spec §6.8); false, and counted as suppressed,
     /// when the window's budget is spent.
-    fn refusal_budget(&mut self, now: u64, peer: NodeId) -> bool {
+    fn refusal_budget(&mut self, peer: NodeId) -> bool {
+        // The window runs on the monotonic clock: a wall-clock step neither extends nor resets it.
+        let now = self.mono;
         let Some(p) = self.peers.get_mut(&peer) else { return false };
         let limit = &mut p.rejects;
         if now >= limit.window_start.saturating_add(REJECT_WINDOW_MS) {
@@ -272,7 +323,7 @@ impl Node {
     }
 
     fn record_rejection(&mut self, now: u64, peer: NodeId, bytes: &[u8], rejection: &Rejection) {
-        if !self.refusal_budget(now, peer) {
+        if !self.refusal_budget(peer) {
             return;
         }
         let suppressed = self.peers.get_mut(&peer).map_or(0, |p| std::mem::take(&mut p.rejects.suppressed));

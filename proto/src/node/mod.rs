@@ -7,6 +7,7 @@
 //! again from it.
 
 mod checkpoints;
+mod clocks;
 mod inbound;
 mod outputs;
 mod state;
@@ -33,6 +34,8 @@ use crate::signer::Signer;
 use crate::text::Texts;
 use crate::ErrorCode;
 
+use clocks::Clocks;
+pub use clocks::Now;
 use outputs::Outputs;
 pub use outputs::{PersistBatch, Transmit};
 use state::{Incoming, Outgoing, OwnAck, Peer};
@@ -127,6 +130,13 @@ pub enum Event {
     SequenceGap(SequenceGap),
     /// A peer's clock is off by more than the policy tolerates.
     ClockSkew(ClockSkew),
+    /// This node's own wall clock was stepped (the same facts as its `clock_step` record).
+    ClockStep {
+        /// Where the monotonic clock said the wall clock should be.
+        expected_ms: u64,
+        /// What it read.
+        observed_ms: u64,
+    },
     /// A frame from a peer was refused (rate-limited, like its log entries).
     Rejected {
         /// The peer.
@@ -217,6 +227,8 @@ pub struct LinkView {
     pub up: bool,
     /// When something valid was last heard from it.
     pub last_heard_ms: u64,
+    /// When the last link test with it was logged (since this node's log began).
+    pub last_link_test_ms: Option<u64>,
     /// Messages to it not yet receipted.
     pub unreceipted: usize,
     /// Whether its clock is currently flagged as skewed.
@@ -263,6 +275,10 @@ pub struct Node {
     tree: MerkleTree,
     // State derived from the log.
     own_checkpoints: BTreeMap<u64, SignedCheckpoint>,
+    /// Whether the log grew by anything but co-signing since the last checkpoint.
+    grown_since_checkpoint: bool,
+    /// The log time of this run's `started` entry.
+    started_ms: u64,
     next_seq: u64,
     peers: BTreeMap<NodeId, Peer>,
     outgoing: BTreeMap<NoticeId, Outgoing>,
@@ -273,6 +289,12 @@ pub struct Node {
     /// Message hashes of conflicting notices already recorded as equivocation evidence.
     equivocations: BTreeSet<Hash32>,
     // Outside the log.
+    clocks: Clocks,
+    /// The latest reading of both clocks, the wall clock as log time (never before the last
+    /// entry's).
+    now: Now,
+    /// `now.mono_ms`: what timers are scheduled from.
+    mono: u64,
     timers: Timers,
     outputs: Outputs,
     #[cfg(feature = "fault-injection")]
@@ -280,8 +302,8 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node with an empty log, started at `now` (UTC ms).
-    pub fn new(key: impl Signer + 'static, roster: Roster, now: u64) -> Result<Node, StartError> {
+    /// A node with an empty log, started at `now`.
+    pub fn new(key: impl Signer + 'static, roster: Roster, now: impl Into<Now>) -> Result<Node, StartError> {
         Node::restore(key, roster, std::iter::empty::<&[u8]>(), now)
     }
 
@@ -297,7 +319,7 @@ impl Node {
         key: impl Signer + 'static,
         roster: Roster,
         leaves: I,
-        now: u64,
+        now: impl Into<Now>,
     ) -> Result<Node, StartError>
     where
         I: IntoIterator<Item = L>,
@@ -310,6 +332,7 @@ impl Node {
             return Err(StartError::NotMember(id.to_hex()));
         }
         let network = roster.network_id();
+        let now = now.into();
         let peers = roster.members.iter().filter(|m| m.key != id).map(|m| (m.key, Peer::new(now))).collect();
         let mut verifier = LogVerifier::new(roster.clone(), id, Check::Chain);
         let mut node = Node {
@@ -324,6 +347,8 @@ impl Node {
             unpersisted: Vec::new(),
             tree: MerkleTree::new(),
             own_checkpoints: BTreeMap::new(),
+            grown_since_checkpoint: false,
+            started_ms: 0,
             next_seq: 1,
             peers,
             outgoing: BTreeMap::new(),
@@ -331,6 +356,9 @@ impl Node {
             own_acks: BTreeMap::new(),
             ack_receipts: BTreeMap::new(),
             equivocations: BTreeSet::new(),
+            clocks: Clocks::default(),
+            now,
+            mono: now.mono_ms,
             timers: Timers::default(),
             outputs: Outputs::default(),
             #[cfg(feature = "fault-injection")]
@@ -361,21 +389,47 @@ impl Node {
         Ok(node)
     }
 
-    fn start(&mut self, now: u64) {
-        let now = self.clock(now);
+    fn start(&mut self, reading: Now) {
+        // The wall clock behind the log across a restart: it was stepped back while the node was
+        // down (or the disk's times are from the future). Log times stay where they were.
+        let tolerance = self.policy().max_clock_skew_ms;
+        let behind = reading.wall_ms.saturating_add(tolerance) < self.last_time;
+        let last_time = self.last_time;
+        let reading = self.read_clocks(reading);
+        let now = reading.wall_ms;
         self.append(now, Record::Started { software: crate::SOFTWARE.into() });
+        self.started_ms = now;
+        if behind {
+            self.record_clock_step(now, last_time, reading.wall_ms.min(last_time));
+        }
+        let mono = self.mono;
         let silence = self.policy().link_silence_ms;
+        let link_test = self.policy().link_test_interval_ms;
+        let initial = self.policy().retransmit_initial_ms;
         let peers: Vec<NodeId> = self.peers.keys().copied().collect();
         for peer in peers {
+            let mut due = Vec::new();
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.last_heard_ms = now;
+                p.last_heard_mono = mono;
                 p.up = true;
+                // Everything unreceipted goes out again at once (spec §6.10).
+                for (hash, retx) in p.retx.iter_mut() {
+                    retx.next_ms = mono;
+                    retx.rto_ms = initial;
+                    due.push(*hash);
+                }
             }
-            self.schedule(now, Timer::LinkTest { peer });
-            self.schedule(now.saturating_add(silence), Timer::Silence { peer });
+            for hash in due {
+                self.schedule(mono, Timer::Retransmit { peer, hash });
+            }
+            // A link test is due at once (a restart is worth proving), then every interval.
+            self.schedule(mono.saturating_add(link_test), Timer::LinkTest { peer });
+            self.schedule(mono.saturating_add(silence), Timer::Silence { peer });
         }
-        let interval = self.policy().link_test_interval_ms;
-        self.schedule(now.saturating_add(interval), Timer::Checkpoint);
+        self.schedule(mono, Timer::Heartbeat);
+        let interval = self.policy().checkpoint_interval_ms;
+        self.schedule(mono.saturating_add(interval), Timer::Checkpoint);
     }
 
     /// Breaks a protocol rule on purpose (tests of the simulator only).
@@ -410,6 +464,11 @@ impl Node {
         &self.roster.policy
     }
 
+    /// When this run of the node started (the log time of its `started` entry).
+    pub fn started_ms(&self) -> u64 {
+        self.started_ms
+    }
+
     /// Number of log entries (durable or not).
     pub fn log_len(&self) -> u64 {
         self.log_len
@@ -420,9 +479,24 @@ impl Node {
         self.durable
     }
 
-    /// Log time never goes backwards, whatever the clock does.
-    fn clock(&self, now: u64) -> u64 {
-        now.max(self.last_time)
+    /// Takes a reading of both clocks at an input (spec §6.9): records a step of the wall clock
+    /// since the previous reading, and returns the reading with the log time as its wall time
+    /// (log time never goes backwards, whatever the wall clock does).
+    fn read_clocks(&mut self, now: Now) -> Now {
+        let (reading, step) = self.clocks.read(now, self.policy().max_clock_skew_ms);
+        let wall = reading.wall_ms.max(self.last_time);
+        self.now = Now { wall_ms: wall, mono_ms: reading.mono_ms };
+        self.mono = reading.mono_ms;
+        if let Some(step) = step {
+            self.record_clock_step(wall, step.expected_ms, step.observed_ms);
+        }
+        self.now
+    }
+
+    fn record_clock_step(&mut self, now: u64, expected_ms: u64, observed_ms: u64) {
+        self.append(now, Record::ClockStep { expected_ms, observed_ms });
+        let after = self.log_len;
+        self.outputs.event(after, Event::ClockStep { expected_ms, observed_ms });
     }
 
     // ---- I/O contract -------------------------------------------------------------------------
@@ -453,17 +527,18 @@ impl Node {
         self.outputs.poll_event()
     }
 
-    /// When [`Node::handle_timeout`] should next be called (UTC ms).
+    /// When [`Node::handle_timeout`] should next be called, on the monotonic clock of the
+    /// readings it is given.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.timers.next_at()
+        self.timers.next_at(self.now)
     }
 
     // ---- operator commands --------------------------------------------------------------------
 
     /// Creates, signs, logs and queues a notice. It leaves the node once durable; the operator is
     /// told by [`Event::NoticeStored`].
-    pub fn send_notice(&mut self, now: u64, draft: Draft) -> Result<NoticeId, CommandError> {
-        let now = self.clock(now);
+    pub fn send_notice(&mut self, now: impl Into<Now>, draft: Draft) -> Result<NoticeId, CommandError> {
+        let now = self.read_clocks(now.into()).wall_ms;
         // The notice answered must be known; the thread must be known at least through one of
         // its notices (an update may arrive before the initial report it updates).
         if let Some(reference) = &draft.in_reply_to {
@@ -516,27 +591,22 @@ impl Node {
                 Transmit { to: addressee.node, precedence: notice.precedence, frame: frame.clone() };
             self.outputs.transmit(after, transmit);
         }
-        if notice.kind() != NoticeKind::LinkTest {
-            self.outputs.event(after, Event::NoticeStored { id });
-        }
+        self.outputs.event(after, Event::NoticeStored { id });
         id
     }
 
     /// Records the officer's acknowledgement of a received notice and sends it to the sender.
     pub fn acknowledge(
         &mut self,
-        now: u64,
+        now: impl Into<Now>,
         notice: NoticeId,
         operator: &str,
         disposition: Disposition,
         note: Texts,
     ) -> Result<(), CommandError> {
-        let now = self.clock(now);
+        let now = self.read_clocks(now.into()).wall_ms;
         let name = self.roster.notice_name(&notice);
         let incoming = self.incoming.get(&notice).ok_or_else(|| CommandError::UnknownNotice(name.clone()))?;
-        if incoming.notice.kind() == NoticeKind::LinkTest {
-            return Err(CommandError::LinkTestAck(name));
-        }
         if incoming.acked {
             return Err(CommandError::AlreadyAcknowledged(name));
         }
@@ -599,7 +669,7 @@ impl Node {
 
     // ---- queries ------------------------------------------------------------------------------
 
-    /// Notices received (link tests excluded), in the order of their ids.
+    /// Notices received, in the order of their ids.
     pub fn received(&self) -> impl Iterator<Item = (&Notice, bool)> {
         self.incoming.values().map(|i| (&i.notice, i.acked))
     }
@@ -639,15 +709,13 @@ impl Node {
         })
     }
 
-    /// Ids of every notice this node sent or received (link tests excluded), oldest first.
+    /// Ids of every notice this node sent or received, oldest first.
     pub fn notice_ids(&self) -> Vec<NoticeId> {
         let mut ids: Vec<(u64, NoticeId)> = self
             .outgoing
             .values()
-            .map(|o| (o.sent_ms, o.notice.id(), o.notice.kind()))
-            .chain(self.incoming.values().map(|i| (i.received_ms, i.notice.id(), i.notice.kind())))
-            .filter(|(_, _, kind)| *kind != NoticeKind::LinkTest)
-            .map(|(t, id, _)| (t, id))
+            .map(|o| (o.sent_ms, o.notice.id()))
+            .chain(self.incoming.values().map(|i| (i.received_ms, i.notice.id())))
             .collect();
         ids.sort();
         ids.into_iter().map(|(_, id)| id).collect()
@@ -676,23 +744,34 @@ impl Node {
                 peer: *peer,
                 up: p.up,
                 last_heard_ms: p.last_heard_ms,
+                last_link_test_ms: p.last_link_test_ms,
                 unreceipted: p.retx.len(),
                 clock_skewed: p.skewed,
             })
             .collect()
     }
 
-    /// The transport has (re)connected to `peer`: send everything it has not receipted now rather
-    /// than at the next retransmission time. Changes no protocol state.
-    pub fn peer_reachable(&mut self, now: u64, peer: NodeId) {
-        let now = self.clock(now);
+    /// The transport has (re)connected to `peer`: send it a heartbeat, the newest checkpoint if it
+    /// has not co-signed it, and everything it has not receipted, now rather than at the next
+    /// timer. Changes no protocol state.
+    pub fn peer_reachable(&mut self, now: impl Into<Now>, peer: NodeId) {
+        let now = self.read_clocks(now.into()).wall_ms;
+        self.reach(now, peer);
+    }
+
+    /// [`Node::peer_reachable`] within an input whose clocks were read already (a public entry
+    /// point must never be called from inside the core: it would read the clocks again).
+    fn reach(&mut self, now: u64, peer: NodeId) {
+        self.send_heartbeat(now, peer);
+        self.reoffer_checkpoint(peer);
         let initial = self.policy().retransmit_initial_ms;
+        let mono = self.mono;
         let after = self.log_len;
         let mut retries = Vec::new();
         if let Some(p) = self.peers.get_mut(&peer) {
             for (hash, retx) in p.retx.iter_mut() {
                 retx.rto_ms = initial;
-                retx.next_ms = now.saturating_add(initial);
+                retx.next_ms = mono.saturating_add(initial);
                 retries.push((
                     *hash,
                     retx.next_ms,
@@ -754,7 +833,9 @@ impl Node {
             message::Message::Notice(n) => n.precedence,
             message::Message::Receipt(r) => of(&r.notice),
             message::Message::Ack(a) => of(&a.notice),
-            message::Message::Checkpoint(_) | message::Message::Cosignature(_) => Precedence::Routine,
+            message::Message::Checkpoint(_)
+            | message::Message::Cosignature(_)
+            | message::Message::Heartbeat(_) => Precedence::Routine,
         }
     }
 

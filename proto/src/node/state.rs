@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::deadline::Deadline;
 use crate::ids::{Hash32, NodeId};
 use crate::log::{ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry, Record, SequenceGap};
-use crate::message::{Kind, Message, Notice, NoticeKind, Opened, Role};
+use crate::message::{Kind, Message, Notice, Opened, Role};
 use crate::precedence::Precedence;
 
 use super::checkpoints::PeerCheckpoints;
 use super::timers::Timer;
-use super::Node;
+use super::{Node, Now};
 
 /// A message to a peer that waits for its receipt.
 pub(super) struct Retx {
@@ -79,14 +79,38 @@ pub(super) struct RateLimit {
     pub suppressed: u32,
 }
 
+/// How many of its own latest heartbeats to a peer a node remembers, to recognise the peer's echo
+/// of one (heartbeats cross on the wire, so the echo may be of the one before the last).
+pub(super) const HEARTBEATS_REMEMBERED: usize = 4;
+
+/// A heartbeat this node sent.
+pub(super) struct SentHeartbeat {
+    pub hash: Hash32,
+    pub time_ms: u64,
+    pub frame: Vec<u8>,
+}
+
 /// What this node knows about one peer.
 pub(super) struct Peer {
     pub up: bool,
+    /// When the peer was last heard, on the wall clock (for the record and the operator) and on
+    /// the monotonic clock (for the silence timer).
     pub last_heard_ms: u64,
+    pub last_heard_mono: u64,
     pub link_seq_out: u64,
     pub recv: SeqTracker,
     pub gap_check_pending: bool,
-    pub link_test_outstanding: bool,
+    /// A link test is to be logged with the next heartbeat round trip.
+    pub link_test_due: bool,
+    /// When the last link test with this peer was logged.
+    pub last_link_test_ms: Option<u64>,
+    /// This node's latest heartbeats to the peer, oldest first (at most
+    /// [`HEARTBEATS_REMEMBERED`]).
+    pub heartbeats: std::collections::VecDeque<SentHeartbeat>,
+    /// Message hash of the latest heartbeat from the peer: the next heartbeat to it echoes this.
+    pub echo: Hash32,
+    /// The largest size of this node's log the peer says (in its heartbeats) it co-signed.
+    pub claims_cosigned: u64,
     pub skewed: bool,
     pub retx: BTreeMap<Hash32, Retx>,
     pub rejects: RateLimit,
@@ -94,15 +118,20 @@ pub(super) struct Peer {
 }
 
 impl Peer {
-    pub fn new(now: u64) -> Peer {
+    pub fn new(now: Now) -> Peer {
         Peer {
             checkpoints: PeerCheckpoints::default(),
             up: true,
-            last_heard_ms: now,
+            last_heard_ms: now.wall_ms,
+            last_heard_mono: now.mono_ms,
             link_seq_out: 0,
             recv: SeqTracker::default(),
             gap_check_pending: false,
-            link_test_outstanding: false,
+            link_test_due: true,
+            last_link_test_ms: None,
+            heartbeats: std::collections::VecDeque::new(),
+            echo: Hash32([0; 32]),
+            claims_cosigned: 0,
             skewed: false,
             retx: BTreeMap::new(),
             rejects: RateLimit::default(),
@@ -166,7 +195,7 @@ impl Node {
                     self.cancel(Timer::Deadline { notice: a.notice, party: me, kind: DeadlineKind::Ack });
                     self.cancel(Timer::Warn { notice: a.notice, party: me });
                 }
-                self.start_retransmission(t, to, hash, precedence, frame);
+                self.start_retransmission(to, hash, precedence, frame);
             }
             (Record::Accepted { .. }, Some((Message::Notice(n), hash, _))) => {
                 self.apply_accepted_notice(t, n, hash)
@@ -174,15 +203,11 @@ impl Node {
             (Record::Accepted { .. }, Some((Message::Receipt(r), _, _))) => match r.of.kind {
                 Kind::Notice => {
                     let Some(out) = self.outgoing.get_mut(&r.notice) else { return };
-                    let link_test = out.notice.kind() == NoticeKind::LinkTest;
                     if let Some(status) = out.parties.get_mut(&r.signer) {
                         status.receipt_ms = Some(t);
                     }
                     if let Some(peer) = self.peers.get_mut(&r.signer) {
                         peer.retx.remove(&r.of.hash);
-                        if link_test {
-                            peer.link_test_outstanding = false;
-                        }
                     }
                     self.cancel(Timer::Deadline {
                         notice: r.notice,
@@ -198,7 +223,7 @@ impl Node {
                         peer.retx.remove(&r.of.hash);
                     }
                 }
-                Kind::Receipt | Kind::Checkpoint | Kind::Cosignature => {}
+                Kind::Receipt | Kind::Checkpoint | Kind::Cosignature | Kind::Heartbeat => {}
             },
             (Record::Accepted { .. }, Some((Message::Ack(a), hash, _))) => {
                 let Some(out) = self.outgoing.get_mut(&a.notice) else { return };
@@ -256,25 +281,26 @@ impl Node {
                     p.skewed = true;
                 }
             }
+            (Record::LinkTest { peer, .. }, _) => {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.last_link_test_ms = Some(t);
+                }
+            }
             _ => {}
         }
     }
 
     fn apply_sent_notice(&mut self, t: u64, n: &Notice, hash: Hash32, frame: &[u8]) {
         self.next_seq = self.next_seq.max(n.seq.saturating_add(1));
-        let link_test = n.kind() == NoticeKind::LinkTest;
         let receipt = Deadline::receipt(&self.roster.policy, n);
         let ack = Deadline::ack(&self.roster.policy, n);
         let mut parties = BTreeMap::new();
         for a in &n.to {
             if let Some(peer) = self.peers.get_mut(&a.node) {
                 peer.link_seq_out = peer.link_seq_out.max(a.link_seq);
-                if link_test {
-                    peer.link_test_outstanding = true;
-                }
             }
-            self.start_retransmission(t, a.node, hash, n.precedence, frame);
-            let needs_ack = a.role == Role::Action && !link_test;
+            self.start_retransmission(a.node, hash, n.precedence, frame);
+            let needs_ack = a.role == Role::Action;
             parties.insert(
                 a.node,
                 PartyStatus {
@@ -286,19 +312,17 @@ impl Node {
                     ack_missed: false,
                 },
             );
-            if !link_test {
-                let notice = n.id();
+            let notice = n.id();
+            self.schedule(
+                receipt.due_ms(),
+                Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Receipt },
+            );
+            if needs_ack {
                 self.schedule(
-                    receipt.due_ms(),
-                    Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Receipt },
+                    ack.due_ms(),
+                    Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Ack },
                 );
-                if needs_ack {
-                    self.schedule(
-                        ack.due_ms(),
-                        Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Ack },
-                    );
-                    self.schedule(ack.warning_ms(), Timer::Warn { notice, party: a.node });
-                }
+                self.schedule(ack.warning_ms(), Timer::Warn { notice, party: a.node });
             }
         }
         self.outgoing.insert(n.id(), Outgoing { notice: n.clone(), hash, sent_ms: t, parties });
@@ -311,7 +335,7 @@ impl Node {
             if peer.recv.record(addressee.link_seq) && !peer.gap_check_pending {
                 peer.gap_check_pending = true;
                 let sender = n.sender;
-                self.schedule(t.saturating_add(silence), Timer::GapCheck { peer: sender });
+                self.schedule(self.mono.saturating_add(silence), Timer::GapCheck { peer: sender });
             }
         }
         let needs_ack = n.needs_ack_from(&me);
@@ -336,17 +360,17 @@ impl Node {
     }
 
     /// Registers a message for retransmission to `peer` until it is receipted. The first
-    /// transmission is the caller's; retries start one initial timeout after `t`.
+    /// transmission is the caller's; retries start one initial timeout from now on the monotonic
+    /// clock (at a restart, [`Node::restore`] then makes them all due at once).
     fn start_retransmission(
         &mut self,
-        t: u64,
         peer: crate::NodeId,
         hash: Hash32,
         precedence: Precedence,
         frame: &[u8],
     ) {
         let rto = self.roster.policy.retransmit_initial_ms;
-        let next_ms = t.saturating_add(rto);
+        let next_ms = self.mono.saturating_add(rto);
         if let Some(p) = self.peers.get_mut(&peer) {
             p.retx.insert(hash, Retx { frame: frame.to_vec(), precedence, next_ms, rto_ms: rto });
             self.schedule(next_ms, Timer::Retransmit { peer, hash });

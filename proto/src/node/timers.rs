@@ -1,5 +1,5 @@
-//! Timers: retransmission, deadlines, link tests, link silence and sequence-gap checks
-//! (spec §6.3–§6.6).
+//! Timers: retransmission, deadlines, heartbeats, link tests, link silence and sequence-gap
+//! checks (spec §6.3–§6.6).
 //!
 //! A timer is known by what it is for ([`Timer`]): scheduling one that is already set moves it,
 //! and cancelling needs only its identity, never the time it was set for. A timer whose condition
@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::deadline::Deadline;
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{DeadlineKind, DeadlineMissed, LinkDown, Record, SequenceGap};
-use crate::message::{Addressee, Body, Notice, Role};
+use crate::message::{self, Heartbeat, Kind};
 use crate::precedence::Precedence;
 
-use super::{Event, Node, Transmit};
+use super::state::{SentHeartbeat, HEARTBEATS_REMEMBERED};
+use super::{Event, Node, Now, Transmit};
 
 /// What a timer is for. Ordered so that the timer set is deterministic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,76 +26,109 @@ pub(super) enum Timer {
     Deadline { notice: NoticeId, party: NodeId, kind: DeadlineKind },
     /// 80 % of an acknowledgement window has passed.
     Warn { notice: NoticeId, party: NodeId },
-    /// Time for a link test to a peer.
+    /// Send every peer a heartbeat.
+    Heartbeat,
+    /// Time to log a link test with a peer (at the next heartbeat round trip).
     LinkTest { peer: NodeId },
     /// Check whether a peer has been silent too long.
     Silence { peer: NodeId },
     /// Check whether notices from a peer are still missing.
     GapCheck { peer: NodeId },
-    /// Sign a checkpoint and offer it to the peers (every link-test interval).
+    /// Sign a checkpoint, if the log grew, and offer it to the peers.
     Checkpoint,
 }
 
-/// The set timers: at most one of each identity, in order of time.
+impl Timer {
+    /// Deadlines and their warnings fall at wall-clock times (they count from a signed creation
+    /// time); every other timer is an interval on the monotonic clock (spec §6.9).
+    fn on_wall_clock(&self) -> bool {
+        matches!(self, Timer::Deadline { .. } | Timer::Warn { .. })
+    }
+}
+
+/// The set timers: at most one of each identity, each in order of time on its own clock.
 #[derive(Default)]
 pub(super) struct Timers {
-    by_time: BTreeSet<(u64, Timer)>,
+    wall: BTreeSet<(u64, Timer)>,
+    mono: BTreeSet<(u64, Timer)>,
     by_identity: BTreeMap<Timer, u64>,
 }
 
 impl Timers {
-    /// Sets `timer` to fire at `at`, moving it if it was set for another time.
+    fn set(&mut self, timer: Timer) -> &mut BTreeSet<(u64, Timer)> {
+        if timer.on_wall_clock() {
+            &mut self.wall
+        } else {
+            &mut self.mono
+        }
+    }
+
+    /// Sets `timer` to fire at `at` on its clock, moving it if it was set for another time.
     pub(super) fn schedule(&mut self, at: u64, timer: Timer) {
         if let Some(old) = self.by_identity.insert(timer, at) {
-            self.by_time.remove(&(old, timer));
+            self.set(timer).remove(&(old, timer));
         }
-        self.by_time.insert((at, timer));
+        self.set(timer).insert((at, timer));
     }
 
     /// Unsets `timer`, wherever it was set.
     pub(super) fn cancel(&mut self, timer: Timer) {
         if let Some(at) = self.by_identity.remove(&timer) {
-            self.by_time.remove(&(at, timer));
+            self.set(timer).remove(&(at, timer));
         }
     }
 
-    /// When the next timer fires.
-    pub(super) fn next_at(&self) -> Option<u64> {
-        self.by_time.first().map(|(at, _)| *at)
+    /// When the next timer fires, on the monotonic clock, as of the reading `now`: a wall-clock
+    /// time is as far ahead of `now.mono_ms` as it is of `now.wall_ms` (the next reading corrects
+    /// it if the wall clock steps meanwhile).
+    pub(super) fn next_at(&self, now: Now) -> Option<u64> {
+        let mono = self.mono.first().map(|(at, _)| *at);
+        let wall =
+            self.wall.first().map(|(at, _)| now.mono_ms.saturating_add(at.saturating_sub(now.wall_ms)));
+        mono.into_iter().chain(wall).min()
     }
 
-    /// Unsets and returns every timer due at or before `now`, earliest first.
-    pub(super) fn take_due(&mut self, now: u64) -> Vec<(u64, Timer)> {
+    /// Unsets and returns every timer due at `now` on its clock, earliest first (wall-clock times
+    /// ordered as their monotonic equivalents), each with the time it was set for.
+    pub(super) fn take_due(&mut self, now: Now) -> Vec<(u64, Timer)> {
         let mut due = Vec::new();
-        while let Some(&(at, timer)) = self.by_time.first() {
-            if at > now {
-                break;
+        for (set, reading, on_wall) in
+            [(&mut self.mono, now.mono_ms, false), (&mut self.wall, now.wall_ms, true)]
+        {
+            while let Some(&(at, timer)) = set.first() {
+                if at > reading {
+                    break;
+                }
+                set.pop_first();
+                self.by_identity.remove(&timer);
+                let order = if on_wall { now.mono_ms.saturating_sub(now.wall_ms - at) } else { at };
+                due.push((order, at, timer));
             }
-            self.by_time.pop_first();
-            self.by_identity.remove(&timer);
-            due.push((at, timer));
         }
-        due
+        due.sort();
+        due.into_iter().map(|(_, at, timer)| (at, timer)).collect()
     }
 }
 
 impl Node {
-    /// Fires every timer due at or before `now` (UTC ms).
+    /// Fires every timer due at `now`: deadlines by the wall clock, the rest by the monotonic
+    /// clock.
     ///
     /// Only the timers due when it is called: one that firing sets again (a link test, the
     /// checkpoint, a retransmission) waits for the next call even if its new time is not after
     /// `now`, as happens when times saturate at the top of u64 (a lying disk or clock), so a
     /// call always ends.
-    pub fn handle_timeout(&mut self, now: u64) {
-        let now = self.clock(now);
-        for (at, timer) in self.timers.take_due(now) {
+    pub fn handle_timeout(&mut self, now: impl Into<Now>) {
+        let reading = self.read_clocks(now.into());
+        let now = reading.wall_ms;
+        for (at, timer) in self.timers.take_due(reading) {
             self.fire(now, at, timer);
         }
     }
 
     fn fire(&mut self, now: u64, at: u64, timer: Timer) {
         match timer {
-            Timer::Retransmit { peer, hash } => self.retransmit(now, at, peer, hash),
+            Timer::Retransmit { peer, hash } => self.retransmit(at, peer, hash),
             Timer::Deadline { notice, party, kind } => self.deadline(now, notice, party, kind),
             Timer::Warn { notice, party } => {
                 if let Some(deadline_ms) = self.ack_still_awaited(notice, party) {
@@ -102,26 +136,34 @@ impl Node {
                     self.outputs.event(after, Event::DeadlineApproaching { notice, party, deadline_ms });
                 }
             }
+            Timer::Heartbeat => {
+                let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+                for peer in peers {
+                    self.send_heartbeat(now, peer);
+                }
+                let interval = self.policy().heartbeat_interval_ms;
+                self.schedule(self.mono.saturating_add(interval), Timer::Heartbeat);
+            }
             Timer::LinkTest { peer } => {
-                let outstanding = self.peers.get(&peer).is_none_or(|p| p.link_test_outstanding);
-                if !outstanding {
-                    self.send_link_test(now, peer);
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.link_test_due = true;
                 }
                 let interval = self.policy().link_test_interval_ms;
-                self.schedule(now.saturating_add(interval), Timer::LinkTest { peer });
+                self.schedule(self.mono.saturating_add(interval), Timer::LinkTest { peer });
             }
             Timer::Silence { peer } => self.check_silence(now, peer),
             Timer::GapCheck { peer } => self.check_gaps(now, peer),
             Timer::Checkpoint => {
-                self.checkpoint(now);
-                let interval = self.policy().link_test_interval_ms;
-                self.schedule(now.saturating_add(interval), Timer::Checkpoint);
+                self.checkpoint_if_grown(now);
+                let interval = self.policy().checkpoint_interval_ms;
+                self.schedule(self.mono.saturating_add(interval), Timer::Checkpoint);
             }
         }
     }
 
-    fn retransmit(&mut self, now: u64, at: u64, peer: NodeId, hash: Hash32) {
+    fn retransmit(&mut self, at: u64, peer: NodeId, hash: Hash32) {
         let max = self.policy().retransmit_max_ms;
+        let mono = self.mono;
         let after = self.log_len;
         let Some(retx) = self.peers.get_mut(&peer).and_then(|p| p.retx.get_mut(&hash)) else { return };
         if retx.next_ms != at {
@@ -129,7 +171,7 @@ impl Node {
         }
         let transmit = Transmit { to: peer, precedence: retx.precedence, frame: retx.frame.clone() };
         retx.rto_ms = retx.rto_ms.saturating_mul(2).min(max);
-        retx.next_ms = now.saturating_add(retx.rto_ms);
+        retx.next_ms = mono.saturating_add(retx.rto_ms);
         let next = retx.next_ms;
         self.outputs.transmit(after, transmit);
         self.schedule(next, Timer::Retransmit { peer, hash });
@@ -169,20 +211,25 @@ impl Node {
         self.outputs.event(after, Event::DeadlineMissed(miss));
     }
 
-    fn send_link_test(&mut self, now: u64, peer: NodeId) {
-        let link_seq = self.peers.get(&peer).map_or(1, |p| p.link_seq_out.saturating_add(1));
-        let notice = Notice {
+    /// Signs and queues a heartbeat to `peer` (spec §5.8), remembering it to recognise the echo.
+    /// Queued behind the log like any frame: it states what this node co-signed.
+    pub(super) fn send_heartbeat(&mut self, now: u64, peer: NodeId) {
+        let after = self.log_len;
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let heartbeat = Heartbeat {
             network: self.network,
-            sender: self.id,
-            seq: self.next_seq,
-            created_ms: now,
-            precedence: Precedence::Routine,
-            to: vec![Addressee { node: peer, role: Role::Action, link_seq }],
-            thread: None,
-            in_reply_to: None,
-            body: Body::LinkTest,
+            signer: self.id,
+            to: peer,
+            time_ms: now,
+            echo: p.echo,
+            cosigned: p.checkpoints.theirs.last_key_value().map_or(0, |(size, _)| *size),
         };
-        self.send_checked(now, &notice);
+        let (frame, hash) = message::seal(&self.key, Kind::Heartbeat, &heartbeat);
+        if p.heartbeats.len() >= HEARTBEATS_REMEMBERED {
+            p.heartbeats.pop_front();
+        }
+        p.heartbeats.push_back(SentHeartbeat { hash, time_ms: now, frame: frame.clone() });
+        self.outputs.transmit(after, Transmit { to: peer, precedence: Precedence::Routine, frame });
     }
 
     fn check_silence(&mut self, now: u64, peer: NodeId) {
@@ -191,8 +238,8 @@ impl Node {
         if !p.up {
             return;
         }
-        let limit = p.last_heard_ms.saturating_add(silence);
-        if now < limit {
+        let limit = p.last_heard_mono.saturating_add(silence);
+        if self.mono < limit {
             self.schedule(limit, Timer::Silence { peer });
             return;
         }
@@ -217,16 +264,18 @@ impl Node {
     /// Called for every valid frame from `peer`: the link is alive.
     pub(super) fn heard_from(&mut self, now: u64, peer: NodeId) {
         let silence = self.policy().link_silence_ms;
+        let mono = self.mono;
         let Some(p) = self.peers.get_mut(&peer) else { return };
         p.last_heard_ms = now;
+        p.last_heard_mono = mono;
         if p.up {
             return;
         }
         self.append(now, Record::LinkUp { peer });
         let after = self.log_len;
         self.outputs.event(after, Event::LinkUp { peer });
-        self.schedule(now.saturating_add(silence), Timer::Silence { peer });
+        self.schedule(mono.saturating_add(silence), Timer::Silence { peer });
         // The peer is back: send everything it has not receipted now, and restart the backoff.
-        self.peer_reachable(now, peer);
+        self.reach(now, peer);
     }
 }

@@ -100,6 +100,33 @@ impl Pair {
         Pair { a, b }
     }
 
+    /// Runs both nodes on a perfect network and disk until `end`: at each timer, both nodes
+    /// handle it, write, and exchange frames until neither has anything more to send. Returns how
+    /// many timer steps it took.
+    ///
+    /// # Panics
+    /// If a node refuses a frame of the other (see [`deliver`]), or the run does not end within
+    /// ten million steps (a timer that never moves forward).
+    pub fn run_until(&mut self, end: u64) -> u64 {
+        let mut steps = 0u64;
+        loop {
+            let next = [self.a.node.poll_timeout(), self.b.node.poll_timeout()].into_iter().flatten().min();
+            let Some(now) = next.filter(|t| *t <= end) else { return steps };
+            steps += 1;
+            assert!(steps < 10_000_000, "the timers never move past {now}");
+            self.a.node.handle_timeout(now);
+            self.b.node.handle_timeout(now);
+            for _ in 0..16 {
+                self.a.sync();
+                self.b.sync();
+                let quiet = self.a_to_b(now).is_empty() & self.b_to_a(now).is_empty();
+                if quiet {
+                    break;
+                }
+            }
+        }
+    }
+
     /// Carries every frame `a` wants sent to `b` (frames to others are dropped); returns all
     /// of `a`'s frames.
     pub fn a_to_b(&mut self, now: u64) -> Vec<Transmit> {
@@ -125,19 +152,19 @@ pub fn deliver(from: &mut Desk, to: &mut Desk, now: u64) -> Vec<Transmit> {
     frames
 }
 
-/// The kind of each frame, as a short name (`link_test`, `notice`, `receipt`, …).
+/// The kind of each frame, as a short name (`heartbeat`, `notice`, `receipt`, …).
 ///
 /// # Panics
 /// If a frame does not decode: the node sealed it, so that is a bug.
 pub fn kinds(ts: &[Transmit]) -> Vec<&'static str> {
     ts.iter()
         .map(|t| match crate::message::decode_trusted(&t.frame).expect("own frame decodes").message {
-            Message::Notice(n) if n.kind() == crate::NoticeKind::LinkTest => "link_test",
             Message::Notice(_) => "notice",
             Message::Receipt(_) => "receipt",
             Message::Ack(_) => "ack",
             Message::Checkpoint(_) => "checkpoint",
             Message::Cosignature(_) => "cosignature",
+            Message::Heartbeat(_) => "heartbeat",
         })
         .collect()
 }

@@ -11,6 +11,18 @@ use ed25519_dalek::SigningKey;
 /// Party names, in order: the first N are the members of an N-node test network.
 pub const NAMES: [&str; 8] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
 
+/// The name of the `i`-th test party: [`NAMES`] first, then `m9`, `m10`, … up to the largest
+/// roster ([`crate::limits::MAX_MEMBERS`]) and beyond.
+pub fn party(i: usize) -> &'static str {
+    static MORE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    if let Some(name) = NAMES.get(i) {
+        return name;
+    }
+    let more = MORE
+        .get_or_init(|| (NAMES.len()..crate::limits::MAX_MEMBERS).map(|i| format!("m{}", i + 1)).collect());
+    more.get(i - NAMES.len()).map_or("m-beyond-the-largest-roster", String::as_str)
+}
+
 /// The fixed test key of a named party: `SHA-256("hotline test key " ‖ name)` as the secret seed.
 /// Never use such keys outside tests.
 pub fn test_key(name: &str) -> SigningKey {
@@ -40,8 +52,10 @@ pub fn sim_policy() -> Policy {
         immediate: Deadlines { receipt_ms: 5_000, ack_ms: 90_000 },
         priority: Deadlines { receipt_ms: 10_000, ack_ms: 120_000 },
         routine: Deadlines { receipt_ms: 20_000, ack_ms: 180_000 },
-        link_test_interval_ms: 30_000,
+        heartbeat_interval_ms: 10_000,
         link_silence_ms: 75_000,
+        link_test_interval_ms: 30_000,
+        checkpoint_interval_ms: 30_000,
         max_clock_skew_ms: 2_000,
         retransmit_initial_ms: 500,
         retransmit_max_ms: 8_000,
@@ -72,13 +86,14 @@ pub fn codebook() -> Vec<CodebookEntry> {
     ]
 }
 
-/// A roster of the first `n` named parties with loopback addresses and the given policy.
+/// A roster of the first `n` test parties ([`party`]) with loopback addresses and the given
+/// policy.
 pub fn roster(n: usize, policy: Policy) -> Roster {
-    let members = NAMES[..n]
-        .iter()
+    let members = (0..n)
+        .map(party)
         .enumerate()
         .map(|(i, name)| Member {
-            name: (*name).into(),
+            name: name.into(),
             key: id(name),
             addresses: vec![format!("127.0.0.1:{}", 47000 + i)],
             languages: vec!["en".into(), "zh".into()],
