@@ -18,7 +18,7 @@ import sys
 FUZZ = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(FUZZ)
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(FUZZ, "corpus")
-KINDS = ["notice", "receipt", "ack", "checkpoint", "cosignature"]
+KINDS = ["notice", "receipt", "ack", "checkpoint", "cosignature", "heartbeat"]
 rng = random.Random(2026)
 written = {}
 
