@@ -162,8 +162,10 @@ fn chaos_soak() {
         // An officer goes through the inbox: decides once per notice, acknowledges 85 %.
         let o = rng.gen_range(0..names.len());
         if !down.contains_key(&o) {
-            if let Ok(inbox) = hotline_node::client::call(&net.home(&names[o]).api_path(), &Request::Inbox {})
-            {
+            if let Ok(inbox) = hotline_node::client::call(
+                &net.home(&names[o]).api_path(),
+                &Request::Inbox { limit: Some(0) },
+            ) {
                 for n in inbox["awaiting_ack"].as_array().unwrap() {
                     let id = n["id"].as_str().unwrap().to_string();
                     let will = *decided.entry((o, id.clone())).or_insert_with(|| rng.gen_bool(0.85));
@@ -193,7 +195,7 @@ fn chaos_soak() {
     let settle = Instant::now();
     loop {
         for (o, name) in names.iter().enumerate() {
-            let inbox = net.api(name, &Request::Inbox {});
+            let inbox = net.api(name, &Request::Inbox { limit: Some(0) });
             for n in inbox["awaiting_ack"].as_array().unwrap() {
                 let id = n["id"].as_str().unwrap().to_string();
                 if *decided.entry((o, id.clone())).or_insert(true) {

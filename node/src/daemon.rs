@@ -38,7 +38,9 @@ pub async fn run(home: &Home) -> Result<()> {
     let (store, leaves) = Store::open(&home.store_path())?;
     let reader = store.reader();
     let started = std::time::Instant::now();
-    let node = Node::restore(key.clone(), roster.clone(), leaves.iter(), now())
+    // The core keeps open work only and reads the rest back from the store (spec §6.11).
+    let history: Box<dyn hotline_proto::History> = Box::new(reader.clone());
+    let node = Node::restore_with(key.clone(), roster.clone(), leaves.iter(), Some(history), now())
         .with_context(|| format!("restoring the node from {}", home.store_path().display()))?;
     tracing::info!(
         name = %config.name,
@@ -269,11 +271,17 @@ impl Daemon {
                     Err(e) => Answer::error(format!("{e:#}")),
                 }
             }
-            Request::Inbox {} => Answer::ok(&views::inbox(&self.node, now.wall_ms)),
+            Request::Inbox { limit } => {
+                match views::inbox(&self.node, now.wall_ms, limit.unwrap_or(views::INBOX_LIMIT)) {
+                    Ok(inbox) => Answer::ok(&inbox),
+                    Err(e) => Answer::error(format!("{e}; try again")),
+                }
+            }
             Request::Show { notice } => match names::notice(self.node.roster(), &notice) {
                 Ok(id) => match views::thread(&self.node, &id, now.wall_ms) {
-                    Some(thread) => Answer::ok(&thread),
-                    None => Answer::error(format!("this node has no notice {notice}")),
+                    Ok(Some(thread)) => Answer::ok(&thread),
+                    Ok(None) => Answer::error(format!("this node has no notice {notice}")),
+                    Err(e) => Answer::error(format!("{e}; try again")),
                 },
                 Err(e) => Answer::error(e),
             },

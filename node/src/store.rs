@@ -9,15 +9,66 @@
 //! what it could not write, and tries again with backoff until it succeeds, reopening the
 //! database each time (redb refuses every operation after an I/O error until it is reopened).
 //! Readers share the database through one slot, so that a reopen replaces it for them too.
+//!
+//! Beside the leaves, the same transaction writes the history's index (spec §6.11): the entries
+//! by the notice they concern, the notices by thread, and the notices received, each key from
+//! [`hotline_proto::index_keys`]. The core reads what it forgot through [`Reader`], which is its
+//! [`History`]; an index that lags the leaves (a store written before the index existed) is
+//! completed when the store opens.
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use hotline_proto::{index_keys, History, HistoryError, NodeId, NoticeId};
+use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+/// Notice key → the indexes of the entries about it.
+const ABOUT: MultimapTableDefinition<&[u8], u64> = MultimapTableDefinition::new("about");
+/// Thread key → the keys of its notices.
+const THREADS: MultimapTableDefinition<&[u8], &[u8]> = MultimapTableDefinition::new("threads");
+/// Index of an `accepted` entry of a notice → the notice key.
+const RECEIVED: TableDefinition<u64, &[u8]> = TableDefinition::new("received");
+/// `"indexed"`: how many leaves the index covers.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// A notice id as an index key: the sender's key, then the sequence number big-endian.
+fn notice_key(id: &NoticeId) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(id.sender.as_bytes());
+    key[32..].copy_from_slice(&id.seq.to_be_bytes());
+    key
+}
+
+fn notice_of_key(key: &[u8]) -> Option<NoticeId> {
+    let sender: [u8; 32] = key.get(..32)?.try_into().ok()?;
+    let seq: [u8; 8] = key.get(32..40)?.try_into().ok()?;
+    (key.len() == 40).then(|| NoticeId { sender: NodeId(sender), seq: u64::from_be_bytes(seq) })
+}
+
+/// Indexes leaves `first..` in a write transaction (the one that appends them).
+fn index(tx: &redb::WriteTransaction, first: u64, leaves: &[Vec<u8>]) -> Result<()> {
+    let mut about = tx.open_multimap_table(ABOUT)?;
+    let mut threads = tx.open_multimap_table(THREADS)?;
+    let mut received = tx.open_table(RECEIVED)?;
+    for (i, leaf) in leaves.iter().enumerate() {
+        let at = first + i as u64;
+        let keys = index_keys(leaf);
+        let Some(notice) = keys.notice else { continue };
+        let key = notice_key(&notice);
+        about.insert(key.as_slice(), at)?;
+        if let Some(thread) = keys.thread {
+            threads.insert(notice_key(&thread).as_slice(), key.as_slice())?;
+        }
+        if keys.received {
+            received.insert(at, key.as_slice())?;
+        }
+    }
+    tx.open_table(META)?.insert("indexed", first + leaves.len() as u64)?;
+    Ok(())
+}
 
 /// Leaves to append, from the given index on.
 pub type Batch = (u64, Vec<Vec<u8>>);
@@ -50,6 +101,52 @@ fn current(slot: &Slot) -> Result<Arc<Database>> {
     })
 }
 
+fn unreadable(e: impl std::fmt::Display) -> HistoryError {
+    HistoryError(e.to_string())
+}
+
+impl History for Reader {
+    fn about(&self, notice: &NoticeId) -> Result<Vec<Vec<u8>>, HistoryError> {
+        let db = current(&self.0).map_err(unreadable)?;
+        let tx = db.begin_read().map_err(unreadable)?;
+        let about = tx.open_multimap_table(ABOUT).map_err(unreadable)?;
+        let log = tx.open_table(LOG).map_err(unreadable)?;
+        let mut leaves = Vec::new();
+        for at in about.get(notice_key(notice).as_slice()).map_err(unreadable)? {
+            let at = at.map_err(unreadable)?.value();
+            let leaf = log.get(at).map_err(unreadable)?.ok_or_else(|| {
+                HistoryError(format!("the index names log entry {at}, which the store lacks"))
+            })?;
+            leaves.push(leaf.value().to_vec());
+        }
+        Ok(leaves)
+    }
+
+    fn thread(&self, thread: &NoticeId) -> Result<Vec<NoticeId>, HistoryError> {
+        let db = current(&self.0).map_err(unreadable)?;
+        let tx = db.begin_read().map_err(unreadable)?;
+        let threads = tx.open_multimap_table(THREADS).map_err(unreadable)?;
+        let mut ids = Vec::new();
+        for key in threads.get(notice_key(thread).as_slice()).map_err(unreadable)? {
+            let key = key.map_err(unreadable)?;
+            ids.extend(notice_of_key(key.value()));
+        }
+        Ok(ids)
+    }
+
+    fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError> {
+        let db = current(&self.0).map_err(unreadable)?;
+        let tx = db.begin_read().map_err(unreadable)?;
+        let received = tx.open_table(RECEIVED).map_err(unreadable)?;
+        let mut page = Vec::new();
+        for item in received.range(..before.unwrap_or(u64::MAX)).map_err(unreadable)?.rev().take(limit) {
+            let (at, key) = item.map_err(unreadable)?;
+            page.extend(notice_of_key(key.value()).map(|id| (at.value(), id)));
+        }
+        Ok(page)
+    }
+}
+
 impl Reader {
     /// Every durable leaf, in order.
     pub fn leaves(&self) -> Result<Vec<Vec<u8>>> {
@@ -69,13 +166,17 @@ impl Store {
     pub fn open(path: &Path) -> Result<(Store, Vec<Vec<u8>>)> {
         create_private(path)?;
         let db = Database::create(path).with_context(|| format!("opening the store {}", path.display()))?;
-        {
-            let tx = db.begin_write()?;
-            tx.open_table(LOG)?;
-            tx.commit()?;
-        }
         let leaves = all_leaves(&db)?;
         let len = leaves.len() as u64;
+        {
+            // Creates the tables, and completes an index that lags the leaves.
+            let tx = db.begin_write()?;
+            tx.open_table(LOG)?;
+            let indexed = tx.open_table(META)?.get("indexed")?.map_or(0, |v| v.value()).min(len);
+            let first = usize::try_from(indexed).unwrap_or(usize::MAX).min(leaves.len());
+            index(&tx, indexed, &leaves[first..])?;
+            tx.commit()?;
+        }
         let slot = Arc::new(Mutex::new(Some(Arc::new(db))));
         Ok((Store { slot, path: path.to_path_buf(), len }, leaves))
     }
@@ -108,6 +209,7 @@ impl Store {
                 table.insert(first_index + i as u64, leaf.as_slice())?;
             }
         }
+        index(&tx, first_index, leaves)?;
         tx.commit()?;
         self.len += leaves.len() as u64;
         Ok(())
@@ -324,5 +426,75 @@ mod tests {
         let missing = dir.path().join("none.redb");
         assert!(read_leaves(&missing).is_err());
         assert!(!missing.exists());
+    }
+
+    /// The store's index answers as the history in memory does (the model), for a real log
+    /// written in two batches, and an index dropped from a store is rebuilt when it opens.
+    #[test]
+    fn the_index_agrees_with_the_model_and_is_rebuilt() {
+        use hotline_proto::testing::desk::deliver;
+        use hotline_proto::testing::fixtures::{en, id, party, roster, s1_incident};
+        use hotline_proto::testing::Pair;
+        use hotline_proto::{Body, Disposition, Draft, Precedence, Role};
+
+        let t0 = 1_800_000_000_000;
+        let mut pair = Pair::new(party(0), party(1), roster(2, hotline_proto::Policy::default()), t0);
+        let mut ids = Vec::new();
+        for k in 0..3u64 {
+            let draft = Draft {
+                precedence: Precedence::Routine,
+                to: vec![(id(party(1)), Role::Action)],
+                thread: ids.first().copied(),
+                in_reply_to: ids.first().copied(),
+                body: if k == 0 { Body::Incident(s1_incident()) } else { Body::Reply(en("more")) },
+            };
+            ids.push(pair.a.node.send_notice(t0 + k, draft).unwrap());
+            pair.a.sync();
+            deliver(&mut pair.a, &mut pair.b, t0 + k);
+            pair.b.sync();
+            deliver(&mut pair.b, &mut pair.a, t0 + k);
+            pair.a.sync();
+        }
+        pair.b.node.acknowledge(t0 + 10, ids[0], "watch", Disposition::Understood, vec![]).unwrap();
+        pair.b.sync();
+        let model = pair.b.history.lock().unwrap().clone();
+        let leaves = pair.b.disk.clone();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let (mut store, _) = Store::open(&path).unwrap();
+        let half = leaves.len() / 2;
+        store.append(0, &leaves[..half]).unwrap();
+        store.append(half as u64, &leaves[half..]).unwrap();
+        let same = |reader: &Reader| {
+            for n in &ids {
+                assert_eq!(reader.about(n).unwrap(), model.about(n).unwrap(), "about {n}");
+                assert!(!reader.about(n).unwrap().is_empty());
+            }
+            let mut thread = reader.thread(&ids[0]).unwrap();
+            thread.sort();
+            let mut expected = model.thread(&ids[0]).unwrap();
+            expected.sort();
+            assert_eq!(thread, expected);
+            assert_eq!(thread.len(), 3);
+            assert_eq!(reader.received(None, 10).unwrap(), model.received(None, 10).unwrap());
+            assert_eq!(reader.received(None, 2).unwrap().len(), 2);
+            let newest = reader.received(None, 1).unwrap()[0].0;
+            assert_eq!(reader.received(Some(newest), 10).unwrap(), model.received(Some(newest), 10).unwrap());
+        };
+        same(&store.reader());
+        drop(store);
+        // A store written before the index existed: its index tables are gone.
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.delete_multimap_table(ABOUT).unwrap();
+            tx.delete_multimap_table(THREADS).unwrap();
+            tx.delete_table(RECEIVED).unwrap();
+            tx.delete_table(META).unwrap();
+            tx.commit().unwrap();
+        }
+        let (store, _) = Store::open(&path).unwrap();
+        same(&store.reader());
     }
 }

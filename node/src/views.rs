@@ -1,7 +1,9 @@
 //! What operators see: the core's state and events as the operator API's types
 //! ([`crate::api`]), with names instead of keys.
 
-use hotline_proto::{Body, DeadlineKind, Direction, Node, Notice, NoticeId, Roster};
+use hotline_proto::{
+    Body, DeadlineKind, Direction, HistoryError, Node, Notice, NoticeId, NoticeView, Roster,
+};
 use hotline_proto::{ClockSkew, DeadlineMissed, LinkDown, SequenceGap};
 
 use crate::api::{
@@ -32,10 +34,14 @@ fn id(roster: &Roster, id: &NoticeId) -> String {
 }
 
 /// One notice with what this node knows of its delivery.
-pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Option<NoticeInfo> {
-    let roster = node.roster();
-    let view = node.view(nid)?;
-    let n = view.notice;
+pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Result<Option<NoticeInfo>, HistoryError> {
+    Ok(node.view(nid)?.map(|view| info(node.roster(), view, now)))
+}
+
+/// What an operator is shown of a notice.
+fn info(roster: &Roster, view: NoticeView, now: u64) -> NoticeInfo {
+    let n = &view.notice;
+    let nid = &n.id();
     let direction = match view.direction {
         Direction::Sent { parties } => DirectionInfo::Sent {
             parties: parties
@@ -57,7 +63,7 @@ pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Option<NoticeInfo> {
             ack_left_ms: view.ack.left_ms(now),
         },
     };
-    Some(NoticeInfo {
+    NoticeInfo {
         id: id(roster, nid),
         thread: id(roster, &n.thread_id()),
         in_reply_to: n.in_reply_to.map(|r| id(roster, &r)),
@@ -73,32 +79,46 @@ pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Option<NoticeInfo> {
         hash: view.hash.to_hex(),
         body: n.body.clone(),
         direction,
-    })
+    }
 }
 
-/// The inbox: received notices, those awaiting this node's acknowledgement first (soonest
-/// deadline first), then the rest, newest first.
-pub fn inbox(node: &Node, now: u64) -> Inbox {
+/// How many notices the inbox lists besides those awaiting acknowledgement, unless asked.
+pub const INBOX_LIMIT: usize = 100;
+
+/// The inbox: every received notice awaiting this node's acknowledgement (open work, soonest
+/// deadline first), then the `limit` newest of the rest. The cost is the answer's.
+pub fn inbox(node: &Node, now: u64, limit: usize) -> Result<Inbox, HistoryError> {
+    let me = node.id();
     let mut awaiting_ack = Vec::new();
-    let mut other = Vec::new();
     for (n, acked) in node.received() {
-        let Some(v) = notice(node, &n.id(), now) else { continue };
-        if n.needs_ack_from(&node.id()) && !acked {
-            awaiting_ack.push(v);
-        } else {
-            other.push(v);
+        if n.needs_ack_from(&me) && !acked {
+            awaiting_ack.extend(notice(node, &n.id(), now)?);
         }
     }
     awaiting_ack.sort_by_key(|v| v.ack_due_ms);
-    other.sort_by_key(|v| std::cmp::Reverse(v.logged_ms));
-    Inbox { awaiting_ack, other }
+    let awaiting: std::collections::BTreeSet<String> = awaiting_ack.iter().map(|v| v.id.clone()).collect();
+    let mut other = Vec::new();
+    // One more than asked, to say whether there are more; those awaiting are skipped.
+    let page = node.received_page(None, limit.saturating_add(awaiting.len()).saturating_add(1))?;
+    for nid in page {
+        if let Some(v) = notice(node, &nid, now)? {
+            if !awaiting.contains(&v.id) {
+                other.push(v);
+            }
+        }
+    }
+    let more = other.len() > limit;
+    other.truncate(limit);
+    Ok(Inbox { awaiting_ack, other, more })
 }
 
 /// A whole thread, in reading order.
-pub fn thread(node: &Node, of: &NoticeId, now: u64) -> Option<Thread> {
-    let thread_id = node.view(of)?.notice.thread_id();
-    let notices = node.thread(thread_id).iter().filter_map(|n| notice(node, &n.id(), now)).collect();
-    Some(Thread { thread: id(node.roster(), &thread_id), notices })
+pub fn thread(node: &Node, of: &NoticeId, now: u64) -> Result<Option<Thread>, HistoryError> {
+    let Some(view) = node.view(of)? else { return Ok(None) };
+    let thread_id = view.notice.thread_id();
+    let roster = node.roster();
+    let notices = node.thread(thread_id)?.into_iter().map(|v| info(roster, v, now)).collect();
+    Ok(Some(Thread { thread: id(roster, &thread_id), notices }))
 }
 
 /// Links, pending receipts and acknowledgements, next deadlines.
@@ -123,7 +143,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
         .awaiting()
         .iter()
         .filter_map(|(nid, party, what)| {
-            let view = node.view(nid)?;
+            let view = node.view(nid).ok()??;
             let deadline = match what {
                 DeadlineKind::Receipt => view.receipt,
                 DeadlineKind::Ack => view.ack,
@@ -214,5 +234,6 @@ pub fn event(roster: &Roster, e: &hotline_proto::Event) -> Event {
         Core::LogConflict { peer, cosigned_size, size } => {
             Event::LogConflict { peer: n(peer), cosigned_size: *cosigned_size, size: *size }
         }
+        Core::HistoryUnavailable { detail } => Event::StoreUnreadable { detail: detail.clone() },
     }
 }

@@ -122,6 +122,9 @@ pub enum CommandError {
     /// The notice was already acknowledged by this node.
     #[error("notice {0} was already acknowledged")]
     AlreadyAcknowledged(String),
+    /// The store's history, which the command needed, could not be read; nothing was done.
+    #[error("{0}; nothing was done: try again")]
+    History(#[from] crate::history::HistoryError),
 }
 
 /// Why a sequence of log entries does not verify (restore or audit).

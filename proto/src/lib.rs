@@ -25,6 +25,7 @@ pub mod crypto;
 mod deadline;
 mod error;
 pub mod hex;
+mod history;
 mod ids;
 mod incident;
 pub mod limits;
@@ -43,6 +44,7 @@ mod text;
 pub use clock::{check_peer_time, future_limit_ms, TIME_FLOOR_MS};
 pub use deadline::{Deadline, DeadlineKind, Outcome};
 pub use error::{CommandError, ErrorCode, LogError, Rejection, StartError};
+pub use history::{index_keys, History, HistoryError, IndexKeys, MemHistory, SharedHistory};
 pub use ids::{Hash32, NodeId, NoticeId, Sig64};
 pub use incident::{
     check_attachments, Attachment, Completeness, Domain, FailureMode, HumanControl, HumanRole, Incident,

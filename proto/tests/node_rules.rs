@@ -682,3 +682,85 @@ fn a_network_of_256_members() {
     roster.members.push(member(&"m256".to_string()));
     assert!(roster.check().is_err());
 }
+
+/// Spec §6.11: a notice whose work closed is forgotten once every entry about it is durable, and
+/// everything a peer or an officer can still ask of it is answered from the history: a late
+/// duplicate gets the original receipt, a duplicate acknowledgement the original receipt of it,
+/// the thread can be replied to and read, the inbox lists it, and a restart holds none of it.
+#[test]
+fn closed_work_is_forgotten_and_read_back_from_the_history() {
+    let (mut a, mut b) = start_pair();
+    let id = a.node.send_notice(T0, reply_draft(b.id(), Precedence::Immediate)).unwrap();
+    a.sync();
+    let notice = a.transmits().remove(0);
+    b.node.handle_frame(T0 + 10, a.id(), &notice.frame).unwrap();
+    assert_eq!(b.node.notice_ids(), [id], "forgotten before its entries were durable");
+    b.sync();
+    let receipt = b.transmits();
+    deliver_frames(&receipt, &mut a, b.id(), T0 + 20);
+    a.sync();
+    assert_eq!(a.node.notice_ids(), [id], "an acknowledgement is still owed: the work is open");
+    b.node.acknowledge(T0 + 30, id, "bravo watch", Disposition::Understood, vec![]).unwrap();
+    b.sync();
+    let ack = b.transmits();
+    assert_eq!(kinds(&ack), ["ack"]);
+    deliver_frames(&ack, &mut a, b.id(), T0 + 40);
+    a.sync();
+    let ack_receipt = a.transmits();
+    assert_eq!(kinds(&ack_receipt), ["receipt"]);
+    deliver_frames(&ack_receipt, &mut b, a.id(), T0 + 50);
+    b.sync();
+    a.events();
+    b.events();
+    assert!(a.node.notice_ids().is_empty(), "the sender still holds a closed notice");
+    assert!(b.node.notice_ids().is_empty(), "the receiver still holds a closed notice");
+    assert_eq!(b.node.received().count(), 0);
+
+    // A late duplicate of the notice: the original receipt, nothing logged, nothing shown.
+    let entries = b.disk.len();
+    b.node.handle_frame(T0 + 60, a.id(), &notice.frame).unwrap();
+    b.sync();
+    assert_eq!(b.transmits(), receipt, "a different answer to a late duplicate");
+    assert!(b.events().is_empty());
+    assert_eq!(b.disk.len(), entries);
+    // A duplicate acknowledgement: the original receipt of it.
+    let entries = a.disk.len();
+    deliver_frames(&ack, &mut a, b.id(), T0 + 70);
+    a.sync();
+    assert_eq!(a.transmits(), ack_receipt, "a different receipt for a duplicate acknowledgement");
+    assert_eq!(a.disk.len(), entries);
+    // The officer's questions.
+    assert_eq!(
+        b.node.acknowledge(T0 + 80, id, "bravo watch", Disposition::Understood, vec![]),
+        Err(CommandError::AlreadyAcknowledged(format!("alpha/{}", id.seq)))
+    );
+    let view = a.node.view(&id).unwrap().expect("the sender's view of a forgotten notice");
+    assert!(matches!(&view.direction, hotline_proto::Direction::Sent { parties }
+        if parties.iter().all(|p| p.receipt_ms.is_some() && p.ack_ms.is_some())));
+    let view = b.node.view(&id).unwrap().expect("the receiver's view of a forgotten notice");
+    assert!(matches!(view.direction, hotline_proto::Direction::Received { acked: true, .. }));
+    assert_eq!(b.node.received_page(None, 10).unwrap(), [id]);
+    assert!(b.node.received_page(Some(0), 10).unwrap().is_empty());
+    let reply = Draft {
+        thread: Some(id),
+        in_reply_to: Some(id),
+        body: Body::Reply(en("noted")),
+        ..reply_draft(a.id(), Precedence::Routine)
+    };
+    let reply = b.node.send_notice(T0 + 90, reply).expect("a reply in a forgotten thread");
+    b.sync();
+    let thread: Vec<NoticeId> = b.node.thread(id).unwrap().iter().map(|v| v.notice.id()).collect();
+    assert_eq!(thread, [id, reply]);
+    // A restart rebuilds the working set: the open reply only.
+    b.restart(T0 + 100);
+    b.sync();
+    assert_eq!(b.node.notice_ids(), [reply]);
+    assert_eq!(b.node.thread(id).unwrap().len(), 2);
+}
+
+fn deliver_frames(frames: &[Transmit], to: &mut Desk, from: NodeId, now: u64) {
+    let target = to.id();
+    for t in frames.iter().filter(|t| t.to == target) {
+        to.node.handle_frame(now, from, &t.frame).unwrap();
+    }
+}

@@ -13,7 +13,7 @@ use hotline_proto::{Check, VerifiedEntry};
 use hotline_proto::{
     Disposition, Draft, Event, Hash32, LogVerifier, Node, NodeId, NoticeId, Record, Roster, Transmit,
 };
-use hotline_proto::{Message, Now};
+use hotline_proto::{History, Message, Now, SharedHistory};
 
 use crate::fixtures::{self, test_key};
 
@@ -149,6 +149,8 @@ pub struct SimNode {
     pub skew_ms: i64,
     /// Durable leaves.
     pub durable: Vec<Vec<u8>>,
+    /// The same leaves as the node's history: the index the core reads what it forgot from.
+    pub history: SharedHistory,
     /// The durable log, decoded and fully verified.
     pub entries: Vec<VerifiedEntry>,
     verifier: LogVerifier,
@@ -177,6 +179,15 @@ impl SimNode {
     /// Whether the node was down at true time `t` (ms since start).
     pub fn down_at(&self, t: u64) -> bool {
         self.downtime.iter().any(|(start, end)| t >= *start && end.is_none_or(|e| t <= e))
+    }
+
+    /// A leaf reached the disk: it is in the log and in the history's index.
+    fn remember(&mut self, leaf: Vec<u8>) {
+        match self.history.lock() {
+            Ok(mut history) => history.push(leaf.clone()),
+            Err(poisoned) => poisoned.into_inner().push(leaf.clone()),
+        }
+        self.durable.push(leaf);
     }
 }
 
@@ -232,6 +243,7 @@ impl Sim {
                 node: None,
                 skew_ms,
                 durable: Vec::new(),
+                history: SharedHistory::default(),
                 entries: Vec::new(),
                 verifier: LogVerifier::new(roster.clone(), id, Check::Full),
                 in_flight: VecDeque::new(),
@@ -314,7 +326,8 @@ impl Sim {
     fn boot(&mut self, i: usize) {
         let local = self.reading(i);
         let n = &self.nodes[i];
-        match Node::restore(n.key.clone(), self.roster.clone(), n.durable.iter(), local) {
+        let history: Box<dyn History> = Box::new(n.history.clone());
+        match Node::restore_with(n.key.clone(), self.roster.clone(), n.durable.iter(), Some(history), local) {
             Ok(mut node) => {
                 if let Some(hook) = self.config.on_boot {
                     hook(&mut node);
@@ -548,10 +561,21 @@ impl Sim {
         let me = node.id();
         let policy = &self.roster.policy;
         let shown = &self.nodes[i].shown;
-        let unseen: Vec<(NoticeId, Option<u64>)> = node
-            .received()
-            .filter(|(n, _)| !shown.contains_key(&n.id()))
-            .map(|(n, acked)| {
+        // Every notice received, the forgotten ones (closed work) from the history.
+        let received = match node.received_page(None, usize::MAX) {
+            Ok(ids) => ids,
+            Err(e) => {
+                let what = format!("{} cannot read its history: {e}", self.nodes[i].name);
+                return self.fail(what);
+            }
+        };
+        let unseen: Vec<(NoticeId, Option<u64>)> = received
+            .into_iter()
+            .filter(|id| !shown.contains_key(id))
+            .filter_map(|id| node.view(&id).ok().flatten())
+            .map(|v| {
+                let acked = matches!(v.direction, hotline_proto::Direction::Received { acked: true, .. });
+                let n = &v.notice;
                 let due = (n.needs_ack_from(&me) && !acked)
                     .then(|| hotline_proto::Deadline::ack(policy, n).due_ms());
                 (n.id(), due)
@@ -579,7 +603,7 @@ impl Sim {
                         *count += 1;
                         if *count > 1 {
                             let what = format!("{} accepted the same {:?} twice", n.name, opened.message);
-                            n.durable.push(leaf);
+                            n.remember(leaf);
                             n.entries.push(verified);
                             return self.fail(what);
                         }
@@ -594,7 +618,7 @@ impl Sim {
                 n.cosigned.insert((*log, checkpoint.size, checkpoint.root));
             }
             n.tree.push(verified.leaf_hash);
-            n.durable.push(leaf);
+            n.remember(leaf);
             n.entries.push(verified);
         }
     }

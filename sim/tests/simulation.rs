@@ -331,7 +331,7 @@ fn s1_maritime_misidentification() {
         sim.nodes[i]
             .node
             .as_ref()
-            .map(|n| n.thread(id).iter().map(|n| n.kind()).collect())
+            .map(|n| n.thread(id).expect("the history reads").iter().map(|v| v.notice.kind()).collect())
             .unwrap_or_default()
     };
     assert_eq!(kinds(ALPHA), [NoticeKind::Initial, NoticeKind::Reply, NoticeKind::Final]);
@@ -468,7 +468,7 @@ fn s4_a_report_that_grows() {
         let order: Vec<NoticeId> = sim.nodes[i]
             .node
             .as_ref()
-            .map(|n| n.thread(thread).iter().map(|n| n.id()).collect())
+            .map(|n| n.thread(thread).expect("the history reads").iter().map(|v| v.notice.id()).collect())
             .unwrap_or_default();
         assert_eq!(order, ids, "{} reads the thread out of order", sim.nodes[i].name);
     }

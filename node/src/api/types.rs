@@ -50,7 +50,12 @@ pub enum Request {
         note: Texts,
     },
     /// Received notices, those awaiting acknowledgement first ([`Inbox`]).
-    Inbox {},
+    Inbox {
+        /// How many of the notices not awaiting acknowledgement to list, newest first (default
+        /// [`crate::views::INBOX_LIMIT`]); every notice awaiting acknowledgement is listed.
+        #[serde(default)]
+        limit: Option<usize>,
+    },
     /// The thread of a notice, with receipts and acknowledgements ([`Thread`]).
     Show {
         /// `sender/seq`.
@@ -192,8 +197,11 @@ pub struct NoticeInfo {
 pub struct Inbox {
     /// Awaiting this node's acknowledgement, soonest deadline first.
     pub awaiting_ack: Vec<NoticeInfo>,
-    /// The rest, newest first.
+    /// The rest, newest first, as many as asked.
     pub other: Vec<NoticeInfo>,
+    /// Whether older notices exist beyond `other` (ask with a larger limit).
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// The answer to `show`: a whole thread, in reading order.
@@ -430,6 +438,12 @@ pub enum Event {
     },
     /// The store writes again: the node works normally.
     StoreRecovered,
+    /// The store's history could not be read to handle a frame about an old notice: the frame
+    /// was set aside as if lost, and its sender sends it again.
+    StoreUnreadable {
+        /// The error.
+        detail: String,
+    },
     /// This watcher fell behind and missed events: re-read the inbox and status.
     Lagged {
         /// How many.

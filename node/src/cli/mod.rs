@@ -66,8 +66,15 @@ pub enum Command {
     /// Coded messages from the network's codebook.
     #[command(subcommand)]
     Codebook(CodebookCommand),
-    /// Received notices: awaiting acknowledgement first, with time left.
-    Inbox(JsonFlag),
+    /// Received notices: every one awaiting acknowledgement first, with time left, then the newest
+    /// of the rest.
+    Inbox {
+        /// How many notices not awaiting acknowledgement to list, newest first.
+        #[arg(long, default_value_t = crate::views::INBOX_LIMIT)]
+        limit: usize,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// A notice's whole thread, with each party's receipt and acknowledgement times.
     Show {
         /// The notice (sender/number, e.g. alpha/3).
@@ -394,7 +401,9 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 json.json,
             )
         }
-        Command::Inbox(json) => read::<Inbox>(&home, &Request::Inbox {}, json.json, print_inbox),
+        Command::Inbox { limit, json } => {
+            read::<Inbox>(&home, &Request::Inbox { limit: Some(limit) }, json.json, print_inbox)
+        }
         Command::Show { id, json } => {
             read::<Thread>(&home, &Request::Show { notice: id }, json.json, print_thread)
         }

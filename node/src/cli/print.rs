@@ -71,6 +71,9 @@ pub(super) fn print_inbox(inbox: &Inbox) {
             let acked = matches!(n.direction, DirectionInfo::Received { acked: true, .. });
             line(n, if acked { "acknowledged" } else { "information" });
         }
+        if inbox.more {
+            println!("  … older notices not shown (--limit N shows more)");
+        }
     }
 }
 
@@ -195,6 +198,9 @@ pub fn describe(e: &Event) -> String {
             "THE STORE CANNOT WRITE: {detail}. New notices are refused and nothing is accepted until it can; free disk space (the node retries by itself)"
         ),
         Event::StoreRecovered => "the store writes again; the node works normally".to_string(),
+        Event::StoreUnreadable { detail } => format!(
+            "THE STORE COULD NOT BE READ: {detail}. A frame about an old notice was set aside (its sender sends it again); check the disk"
+        ),
         Event::Equivocation { peer, notice } => format!("EQUIVOCATION by {peer} on {notice}"),
         Event::LogConflict { peer, cosigned_size, size } => format!(
             "LOG CONFLICT: {peer} presented a checkpoint of {size} entries contradicting the one of {cosigned_size} this node co-signed"

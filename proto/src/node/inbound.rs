@@ -37,6 +37,20 @@ impl Node {
             )),
             Ok(opened) => {
                 self.heard_from(now, from);
+                // A notice that closed was forgotten; a frame about it (a late duplicate, an
+                // acknowledgement after the deadline) brings it back from the history first.
+                let about = match &opened.message {
+                    Message::Notice(n) => Some(n.id()),
+                    Message::Receipt(r) => Some(r.notice),
+                    Message::Ack(a) => Some(a.notice),
+                    Message::Checkpoint(_) | Message::Cosignature(_) | Message::Heartbeat(_) => None,
+                };
+                if let Some(Err(e)) = about.map(|id| self.recall(&id)) {
+                    // Not handled: as if the frame were lost, the peer sends it again.
+                    let after = self.log_len;
+                    self.outputs.event(after, Event::HistoryUnavailable { detail: e.0 });
+                    return Ok(());
+                }
                 match &opened.message {
                     Message::Notice(n) => self.on_notice(now, from, &opened, n),
                     Message::Receipt(r) => self.on_receipt(now, from, &opened, r),
@@ -54,6 +68,7 @@ impl Node {
                 self.record_rejection(now, from, bytes, rejection);
             }
         }
+        self.forget_closed();
         result
     }
 
@@ -155,9 +170,9 @@ impl Node {
                 Ok(())
             }
             Kind::Ack => {
-                let own =
-                    self.own_acks.get(&r.of.hash).filter(|a| a.notice == r.notice).ok_or_else(unknown)?;
-                if own.to != from {
+                let incoming = self.incoming.get(&r.notice).ok_or_else(unknown)?;
+                let own = incoming.own_ack.as_ref().filter(|a| a.hash == r.of.hash).ok_or_else(unknown)?;
+                if incoming.notice.sender != from {
                     return Err(Rejection::new(
                         ErrorCode::WrongParty,
                         "receipt for an ack from a node it was not sent to",
@@ -192,7 +207,7 @@ impl Node {
             .ok_or_else(|| Rejection::new(ErrorCode::WrongParty, "ack from a node that was not addressed"))?;
         match status.ack_hash {
             Some(hash) if hash == opened.hash => {
-                if let Some(receipt) = self.ack_receipts.get(&hash).cloned() {
+                if let Some(receipt) = status.ack_receipt.clone() {
                     let after = self.log_len;
                     self.outputs.transmit(after, Transmit { to: from, precedence, frame: receipt });
                 }

@@ -19,6 +19,7 @@ use crate::deadline::Deadline;
 
 use crate::crypto::leaf_hash;
 use crate::error::{CommandError, StartError};
+use crate::history::{History, HistoryError};
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{
     seal_entry, verify_leaf_signatures, Check, ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry,
@@ -38,7 +39,7 @@ use clocks::Clocks;
 pub use clocks::Now;
 use outputs::Outputs;
 pub use outputs::{PersistBatch, Transmit};
-use state::{Incoming, Outgoing, OwnAck, Peer};
+use state::{Incoming, Outgoing, Peer, Work};
 use timers::{Timer, Timers};
 
 /// What the operator asks to send.
@@ -116,6 +117,13 @@ pub enum Event {
         party: NodeId,
         /// When it falls.
         deadline_ms: u64,
+    },
+    /// The store's history could not be read to handle a frame about a notice this node had
+    /// forgotten (its work closed); the frame was dropped as if lost, and its sender sends it
+    /// again.
+    HistoryUnavailable {
+        /// What failed.
+        detail: String,
     },
     /// A deadline was missed; the miss is in the log (the same facts as its record).
     DeadlineMissed(DeadlineMissed),
@@ -203,9 +211,9 @@ pub enum Direction {
 
 /// A notice as an operator sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NoticeView<'a> {
+pub struct NoticeView {
     /// The notice.
-    pub notice: &'a Notice,
+    pub notice: Notice,
     /// Its message hash.
     pub hash: Hash32,
     /// When this node logged it (sent or accepted).
@@ -283,9 +291,10 @@ pub struct Node {
     peers: BTreeMap<NodeId, Peer>,
     outgoing: BTreeMap<NoticeId, Outgoing>,
     incoming: BTreeMap<NoticeId, Incoming>,
-    own_acks: BTreeMap<Hash32, OwnAck>,
-    /// Receipts this node issued for acks it accepted, by ack hash (to answer duplicates).
-    ack_receipts: BTreeMap<Hash32, Vec<u8>>,
+    /// Notices whose work closed, to be forgotten once every entry about them is durable.
+    closing: Vec<NoticeId>,
+    /// Where forgotten notices are read back from; without one, nothing is forgotten.
+    history: Option<Box<dyn History>>,
     /// Message hashes of conflicting notices already recorded as equivocation evidence.
     equivocations: BTreeSet<Hash32>,
     // Outside the log.
@@ -325,6 +334,23 @@ impl Node {
         I: IntoIterator<Item = L>,
         L: AsRef<[u8]>,
     {
+        Node::restore_with(key, roster, leaves, None, now)
+    }
+
+    /// [`Node::restore`] with the store's [`History`] of the same leaves: the node then keeps in
+    /// memory only the notices with open work (spec §6.11) — during the restore too — and reads
+    /// the others back from `history` when it needs them.
+    pub fn restore_with<I, L>(
+        key: impl Signer + 'static,
+        roster: Roster,
+        leaves: I,
+        history: Option<Box<dyn History>>,
+        now: impl Into<Now>,
+    ) -> Result<Node, StartError>
+    where
+        I: IntoIterator<Item = L>,
+        L: AsRef<[u8]>,
+    {
         roster.check().map_err(StartError::Roster)?;
         let id = key.public_key();
         let key: Box<dyn Signer> = Box::new(key);
@@ -353,8 +379,8 @@ impl Node {
             peers,
             outgoing: BTreeMap::new(),
             incoming: BTreeMap::new(),
-            own_acks: BTreeMap::new(),
-            ack_receipts: BTreeMap::new(),
+            closing: Vec::new(),
+            history,
             equivocations: BTreeSet::new(),
             clocks: Clocks::default(),
             now,
@@ -378,6 +404,9 @@ impl Node {
             node.tree.push(verified.leaf_hash);
             node.last_time = verified.entry.time_ms;
             tail.push(leaf);
+            // Every restored entry is durable already: closed work is forgotten as it closes.
+            node.durable = node.log_len;
+            node.forget_closed();
         }
         for leaf in &tail {
             verify_leaf_signatures(&node.roster, &node.network, &node.id, leaf.as_ref())
@@ -387,6 +416,66 @@ impl Node {
         node.outputs.release(node.durable);
         node.start(now);
         Ok(node)
+    }
+
+    /// Attaches the store's [`History`] of this node's durable log, from now on (see
+    /// [`Node::restore_with`]).
+    pub fn set_history(&mut self, history: Box<dyn History>) {
+        self.history = Some(history);
+        self.closing = self.outgoing.iter().filter(|(_, o)| o.closed()).map(|(id, _)| *id).collect();
+        self.closing.extend(self.incoming.iter().filter(|(_, i)| i.closed()).map(|(id, _)| *id));
+        self.forget_closed();
+    }
+
+    /// Forgets the notices whose work closed and whose every entry is durable (so that the
+    /// history holds them all). Without a history, nothing is forgotten.
+    fn forget_closed(&mut self) {
+        if self.history.is_none() {
+            self.closing.clear();
+            return;
+        }
+        let durable = self.durable;
+        let mut waiting = Vec::new();
+        for id in std::mem::take(&mut self.closing) {
+            let state = if id.sender == self.id {
+                self.outgoing.get(&id).map(|o| (o.closed(), o.last_entry))
+            } else {
+                self.incoming.get(&id).map(|i| (i.closed(), i.last_entry))
+            };
+            match state {
+                Some((true, last)) if last < durable => {
+                    self.outgoing.remove(&id);
+                    self.incoming.remove(&id);
+                }
+                Some((true, _)) => waiting.push(id),
+                _ => {}
+            }
+        }
+        waiting.sort();
+        waiting.dedup();
+        self.closing = waiting;
+    }
+
+    /// Brings a forgotten notice back into the working set from the history, to handle an
+    /// input about it (a late duplicate, an acknowledgement of a closed notice). It is forgotten
+    /// again once the input is handled. Returns whether the notice is known.
+    pub(super) fn recall(&mut self, id: &NoticeId) -> Result<bool, HistoryError> {
+        if self.outgoing.contains_key(id) || self.incoming.contains_key(id) {
+            return Ok(true);
+        }
+        let Some(history) = self.history.as_ref() else { return Ok(false) };
+        let leaves = history.about(id)?;
+        match Work::fold(&self.id, &leaves) {
+            Some(Work::Out(o)) => {
+                self.outgoing.insert(*id, o);
+            }
+            Some(Work::In(i)) => {
+                self.incoming.insert(*id, i);
+            }
+            None => return Ok(false),
+        }
+        self.closing.push(*id);
+        Ok(true)
     }
 
     fn start(&mut self, reading: Now) {
@@ -515,6 +604,7 @@ impl Node {
         let handed_out = self.log_len - self.unpersisted.len() as u64;
         self.durable = self.durable.max(len.min(handed_out));
         self.outputs.release(self.durable);
+        self.forget_closed();
     }
 
     /// The next frame to send, most urgent first.
@@ -542,14 +632,12 @@ impl Node {
         // The notice answered must be known; the thread must be known at least through one of
         // its notices (an update may arrive before the initial report it updates).
         if let Some(reference) = &draft.in_reply_to {
-            if !self.knows(reference) {
+            if !self.knows(reference)? {
                 return Err(CommandError::UnknownNotice(self.roster.notice_name(reference)));
             }
         }
         if let Some(thread) = &draft.thread {
-            let known =
-                self.outgoing.values().map(|o| &o.notice).chain(self.incoming.values().map(|i| &i.notice));
-            if !self.knows(thread) && !known.into_iter().any(|n| n.thread.as_ref() == Some(thread)) {
+            if !self.knows(thread)? && !self.knows_thread(thread)? {
                 return Err(CommandError::UnknownNotice(self.roster.notice_name(thread)));
             }
         }
@@ -577,8 +665,28 @@ impl Node {
         Ok(self.send_checked(now, &notice))
     }
 
-    fn knows(&self, id: &NoticeId) -> bool {
-        self.outgoing.contains_key(id) || self.incoming.contains_key(id)
+    fn knows(&self, id: &NoticeId) -> Result<bool, HistoryError> {
+        if self.outgoing.contains_key(id) || self.incoming.contains_key(id) {
+            return Ok(true);
+        }
+        match self.history.as_ref() {
+            Some(history) => Ok(!history.about(id)?.is_empty()),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether a notice of the thread is known (an update may arrive before the initial report
+    /// it updates).
+    fn knows_thread(&self, thread: &NoticeId) -> Result<bool, HistoryError> {
+        let mut known =
+            self.outgoing.values().map(|o| &o.notice).chain(self.incoming.values().map(|i| &i.notice));
+        if known.any(|n| n.thread.as_ref() == Some(thread)) {
+            return Ok(true);
+        }
+        match self.history.as_ref() {
+            Some(history) => Ok(!history.thread(thread)?.is_empty()),
+            None => Ok(false),
+        }
     }
 
     fn send_checked(&mut self, now: u64, notice: &Notice) -> NoticeId {
@@ -606,6 +714,21 @@ impl Node {
     ) -> Result<(), CommandError> {
         let now = self.read_clocks(now.into()).wall_ms;
         let name = self.roster.notice_name(&notice);
+        self.recall(&notice)?;
+        let result = self.acknowledge_known(now, notice, name, operator, disposition, note);
+        self.forget_closed();
+        result
+    }
+
+    fn acknowledge_known(
+        &mut self,
+        now: u64,
+        notice: NoticeId,
+        name: String,
+        operator: &str,
+        disposition: Disposition,
+        note: Texts,
+    ) -> Result<(), CommandError> {
         let incoming = self.incoming.get(&notice).ok_or_else(|| CommandError::UnknownNotice(name.clone()))?;
         if incoming.acked {
             return Err(CommandError::AlreadyAcknowledged(name));
@@ -669,47 +792,88 @@ impl Node {
 
     // ---- queries ------------------------------------------------------------------------------
 
-    /// Notices received, in the order of their ids.
+    /// Notices received that are in the working set (open work, and what is not yet durable;
+    /// every notice if the node has no history), in the order of their ids, each with whether
+    /// it was acknowledged. [`Node::received_page`] lists the others too.
     pub fn received(&self) -> impl Iterator<Item = (&Notice, bool)> {
         self.incoming.values().map(|i| (&i.notice, i.acked))
     }
 
-    /// What this node knows of a notice it received or sent, for operators.
-    pub fn view(&self, id: &NoticeId) -> Option<NoticeView<'_>> {
+    /// What this node knows of a notice it received or sent, for operators: from the working
+    /// set, or else from the history (an error reading it is an error of the query).
+    pub fn view(&self, id: &NoticeId) -> Result<Option<NoticeView>, HistoryError> {
         if let Some(o) = self.outgoing.get(id) {
-            let parties = o
-                .parties
-                .iter()
-                .map(|(party, s)| PartyView {
-                    party: *party,
-                    role: o.notice.addressee(party).map_or(Role::Info, |a| a.role),
-                    receipt_ms: s.receipt_ms,
-                    ack_ms: s.ack_ms,
-                    receipt_missed: s.receipt_missed,
-                    ack_missed: s.ack_missed,
-                })
-                .collect();
-            return Some(NoticeView {
-                notice: &o.notice,
-                hash: o.hash,
-                logged_ms: o.sent_ms,
-                receipt: Deadline::receipt(self.policy(), &o.notice),
-                ack: Deadline::ack(self.policy(), &o.notice),
-                direction: Direction::Sent { parties },
-            });
+            return Ok(Some(self.view_sent(o)));
         }
-        let i = self.incoming.get(id)?;
-        Some(NoticeView {
-            notice: &i.notice,
+        if let Some(i) = self.incoming.get(id) {
+            return Ok(Some(self.view_received(i)));
+        }
+        let Some(history) = self.history.as_ref() else { return Ok(None) };
+        Ok(match Work::fold(&self.id, &history.about(id)?) {
+            Some(Work::Out(o)) => Some(self.view_sent(&o)),
+            Some(Work::In(i)) => Some(self.view_received(&i)),
+            None => None,
+        })
+    }
+
+    fn view_sent(&self, o: &Outgoing) -> NoticeView {
+        let parties = o
+            .parties
+            .iter()
+            .map(|(party, s)| PartyView {
+                party: *party,
+                role: o.notice.addressee(party).map_or(Role::Info, |a| a.role),
+                receipt_ms: s.receipt_ms,
+                ack_ms: s.ack_ms,
+                receipt_missed: s.receipt_missed,
+                ack_missed: s.ack_missed,
+            })
+            .collect();
+        NoticeView {
+            notice: o.notice.clone(),
+            hash: o.hash,
+            logged_ms: o.sent_ms,
+            receipt: Deadline::receipt(self.policy(), &o.notice),
+            ack: Deadline::ack(self.policy(), &o.notice),
+            direction: Direction::Sent { parties },
+        }
+    }
+
+    fn view_received(&self, i: &Incoming) -> NoticeView {
+        NoticeView {
+            notice: i.notice.clone(),
             hash: i.hash,
             logged_ms: i.received_ms,
             receipt: Deadline::receipt(self.policy(), &i.notice),
             ack: Deadline::ack(self.policy(), &i.notice),
             direction: Direction::Received { needs_ack: i.needs_ack, acked: i.acked, overdue: i.overdue },
-        })
+        }
     }
 
-    /// Ids of every notice this node sent or received, oldest first.
+    /// Notices received, newest first: at most `limit` of those logged before the log index
+    /// `before` (all, if `None`), from the history and the working set together.
+    pub fn received_page(&self, before: Option<u64>, limit: usize) -> Result<Vec<NoticeId>, HistoryError> {
+        let mut page = match self.history.as_ref() {
+            Some(history) => history.received(before, limit)?,
+            None => Vec::new(),
+        };
+        // The working set adds what the history does not hold yet (not durable), or everything
+        // when there is no history.
+        let durable = if self.history.is_some() { self.durable } else { 0 };
+        page.extend(
+            self.incoming
+                .iter()
+                .filter(|(_, i)| i.accepted_at >= durable && before.is_none_or(|b| i.accepted_at < b))
+                .map(|(id, i)| (i.accepted_at, *id)),
+        );
+        page.sort_by(|a, b| b.cmp(a));
+        page.dedup();
+        page.truncate(limit);
+        Ok(page.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// Ids of the notices in the working set (open work, and what is not yet durable; every
+    /// notice if the node has no history), oldest first.
     pub fn notice_ids(&self) -> Vec<NoticeId> {
         let mut ids: Vec<(u64, NoticeId)> = self
             .outgoing
@@ -786,17 +950,28 @@ impl Node {
     }
 
     /// The notices of a thread this node knows, in reading order (creation time, then id): the
-    /// same order on every node, whatever order they arrived in.
-    pub fn thread(&self, thread: NoticeId) -> Vec<&Notice> {
-        let mut notices: Vec<&Notice> = self
+    /// same order on every node, whatever order they arrived in. From the working set and the
+    /// history together; the cost is the thread's, not the log's.
+    pub fn thread(&self, thread: NoticeId) -> Result<Vec<NoticeView>, HistoryError> {
+        let mut ids: BTreeSet<NoticeId> = self
             .outgoing
             .values()
             .map(|o| &o.notice)
             .chain(self.incoming.values().map(|i| &i.notice))
             .filter(|n| n.thread_id() == thread)
+            .map(|n| n.id())
             .collect();
-        notices.sort_by_key(|n| (n.created_ms, n.id()));
-        notices
+        if let Some(history) = self.history.as_ref() {
+            ids.extend(history.thread(&thread)?);
+        }
+        let mut views = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(view) = self.view(id)? {
+                views.push(view);
+            }
+        }
+        views.sort_by_key(|v| (v.notice.created_ms, v.notice.id()));
+        Ok(views)
     }
 
     /// Threads this node started: the thread id, its first notice's addressees, and whether this

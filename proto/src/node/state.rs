@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::deadline::Deadline;
-use crate::ids::{Hash32, NodeId};
+use crate::history::{concerns, decode_leaf};
+use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry, Record, SequenceGap};
-use crate::message::{Kind, Message, Notice, Opened, Role};
+use crate::message::{self, Kind, Message, Notice, Opened, Role};
 use crate::precedence::Precedence;
 
 use super::checkpoints::PeerCheckpoints;
@@ -145,6 +146,8 @@ pub(super) struct PartyStatus {
     pub receipt_ms: Option<u64>,
     pub ack_ms: Option<u64>,
     pub ack_hash: Option<Hash32>,
+    /// The receipt this node issued for the addressee's acknowledgement (to answer duplicates).
+    pub ack_receipt: Option<Vec<u8>>,
     pub receipt_missed: bool,
     pub ack_missed: bool,
 }
@@ -155,6 +158,8 @@ pub(super) struct Outgoing {
     pub hash: Hash32,
     pub sent_ms: u64,
     pub parties: BTreeMap<NodeId, PartyStatus>,
+    /// The index of the latest log entry about it.
+    pub last_entry: u64,
 }
 
 /// A notice this node accepted.
@@ -166,97 +171,245 @@ pub(super) struct Incoming {
     pub needs_ack: bool,
     pub acked: bool,
     pub overdue: bool,
+    /// This node's acknowledgement of it, once sent.
+    pub own_ack: Option<OwnAck>,
+    /// The index of its `accepted` entry.
+    pub accepted_at: u64,
+    /// The index of the latest log entry about it.
+    pub last_entry: u64,
 }
 
 /// An acknowledgement this node sent.
 pub(super) struct OwnAck {
-    pub notice: crate::NoticeId,
-    pub to: NodeId,
+    pub hash: Hash32,
     pub receipted: bool,
+}
+
+/// What is known of one notice: the facts its log entries establish (spec §6.11). These rules
+/// live here once: the core applies them as entries are logged, and [`Work::fold`] applies them
+/// to a notice's entries read back from the store.
+pub(super) enum Work {
+    Out(Outgoing),
+    In(Incoming),
+}
+
+impl Outgoing {
+    fn start(t: u64, index: u64, n: &Notice, hash: Hash32) -> Outgoing {
+        let parties =
+            n.to.iter()
+                .map(|a| {
+                    let status = PartyStatus {
+                        needs_ack: a.role == Role::Action,
+                        receipt_ms: None,
+                        ack_ms: None,
+                        ack_hash: None,
+                        ack_receipt: None,
+                        receipt_missed: false,
+                        ack_missed: false,
+                    };
+                    (a.node, status)
+                })
+                .collect();
+        Outgoing { notice: n.clone(), hash, sent_ms: t, parties, last_entry: index }
+    }
+
+    /// Whether nothing is owed on it any more: every addressee receipted, every acknowledgement
+    /// expected arrived.
+    pub fn closed(&self) -> bool {
+        self.parties.values().all(|s| s.receipt_ms.is_some() && (!s.needs_ack || s.ack_ms.is_some()))
+    }
+
+    fn update(&mut self, me: &NodeId, entry: &LogEntry, opened: Option<&Opened>) {
+        let t = entry.time_ms;
+        self.last_entry = entry.index;
+        match (&entry.record, opened.map(|o| (&o.message, o.hash, &o.frame))) {
+            (Record::Accepted { .. }, Some((Message::Receipt(r), _, _))) if r.of.kind == Kind::Notice => {
+                if let Some(status) = self.parties.get_mut(&r.signer) {
+                    status.receipt_ms = Some(t);
+                }
+            }
+            (Record::Accepted { .. }, Some((Message::Ack(a), hash, _))) => {
+                if let Some(status) = self.parties.get_mut(&a.signer) {
+                    status.ack_ms = Some(t);
+                    status.ack_hash = Some(hash);
+                }
+            }
+            (Record::Receipted { frame }, Some((Message::Receipt(r), _, _))) if r.of.kind == Kind::Ack => {
+                if let Some(status) = self.parties.values_mut().find(|s| s.ack_hash == Some(r.of.hash)) {
+                    status.ack_receipt = Some(frame.clone());
+                }
+            }
+            (Record::DeadlineMissed(DeadlineMissed { party, deadline, .. }), _) if party != me => {
+                if let Some(status) = self.parties.get_mut(party) {
+                    match deadline {
+                        DeadlineKind::Receipt => status.receipt_missed = true,
+                        DeadlineKind::Ack => status.ack_missed = true,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Incoming {
+    fn start(me: &NodeId, t: u64, index: u64, n: &Notice, hash: Hash32) -> Incoming {
+        Incoming {
+            notice: n.clone(),
+            hash,
+            received_ms: t,
+            receipt: None,
+            needs_ack: n.needs_ack_from(me),
+            acked: false,
+            overdue: false,
+            own_ack: None,
+            accepted_at: index,
+            last_entry: index,
+        }
+    }
+
+    /// Whether nothing is owed on it any more: receipted, and acknowledged (with the
+    /// acknowledgement receipted) if an acknowledgement is expected or was given.
+    pub fn closed(&self) -> bool {
+        self.receipt.is_some()
+            && match &self.own_ack {
+                Some(own) => own.receipted,
+                None => !self.needs_ack,
+            }
+    }
+
+    fn update(&mut self, me: &NodeId, entry: &LogEntry, opened: Option<&Opened>) {
+        self.last_entry = entry.index;
+        match (&entry.record, opened.map(|o| (&o.message, o.hash))) {
+            (Record::Receipted { frame }, Some((Message::Receipt(r), _))) if r.of.kind == Kind::Notice => {
+                self.receipt = Some(frame.clone());
+            }
+            (Record::Sent { .. }, Some((Message::Ack(_), hash))) => {
+                self.acked = true;
+                self.own_ack = Some(OwnAck { hash, receipted: false });
+            }
+            (Record::Accepted { .. }, Some((Message::Receipt(r), _))) if r.of.kind == Kind::Ack => {
+                if let Some(own) = self.own_ack.as_mut().filter(|own| own.hash == r.of.hash) {
+                    own.receipted = true;
+                }
+            }
+            (Record::DeadlineMissed(DeadlineMissed { party, .. }), _) if party == me => self.overdue = true,
+            _ => {}
+        }
+    }
+}
+
+impl Work {
+    /// The work a notice's own entry (`sent` or `accepted`) starts.
+    fn start(me: &NodeId, entry: &LogEntry, opened: Option<&Opened>) -> Option<Work> {
+        let (t, index) = (entry.time_ms, entry.index);
+        match (&entry.record, opened.map(|o| (&o.message, o.hash))) {
+            (Record::Sent { .. }, Some((Message::Notice(n), hash))) => {
+                Some(Work::Out(Outgoing::start(t, index, n, hash)))
+            }
+            (Record::Accepted { .. }, Some((Message::Notice(n), hash))) => {
+                Some(Work::In(Incoming::start(me, t, index, n, hash)))
+            }
+            _ => None,
+        }
+    }
+
+    /// What is known of a notice from its durable entries ([`crate::History::about`]), in log
+    /// order; `None` if they do not start with the notice itself.
+    pub fn fold(me: &NodeId, leaves: &[Vec<u8>]) -> Option<Work> {
+        let mut work: Option<Work> = None;
+        for leaf in leaves {
+            let Some(entry) = decode_leaf(leaf) else { continue };
+            let opened = match &entry.record {
+                Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
+                    message::decode_trusted(frame).ok()
+                }
+                _ => None,
+            };
+            match work.as_mut() {
+                None => work = Work::start(me, &entry, opened.as_ref()),
+                Some(Work::Out(o)) => o.update(me, &entry, opened.as_ref()),
+                Some(Work::In(i)) => i.update(me, &entry, opened.as_ref()),
+            }
+        }
+        work
+    }
 }
 
 impl Node {
     /// Applies one log entry to the state. `opened` is the entry's embedded message, if any.
     pub(super) fn apply(&mut self, entry: &LogEntry, opened: Option<&Opened>) {
-        let t = entry.time_ms;
         self.apply_checkpoint_record(entry);
+        if let Some(id) = concerns(&entry.record, opened.map(|o| &o.message)) {
+            self.apply_to_work(id, entry, opened);
+        }
+        self.apply_effects(entry, opened);
+    }
+
+    /// The facts an entry establishes about the notice it concerns (the [`Work`] rules).
+    fn apply_to_work(&mut self, id: NoticeId, entry: &LogEntry, opened: Option<&Opened>) {
+        let me = self.id;
+        let closed = match Work::start(&me, entry, opened) {
+            Some(Work::Out(o)) => {
+                let closed = o.closed();
+                self.outgoing.insert(id, o);
+                closed
+            }
+            Some(Work::In(i)) => {
+                let closed = i.closed();
+                self.incoming.insert(id, i);
+                closed
+            }
+            // An entry about a forgotten notice (an officer acknowledging a notice that needed
+            // no acknowledgement, replayed at a restart) reopens it from the history first.
+            None if self.recall(&id).is_err() => false,
+            None if id.sender == me => self.outgoing.get_mut(&id).is_some_and(|o| {
+                o.update(&me, entry, opened);
+                o.closed()
+            }),
+            None => self.incoming.get_mut(&id).is_some_and(|i| {
+                i.update(&me, entry, opened);
+                i.closed()
+            }),
+        };
+        if closed {
+            self.closing.push(id);
+        }
+    }
+
+    /// What an entry changes beyond the notice's facts: timers, retransmission, links.
+    fn apply_effects(&mut self, entry: &LogEntry, opened: Option<&Opened>) {
+        let t = entry.time_ms;
         match (&entry.record, opened.map(|o| (&o.message, o.hash, &o.frame))) {
             (Record::Sent { .. }, Some((Message::Notice(n), hash, frame))) => {
-                self.apply_sent_notice(t, n, hash, frame)
+                self.apply_sent_notice(n, hash, frame)
             }
             (Record::Sent { .. }, Some((Message::Ack(a), hash, frame))) => {
                 let to = a.notice.sender;
-                self.own_acks.insert(hash, OwnAck { notice: a.notice, to, receipted: false });
                 let precedence =
                     self.incoming.get(&a.notice).map_or(Precedence::Routine, |i| i.notice.precedence);
-                if let Some(incoming) = self.incoming.get_mut(&a.notice) {
-                    incoming.acked = true;
-                    let me = self.id;
-                    self.cancel(Timer::Deadline { notice: a.notice, party: me, kind: DeadlineKind::Ack });
-                    self.cancel(Timer::Warn { notice: a.notice, party: me });
-                }
+                let me = self.id;
+                self.cancel(Timer::Deadline { notice: a.notice, party: me, kind: DeadlineKind::Ack });
+                self.cancel(Timer::Warn { notice: a.notice, party: me });
                 self.start_retransmission(to, hash, precedence, frame);
             }
-            (Record::Accepted { .. }, Some((Message::Notice(n), hash, _))) => {
-                self.apply_accepted_notice(t, n, hash)
-            }
-            (Record::Accepted { .. }, Some((Message::Receipt(r), _, _))) => match r.of.kind {
-                Kind::Notice => {
-                    let Some(out) = self.outgoing.get_mut(&r.notice) else { return };
-                    if let Some(status) = out.parties.get_mut(&r.signer) {
-                        status.receipt_ms = Some(t);
-                    }
-                    if let Some(peer) = self.peers.get_mut(&r.signer) {
-                        peer.retx.remove(&r.of.hash);
-                    }
+            (Record::Accepted { .. }, Some((Message::Notice(n), _, _))) => self.apply_accepted_notice(n),
+            (Record::Accepted { .. }, Some((Message::Receipt(r), _, _))) => {
+                if let Some(peer) = self.peers.get_mut(&r.signer) {
+                    peer.retx.remove(&r.of.hash);
+                }
+                self.cancel(Timer::Retransmit { peer: r.signer, hash: r.of.hash });
+                if r.of.kind == Kind::Notice {
                     self.cancel(Timer::Deadline {
                         notice: r.notice,
                         party: r.signer,
                         kind: DeadlineKind::Receipt,
                     });
                 }
-                Kind::Ack => {
-                    if let Some(own) = self.own_acks.get_mut(&r.of.hash) {
-                        own.receipted = true;
-                    }
-                    if let Some(peer) = self.peers.get_mut(&r.signer) {
-                        peer.retx.remove(&r.of.hash);
-                    }
-                }
-                Kind::Receipt | Kind::Checkpoint | Kind::Cosignature | Kind::Heartbeat => {}
-            },
-            (Record::Accepted { .. }, Some((Message::Ack(a), hash, _))) => {
-                let Some(out) = self.outgoing.get_mut(&a.notice) else { return };
-                if let Some(status) = out.parties.get_mut(&a.signer) {
-                    status.ack_ms = Some(t);
-                    status.ack_hash = Some(hash);
-                }
+            }
+            (Record::Accepted { .. }, Some((Message::Ack(a), _, _))) => {
                 self.cancel(Timer::Deadline { notice: a.notice, party: a.signer, kind: DeadlineKind::Ack });
                 self.cancel(Timer::Warn { notice: a.notice, party: a.signer });
-            }
-            (Record::Receipted { frame }, Some((Message::Receipt(r), _, _))) => match r.of.kind {
-                Kind::Notice => {
-                    if let Some(incoming) = self.incoming.get_mut(&r.notice) {
-                        incoming.receipt = Some(frame.clone());
-                    }
-                }
-                _ => {
-                    self.ack_receipts.insert(r.of.hash, frame.clone());
-                }
-            },
-            (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, .. }), _) => {
-                if *party == self.id {
-                    if let Some(incoming) = self.incoming.get_mut(notice) {
-                        incoming.overdue = true;
-                    }
-                } else if let Some(status) =
-                    self.outgoing.get_mut(notice).and_then(|o| o.parties.get_mut(party))
-                {
-                    match deadline {
-                        DeadlineKind::Receipt => status.receipt_missed = true,
-                        DeadlineKind::Ack => status.ack_missed = true,
-                    }
-                }
             }
             (Record::LinkDown(LinkDown { peer, .. }), _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
@@ -290,34 +443,21 @@ impl Node {
         }
     }
 
-    fn apply_sent_notice(&mut self, t: u64, n: &Notice, hash: Hash32, frame: &[u8]) {
+    fn apply_sent_notice(&mut self, n: &Notice, hash: Hash32, frame: &[u8]) {
         self.next_seq = self.next_seq.max(n.seq.saturating_add(1));
         let receipt = Deadline::receipt(&self.roster.policy, n);
         let ack = Deadline::ack(&self.roster.policy, n);
-        let mut parties = BTreeMap::new();
         for a in &n.to {
             if let Some(peer) = self.peers.get_mut(&a.node) {
                 peer.link_seq_out = peer.link_seq_out.max(a.link_seq);
             }
             self.start_retransmission(a.node, hash, n.precedence, frame);
-            let needs_ack = a.role == Role::Action;
-            parties.insert(
-                a.node,
-                PartyStatus {
-                    needs_ack,
-                    receipt_ms: None,
-                    ack_ms: None,
-                    ack_hash: None,
-                    receipt_missed: false,
-                    ack_missed: false,
-                },
-            );
             let notice = n.id();
             self.schedule(
                 receipt.due_ms(),
                 Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Receipt },
             );
-            if needs_ack {
+            if a.role == Role::Action {
                 self.schedule(
                     ack.due_ms(),
                     Timer::Deadline { notice, party: a.node, kind: DeadlineKind::Ack },
@@ -325,10 +465,9 @@ impl Node {
                 self.schedule(ack.warning_ms(), Timer::Warn { notice, party: a.node });
             }
         }
-        self.outgoing.insert(n.id(), Outgoing { notice: n.clone(), hash, sent_ms: t, parties });
     }
 
-    fn apply_accepted_notice(&mut self, t: u64, n: &Notice, hash: Hash32) {
+    fn apply_accepted_notice(&mut self, n: &Notice) {
         let me = self.id;
         let silence = self.roster.policy.link_silence_ms;
         if let (Some(peer), Some(addressee)) = (self.peers.get_mut(&n.sender), n.addressee(&me)) {
@@ -338,25 +477,12 @@ impl Node {
                 self.schedule(self.mono.saturating_add(silence), Timer::GapCheck { peer: sender });
             }
         }
-        let needs_ack = n.needs_ack_from(&me);
-        if needs_ack {
+        if n.needs_ack_from(&me) {
             let ack = Deadline::ack(&self.roster.policy, n);
             let notice = n.id();
             self.schedule(ack.due_ms(), Timer::Deadline { notice, party: me, kind: DeadlineKind::Ack });
             self.schedule(ack.warning_ms(), Timer::Warn { notice, party: me });
         }
-        self.incoming.insert(
-            n.id(),
-            Incoming {
-                notice: n.clone(),
-                hash,
-                received_ms: t,
-                receipt: None,
-                needs_ack,
-                acked: false,
-                overdue: false,
-            },
-        );
     }
 
     /// Registers a message for retransmission to `peer` until it is receipted. The first

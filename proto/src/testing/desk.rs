@@ -5,7 +5,7 @@
 
 use crate::log::{LogEntry, SignedEntry};
 use crate::testing::fixtures::test_key;
-use crate::{Event, Message, Node, NodeId, Record, Roster, Transmit};
+use crate::{Event, History, MemHistory, Message, Node, NodeId, Record, Roster, SharedHistory, Transmit};
 
 /// A node with its own durable disk (a vector of leaves).
 pub struct Desk {
@@ -15,6 +15,17 @@ pub struct Desk {
     pub disk: Vec<Vec<u8>>,
     /// The party's name, which also names its test key.
     pub name: &'static str,
+    /// The disk's history, which the node reads what it forgot from (rebuilt from `disk` at a
+    /// restart, so a test may change the disk in between).
+    pub history: SharedHistory,
+}
+
+fn history_of(disk: &[Vec<u8>]) -> SharedHistory {
+    let mut history = MemHistory::new();
+    for leaf in disk {
+        history.push(leaf.clone());
+    }
+    SharedHistory::new(std::sync::Mutex::new(history))
 }
 
 impl Desk {
@@ -23,8 +34,11 @@ impl Desk {
     /// # Panics
     /// If the roster does not hold the party's key: a broken fixture, not an input to handle.
     pub fn new(name: &'static str, roster: Roster, now: u64) -> Desk {
-        let node = Node::new(test_key(name), roster, now).expect("the fixture's roster holds the party");
-        Desk { node, disk: Vec::new(), name }
+        let history = SharedHistory::default();
+        let boxed: Box<dyn History> = Box::new(history.clone());
+        let node = Node::restore_with(test_key(name), roster, std::iter::empty::<&[u8]>(), Some(boxed), now)
+            .expect("the fixture's roster holds the party");
+        Desk { node, disk: Vec::new(), name, history }
     }
 
     /// The party's node id.
@@ -39,6 +53,11 @@ impl Desk {
     pub fn sync(&mut self) {
         while let Some(batch) = self.node.poll_persist() {
             assert_eq!(batch.first_index, self.disk.len() as u64, "a persist batch continues the log");
+            if let Ok(mut history) = self.history.lock() {
+                for leaf in &batch.leaves {
+                    history.push(leaf.clone());
+                }
+            }
             self.disk.extend(batch.leaves);
         }
         self.node.persisted(self.disk.len() as u64);
@@ -77,8 +96,10 @@ impl Desk {
     /// If the node cannot restore the log it wrote itself.
     pub fn restart(&mut self, now: u64) {
         let roster = self.node.roster().clone();
-        self.node =
-            Node::restore(test_key(self.name), roster, self.disk.iter(), now).expect("own log restores");
+        self.history = history_of(&self.disk);
+        let boxed: Box<dyn History> = Box::new(self.history.clone());
+        self.node = Node::restore_with(test_key(self.name), roster, self.disk.iter(), Some(boxed), now)
+            .expect("own log restores");
     }
 }
 

@@ -1,0 +1,180 @@
+//! The node's durable history, read on demand (spec §6.11).
+//!
+//! A node that runs for years cannot hold every notice it ever handled. The core keeps its
+//! *working set* — the notices with open work (a receipt, an acknowledgement or a retransmission
+//! still owed by someone) — and forgets a notice once its work is closed and every entry about it
+//! is durable. What it forgot it reads back through a [`History`]: the store keeps, in the same
+//! durable transaction as the entries, an index of them by the notice they concern, by thread,
+//! and of the notices received. The index is a function of the entries alone ([`index_keys`]),
+//! so any store can build it, and rebuild it from the log.
+//!
+//! Reading is synchronous and deterministic: the same durable log gives the same answers, which
+//! keeps the core sans-IO in spirit (it never decides *when* to read the disk; it asks for facts
+//! it needs to handle the input it was given) and lets the simulator run it against a history in
+//! memory ([`MemHistory`]).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::codec;
+use crate::ids::NoticeId;
+use crate::limits::MAX_LOG_ENTRY;
+use crate::log::{DeadlineMissed, LogEntry, Record, SignedEntry};
+use crate::message::{self, Message};
+
+/// A store's index could not be read; the input that needed it is not handled (a peer
+/// retransmits; an operator is told to try again).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the store's history could not be read: {0}")]
+pub struct HistoryError(pub String);
+
+/// The durable history of one node's log, as the core needs it.
+pub trait History: Send {
+    /// The durable entries (leaf bytes) that concern `notice` ([`IndexKeys::notice`]), in log
+    /// order. Empty if the notice is unknown.
+    fn about(&self, notice: &NoticeId) -> Result<Vec<Vec<u8>>, HistoryError>;
+
+    /// The notices of a thread ([`IndexKeys::thread`]) that are durable, in log order.
+    fn thread(&self, thread: &NoticeId) -> Result<Vec<NoticeId>, HistoryError>;
+
+    /// Notices this node accepted, newest first: at most `limit` of those logged before the log
+    /// index `before` (all, if `None`), each with the index of its `accepted` entry.
+    fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError>;
+}
+
+/// Where one entry of a node's log is indexed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexKeys {
+    /// The notice the entry concerns: a notice sent or accepted, a receipt or an acknowledgement
+    /// of it, a receipt this node issued for it or for an acknowledgement of it, a missed
+    /// deadline of it.
+    pub notice: Option<NoticeId>,
+    /// For a notice sent or accepted: its thread.
+    pub thread: Option<NoticeId>,
+    /// For a notice accepted: it was received.
+    pub received: bool,
+}
+
+/// The notice an entry's record concerns, given the entry's embedded message (one home of the
+/// rule, for the core's working set and for every store's index).
+pub(crate) fn concerns(record: &Record, message: Option<&Message>) -> Option<NoticeId> {
+    match (record, message) {
+        (Record::Sent { .. } | Record::Accepted { .. } | Record::Receipted { .. }, Some(m)) => match m {
+            Message::Notice(n) => Some(n.id()),
+            Message::Receipt(r) => Some(r.notice),
+            Message::Ack(a) => Some(a.notice),
+            Message::Checkpoint(_) | Message::Cosignature(_) | Message::Heartbeat(_) => None,
+        },
+        (Record::DeadlineMissed(DeadlineMissed { notice, .. }), _) => Some(*notice),
+        _ => None,
+    }
+}
+
+/// The index keys of one leaf of a node's own log. The leaf is trusted (it was written by this
+/// node and read back from its store); a leaf that does not decode is indexed nowhere.
+pub fn index_keys(leaf: &[u8]) -> IndexKeys {
+    let Some(entry) = decode_leaf(leaf) else { return IndexKeys::default() };
+    let opened = match &entry.record {
+        Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
+            message::decode_trusted(frame).ok()
+        }
+        _ => None,
+    };
+    let message = opened.as_ref().map(|o| &o.message);
+    let notice = concerns(&entry.record, message);
+    let (thread, received) = match (&entry.record, message) {
+        (Record::Sent { .. }, Some(Message::Notice(n))) => (Some(n.thread_id()), false),
+        (Record::Accepted { .. }, Some(Message::Notice(n))) => (Some(n.thread_id()), true),
+        _ => (None, false),
+    };
+    IndexKeys { notice, thread, received }
+}
+
+/// Decodes a leaf of this node's own log without checking its signature.
+pub(crate) fn decode_leaf(leaf: &[u8]) -> Option<LogEntry> {
+    let signed: SignedEntry = codec::decode("log entry", leaf, MAX_LOG_ENTRY).ok()?;
+    codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).ok()
+}
+
+/// A history in memory: for the simulator, tests and benchmarks, and as the model any store's
+/// index must agree with.
+#[derive(Clone, Debug, Default)]
+pub struct MemHistory {
+    leaves: Vec<Vec<u8>>,
+    about: BTreeMap<NoticeId, Vec<u64>>,
+    threads: BTreeMap<NoticeId, Vec<NoticeId>>,
+    received: Vec<(u64, NoticeId)>,
+}
+
+impl MemHistory {
+    /// An empty history.
+    pub fn new() -> MemHistory {
+        MemHistory::default()
+    }
+
+    /// Appends the next durable leaf and indexes it.
+    pub fn push(&mut self, leaf: Vec<u8>) {
+        let index = self.leaves.len() as u64;
+        let keys = index_keys(&leaf);
+        if let Some(notice) = keys.notice {
+            self.about.entry(notice).or_default().push(index);
+            if let Some(thread) = keys.thread {
+                self.threads.entry(thread).or_default().push(notice);
+            }
+            if keys.received {
+                self.received.push((index, notice));
+            }
+        }
+        self.leaves.push(leaf);
+    }
+
+    /// The durable leaves, in order.
+    pub fn leaves(&self) -> &[Vec<u8>] {
+        &self.leaves
+    }
+
+    /// The number of durable leaves.
+    pub fn len(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// Whether no leaf is durable.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+    }
+}
+
+impl History for MemHistory {
+    fn about(&self, notice: &NoticeId) -> Result<Vec<Vec<u8>>, HistoryError> {
+        let indexes = self.about.get(notice).map_or(&[][..], |v| v.as_slice());
+        Ok(indexes.iter().filter_map(|&i| self.leaves.get(i as usize).cloned()).collect())
+    }
+
+    fn thread(&self, thread: &NoticeId) -> Result<Vec<NoticeId>, HistoryError> {
+        Ok(self.threads.get(thread).cloned().unwrap_or_default())
+    }
+
+    fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError> {
+        let end = before.map_or(self.received.len(), |b| self.received.partition_point(|(i, _)| *i < b));
+        Ok(self.received[..end].iter().rev().take(limit).copied().collect())
+    }
+}
+
+/// A history shared between the core and whoever appends to it (the simulator's disk).
+pub type SharedHistory = Arc<Mutex<MemHistory>>;
+
+impl History for SharedHistory {
+    fn about(&self, notice: &NoticeId) -> Result<Vec<Vec<u8>>, HistoryError> {
+        self.lock().map_err(|_| HistoryError("the history's lock is poisoned".into()))?.about(notice)
+    }
+
+    fn thread(&self, thread: &NoticeId) -> Result<Vec<NoticeId>, HistoryError> {
+        self.lock().map_err(|_| HistoryError("the history's lock is poisoned".into()))?.thread(thread)
+    }
+
+    fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError> {
+        self.lock()
+            .map_err(|_| HistoryError("the history's lock is poisoned".into()))?
+            .received(before, limit)
+    }
+}
