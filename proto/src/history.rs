@@ -20,7 +20,7 @@ use crate::codec;
 use crate::ids::NoticeId;
 use crate::limits::MAX_LOG_ENTRY;
 use crate::log::{DeadlineMissed, LogEntry, Record, SignedEntry};
-use crate::message::{self, Message};
+use crate::message::{self, Message, Opened};
 
 /// A store's index could not be read; the input that needed it is not handled (a peer
 /// retransmits; an operator is told to try again).
@@ -73,13 +73,7 @@ pub(crate) fn concerns(record: &Record, message: Option<&Message>) -> Option<Not
 /// The index keys of one leaf of a node's own log. The leaf is trusted (it was written by this
 /// node and read back from its store); a leaf that does not decode is indexed nowhere.
 pub fn index_keys(leaf: &[u8]) -> IndexKeys {
-    let Some(entry) = decode_leaf(leaf) else { return IndexKeys::default() };
-    let opened = match &entry.record {
-        Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
-            message::decode_trusted(frame).ok()
-        }
-        _ => None,
-    };
+    let Some((entry, opened)) = open_leaf(leaf) else { return IndexKeys::default() };
     let message = opened.as_ref().map(|o| &o.message);
     let notice = concerns(&entry.record, message);
     let (thread, received) = match (&entry.record, message) {
@@ -90,10 +84,18 @@ pub fn index_keys(leaf: &[u8]) -> IndexKeys {
     IndexKeys { notice, thread, received }
 }
 
-/// Decodes a leaf of this node's own log without checking its signature.
-pub(crate) fn decode_leaf(leaf: &[u8]) -> Option<LogEntry> {
+/// Decodes a leaf of this node's own log, and the message of a `sent`, `accepted` or
+/// `receipted` entry, without checking signatures (the node wrote and verified them).
+pub(crate) fn open_leaf(leaf: &[u8]) -> Option<(LogEntry, Option<Opened>)> {
     let signed: SignedEntry = codec::decode("log entry", leaf, MAX_LOG_ENTRY).ok()?;
-    codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).ok()
+    let entry: LogEntry = codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).ok()?;
+    let opened = match &entry.record {
+        Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
+            message::decode_trusted(frame).ok()
+        }
+        _ => None,
+    };
+    Some((entry, opened))
 }
 
 /// A history in memory: for the simulator, tests and benchmarks, and as the model any store's
@@ -127,21 +129,6 @@ impl MemHistory {
         }
         self.leaves.push(leaf);
     }
-
-    /// The durable leaves, in order.
-    pub fn leaves(&self) -> &[Vec<u8>] {
-        &self.leaves
-    }
-
-    /// The number of durable leaves.
-    pub fn len(&self) -> u64 {
-        self.leaves.len() as u64
-    }
-
-    /// Whether no leaf is durable.
-    pub fn is_empty(&self) -> bool {
-        self.leaves.is_empty()
-    }
 }
 
 impl History for MemHistory {
@@ -163,18 +150,20 @@ impl History for MemHistory {
 /// A history shared between the core and whoever appends to it (the simulator's disk).
 pub type SharedHistory = Arc<Mutex<MemHistory>>;
 
+fn locked(shared: &SharedHistory) -> Result<std::sync::MutexGuard<'_, MemHistory>, HistoryError> {
+    shared.lock().map_err(|_| HistoryError("the history's lock is poisoned".into()))
+}
+
 impl History for SharedHistory {
     fn about(&self, notice: &NoticeId) -> Result<Vec<Vec<u8>>, HistoryError> {
-        self.lock().map_err(|_| HistoryError("the history's lock is poisoned".into()))?.about(notice)
+        locked(self)?.about(notice)
     }
 
     fn thread(&self, thread: &NoticeId) -> Result<Vec<NoticeId>, HistoryError> {
-        self.lock().map_err(|_| HistoryError("the history's lock is poisoned".into()))?.thread(thread)
+        locked(self)?.thread(thread)
     }
 
     fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError> {
-        self.lock()
-            .map_err(|_| HistoryError("the history's lock is poisoned".into()))?
-            .received(before, limit)
+        locked(self)?.received(before, limit)
     }
 }

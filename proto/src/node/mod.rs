@@ -418,15 +418,6 @@ impl Node {
         Ok(node)
     }
 
-    /// Attaches the store's [`History`] of this node's durable log, from now on (see
-    /// [`Node::restore_with`]).
-    pub fn set_history(&mut self, history: Box<dyn History>) {
-        self.history = Some(history);
-        self.closing = self.outgoing.iter().filter(|(_, o)| o.closed()).map(|(id, _)| *id).collect();
-        self.closing.extend(self.incoming.iter().filter(|(_, i)| i.closed()).map(|(id, _)| *id));
-        self.forget_closed();
-    }
-
     /// Forgets the notices whose work closed and whose every entry is durable (so that the
     /// history holds them all). Without a history, nothing is forgotten.
     fn forget_closed(&mut self) {

@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::deadline::Deadline;
-use crate::history::{concerns, decode_leaf};
+use crate::history::{concerns, open_leaf};
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry, Record, SequenceGap};
-use crate::message::{self, Kind, Message, Notice, Opened, Role};
+use crate::message::{Kind, Message, Notice, Opened, Role};
 use crate::precedence::Precedence;
 
 use super::checkpoints::PeerCheckpoints;
@@ -319,13 +319,7 @@ impl Work {
     pub fn fold(me: &NodeId, leaves: &[Vec<u8>]) -> Option<Work> {
         let mut work: Option<Work> = None;
         for leaf in leaves {
-            let Some(entry) = decode_leaf(leaf) else { continue };
-            let opened = match &entry.record {
-                Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
-                    message::decode_trusted(frame).ok()
-                }
-                _ => None,
-            };
+            let Some((entry, opened)) = open_leaf(leaf) else { continue };
             match work.as_mut() {
                 None => work = Work::start(me, &entry, opened.as_ref()),
                 Some(Work::Out(o)) => o.update(me, &entry, opened.as_ref()),
