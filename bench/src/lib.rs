@@ -9,6 +9,7 @@
 
 mod flood;
 mod floors;
+pub mod history;
 mod net;
 pub mod plot;
 mod report;

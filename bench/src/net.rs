@@ -32,6 +32,11 @@ impl Net {
         self.processes.start(&testnet::name(i), &self.homes[i], None, Duration::from_secs(120))
     }
 
+    /// Stops node `i` (SIGTERM, then waits for it to exit).
+    pub(crate) fn stop(&mut self, i: usize) -> Result<()> {
+        self.processes.stop(&testnet::name(i))
+    }
+
     pub(crate) fn api(&self, i: usize) -> PathBuf {
         self.homes[i].api_path()
     }

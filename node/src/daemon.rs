@@ -31,25 +31,49 @@ struct Daemon {
     store_error: Option<String>,
 }
 
+/// The core as the store left it: from the latest snapshot and the entries after it (spec
+/// §6.12), or from the whole log if there is no snapshot or it cannot be used (the log is then
+/// replayed and verified, and the next batch saves a new snapshot). The core keeps open work only
+/// and reads the rest back from the store (spec §6.11).
+fn restore(
+    key: &ed25519_dalek::SigningKey,
+    roster: &hotline_proto::Roster,
+    reader: &crate::store::Reader,
+    start: crate::store::Start,
+) -> Result<Node> {
+    let history = || -> Box<dyn hotline_proto::History> { Box::new(reader.clone()) };
+    if let Some(snapshot) = &start.snapshot {
+        let before = start.before.as_deref();
+        match Node::resume(key.clone(), roster.clone(), snapshot, before, &start.tail, history(), now()) {
+            Ok(node) => return Ok(node),
+            Err(hotline_proto::StartError::Snapshot(why)) => {
+                tracing::warn!(%why, "the saved working set cannot be used; replaying the whole log");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        drop(start);
+        let leaves = reader.leaves()?;
+        return Ok(Node::restore_with(key.clone(), roster.clone(), &leaves, Some(history()), now())?);
+    }
+    Ok(Node::restore_with(key.clone(), roster.clone(), &start.tail, Some(history()), now())?)
+}
+
 /// Runs the node in `home` until SIGINT or SIGTERM.
 pub async fn run(home: &Home) -> Result<()> {
     home.check_private()?;
     let (config, key, roster) = home.load()?;
-    let (store, leaves) = Store::open(&home.store_path())?;
-    let reader = store.reader();
     let started = std::time::Instant::now();
-    // The core keeps open work only and reads the rest back from the store (spec §6.11).
-    let history: Box<dyn hotline_proto::History> = Box::new(reader.clone());
-    let node = Node::restore_with(key.clone(), roster.clone(), leaves.iter(), Some(history), now())
+    let (store, start) = Store::open(&home.store_path())?;
+    let reader = store.reader();
+    let node = restore(&key, &roster, &reader, start)
         .with_context(|| format!("restoring the node from {}", home.store_path().display()))?;
     tracing::info!(
         name = %config.name,
-        entries = leaves.len(),
+        entries = node.log_len(),
         ms = started.elapsed().as_millis() as u64,
         network_id = %roster.network_id(),
         "log restored"
     );
-    drop(leaves);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (writer, writer_thread) = store.spawn_writer(done_tx)?;
     let (in_tx, mut in_rx) = mpsc::channel(256);
@@ -188,7 +212,8 @@ impl Daemon {
     /// Hands everything the core produced to the store, the transport and the operators.
     fn pump(&mut self) {
         while let Some(batch) = self.node.poll_persist() {
-            if self.writer.send((batch.first_index, batch.leaves)).is_err() {
+            let batch = crate::store::Batch::new(batch.first_index, batch.leaves, batch.snapshot);
+            if self.writer.send(batch).is_err() {
                 tracing::error!("the store writer has stopped");
             }
         }

@@ -29,6 +29,8 @@ pub enum Context {
     Cosignature,
     /// A heartbeat (spec §5.8).
     Heartbeat,
+    /// A node's saved working set, read back at its restart (spec §6.12).
+    Snapshot,
     /// The network id: the hash of the roster (not a signature context; a hash domain).
     Roster,
 }
@@ -44,6 +46,7 @@ impl Context {
             Context::Checkpoint => b"cbm-hotline/v1/checkpoint",
             Context::Cosignature => b"cbm-hotline/v1/cosignature",
             Context::Heartbeat => b"cbm-hotline/v1/heartbeat",
+            Context::Snapshot => b"cbm-hotline/v1/snapshot",
             Context::Roster => b"cbm-hotline/v1/roster",
         }
     }

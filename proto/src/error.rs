@@ -149,6 +149,10 @@ pub enum StartError {
     /// The persisted log does not verify; nothing was changed.
     #[error("the stored log does not verify: {0}; the store is damaged: the node will not serve it (restore the store from a backup)")]
     Log(LogError),
+    /// The saved working set (spec §6.12) cannot be used; the log itself may be fine: start
+    /// from the log alone (a full replay) instead.
+    #[error("the saved working set cannot be used: {0}")]
+    Snapshot(String),
 }
 
 #[cfg(test)]

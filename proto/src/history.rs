@@ -17,9 +17,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::codec;
-use crate::ids::NoticeId;
+use crate::crypto::leaf_hash;
+use crate::ids::{Hash32, NoticeId};
 use crate::limits::MAX_LOG_ENTRY;
 use crate::log::{DeadlineMissed, LogEntry, Record, SignedEntry};
+use crate::merkle::MerkleTree;
 use crate::message::{self, Message, Opened};
 
 /// A store's index could not be read; the input that needed it is not handled (a peer
@@ -40,6 +42,11 @@ pub trait History: Send {
     /// Notices this node accepted, newest first: at most `limit` of those logged before the log
     /// index `before` (all, if `None`), each with the index of its `accepted` entry.
     fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError>;
+
+    /// The root of the perfect Merkle subtree (spec §15.1) over the durable leaves
+    /// `[index·2^level, (index+1)·2^level)`: what consistency proofs are built from (a store
+    /// reads it from its hash tiles, spec §15.5). An error if the history lacks any of them.
+    fn subtree(&self, level: u32, index: u64) -> Result<Hash32, HistoryError>;
 }
 
 /// Where one entry of a node's log is indexed.
@@ -106,6 +113,7 @@ pub struct MemHistory {
     about: BTreeMap<NoticeId, Vec<u64>>,
     threads: BTreeMap<NoticeId, Vec<NoticeId>>,
     received: Vec<(u64, NoticeId)>,
+    tree: MerkleTree,
 }
 
 impl MemHistory {
@@ -127,7 +135,18 @@ impl MemHistory {
                 self.received.push((index, notice));
             }
         }
+        self.tree.push(leaf_hash(&leaf));
         self.leaves.push(leaf);
+    }
+
+    /// Number of leaves.
+    pub fn len(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// Whether it holds no leaf.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
     }
 }
 
@@ -144,6 +163,15 @@ impl History for MemHistory {
     fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError> {
         let end = before.map_or(self.received.len(), |b| self.received.partition_point(|(i, _)| *i < b));
         Ok(self.received[..end].iter().rev().take(limit).copied().collect())
+    }
+
+    fn subtree(&self, level: u32, index: u64) -> Result<Hash32, HistoryError> {
+        self.tree.subtree(level, index).ok_or_else(|| {
+            HistoryError(format!(
+                "no subtree {index} of level {level}: the history holds {} leaves",
+                self.len()
+            ))
+        })
     }
 }
 
@@ -165,5 +193,9 @@ impl History for SharedHistory {
 
     fn received(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, NoticeId)>, HistoryError> {
         locked(self)?.received(before, limit)
+    }
+
+    fn subtree(&self, level: u32, index: u64) -> Result<Hash32, HistoryError> {
+        locked(self)?.subtree(level, index)
     }
 }

@@ -299,6 +299,31 @@ impl LogVerifier {
         }
     }
 
+    /// A verifier that continues a log from its first `tree.size()` leaves, verified before
+    /// (a node's restart from its snapshot, spec §6.12): `prev` and `last_time` are those of the
+    /// last of them, `checkpoints` the log's checkpoints a later cosignature may name.
+    pub fn resume(
+        roster: Roster,
+        node: NodeId,
+        check: Check,
+        tree: CompactTree,
+        prev: Hash32,
+        last_time: u64,
+        checkpoints: BTreeMap<u64, Hash32>,
+    ) -> Self {
+        LogVerifier {
+            network: roster.network_id(),
+            roster,
+            node,
+            check,
+            next_index: tree.size(),
+            prev,
+            last_time,
+            tree,
+            checkpoints,
+        }
+    }
+
     /// The root of the tree over every leaf verified so far.
     pub fn root(&self) -> Hash32 {
         self.tree.root()

@@ -52,6 +52,17 @@ impl CompactTree {
         self.size
     }
 
+    /// The tree of `size` leaves whose peaks are `peaks` (largest subtree first), if they are as
+    /// many as the set bits of `size`: how a saved tree is read back.
+    pub fn from_peaks(size: u64, peaks: Vec<Hash32>) -> Option<Self> {
+        (peaks.len() == size.count_ones() as usize).then_some(CompactTree { size, peaks })
+    }
+
+    /// The peaks, largest subtree first.
+    pub fn peaks(&self) -> &[Hash32] {
+        &self.peaks
+    }
+
     /// Appends a leaf by its leaf hash.
     pub fn push(&mut self, leaf_hash: Hash32) {
         let mut hash = leaf_hash;
@@ -121,24 +132,19 @@ impl MerkleTree {
         self.levels.first()?.get(usize::try_from(index).ok()?).copied()
     }
 
+    /// The root of the perfect subtree of `2^level` leaves that starts at leaf `index << level`,
+    /// if the tree holds all of them.
+    pub fn subtree(&self, level: u32, index: u64) -> Option<Hash32> {
+        self.levels.get(level as usize)?.get(usize::try_from(index).ok()?).copied()
+    }
+
     /// The root of the first `size` leaves, or `None` if the tree is smaller.
     pub fn root_at(&self, size: u64) -> Option<Hash32> {
         match size {
             0 => Some(empty_root()),
             s if s > self.len() => None,
-            s => Some(self.range(0, s)),
+            s => range(0, s, &mut |level, index| self.subtree(level, index).ok_or(())).ok(),
         }
-    }
-
-    /// RFC 9162 `MTH(D[start:end])`, `0 <= start < end <= len`.
-    fn range(&self, start: u64, end: u64) -> Hash32 {
-        let n = end - start;
-        if n.is_power_of_two() && start.is_multiple_of(n) {
-            let level = n.trailing_zeros() as usize;
-            return self.levels[level][(start >> level) as usize];
-        }
-        let k = split(n);
-        node_hash(&self.range(start, start + k), &self.range(start + k, end))
     }
 
     /// RFC 9162 inclusion proof of leaf `index` in the tree of the first `size` leaves.
@@ -146,24 +152,7 @@ impl MerkleTree {
         if index >= size || size > self.len() {
             return None;
         }
-        let mut proof = Vec::new();
-        self.path(index, 0, size, &mut proof);
-        Some(proof)
-    }
-
-    fn path(&self, m: u64, start: u64, end: u64, proof: &mut Vec<Hash32>) {
-        let n = end - start;
-        if n <= 1 {
-            return;
-        }
-        let k = split(n);
-        if m < k {
-            self.path(m, start, start + k, proof);
-            proof.push(self.range(start + k, end));
-        } else {
-            self.path(m - k, start + k, end, proof);
-            proof.push(self.range(start, start + k));
-        }
+        inclusion_proof(index, size, &mut |level, i| self.subtree(level, i).ok_or(())).ok()
     }
 
     /// RFC 9162 consistency proof from the first `old` leaves to the first `new` leaves. Empty when
@@ -172,29 +161,114 @@ impl MerkleTree {
         if old > new || new > self.len() {
             return None;
         }
-        let mut proof = Vec::new();
-        if old > 0 && old < new {
-            self.subproof(old, 0, new, true, &mut proof);
-        }
-        Some(proof)
+        consistency_proof(old, new, &mut |level, i| self.subtree(level, i).ok_or(())).ok()
     }
+}
 
-    fn subproof(&self, m: u64, start: u64, end: u64, whole: bool, proof: &mut Vec<Hash32>) {
+/// RFC 9162 `MTH(D[start:end])`, `start < end`, from the roots of perfect subtrees
+/// (`subtree(level, index)`: the root of leaves `[index·2^level, (index+1)·2^level)`). Whoever
+/// holds those — a [`MerkleTree`] in memory, a store's hash tiles — can answer every root and
+/// proof through the functions below, which are the one home of RFC 9162's recursion.
+pub fn range<E>(
+    start: u64,
+    end: u64,
+    subtree: &mut impl FnMut(u32, u64) -> Result<Hash32, E>,
+) -> Result<Hash32, E> {
+    let n = end - start;
+    if n.is_power_of_two() && start.is_multiple_of(n) {
+        let level = n.trailing_zeros();
+        return subtree(level, start >> level);
+    }
+    let k = split(n);
+    Ok(node_hash(&range(start, start + k, subtree)?, &range(start + k, end, subtree)?))
+}
+
+/// RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves (`index < size`), from
+/// perfect-subtree roots as in [`range`].
+pub fn inclusion_proof<E>(
+    index: u64,
+    size: u64,
+    subtree: &mut impl FnMut(u32, u64) -> Result<Hash32, E>,
+) -> Result<Vec<Hash32>, E> {
+    fn path<E>(
+        m: u64,
+        start: u64,
+        end: u64,
+        proof: &mut Vec<Hash32>,
+        subtree: &mut impl FnMut(u32, u64) -> Result<Hash32, E>,
+    ) -> Result<(), E> {
+        let n = end - start;
+        if n <= 1 {
+            return Ok(());
+        }
+        let k = split(n);
+        if m < k {
+            path(m, start, start + k, proof, subtree)?;
+            proof.push(range(start + k, end, subtree)?);
+        } else {
+            path(m - k, start + k, end, proof, subtree)?;
+            proof.push(range(start, start + k, subtree)?);
+        }
+        Ok(())
+    }
+    let mut proof = Vec::new();
+    if index < size {
+        path(index, 0, size, &mut proof, subtree)?;
+    }
+    Ok(proof)
+}
+
+/// RFC 9162 consistency proof from the tree of `old` leaves to the tree of `new` leaves
+/// (`old <= new`), from perfect-subtree roots as in [`range`]. Empty when `old` is 0 or equals
+/// `new` (nothing to prove).
+pub fn consistency_proof<E>(
+    old: u64,
+    new: u64,
+    subtree: &mut impl FnMut(u32, u64) -> Result<Hash32, E>,
+) -> Result<Vec<Hash32>, E> {
+    fn sub<E>(
+        m: u64,
+        start: u64,
+        end: u64,
+        whole: bool,
+        proof: &mut Vec<Hash32>,
+        subtree: &mut impl FnMut(u32, u64) -> Result<Hash32, E>,
+    ) -> Result<(), E> {
         let n = end - start;
         if m == n {
             if !whole {
-                proof.push(self.range(start, end));
+                proof.push(range(start, end, subtree)?);
             }
-            return;
+            return Ok(());
         }
         let k = split(n);
         if m <= k {
-            self.subproof(m, start, start + k, whole, proof);
-            proof.push(self.range(start + k, end));
+            sub(m, start, start + k, whole, proof, subtree)?;
+            proof.push(range(start + k, end, subtree)?);
         } else {
-            self.subproof(m - k, start + k, end, false, proof);
-            proof.push(self.range(start, start + k));
+            sub(m - k, start + k, end, false, proof, subtree)?;
+            proof.push(range(start, start + k, subtree)?);
         }
+        Ok(())
+    }
+    let mut proof = Vec::new();
+    if old > 0 && old < new {
+        sub(old, 0, new, true, &mut proof, subtree)?;
+    }
+    Ok(proof)
+}
+
+/// The root of a perfect run of hashes (`hashes.len()` a power of two): what a hash tile's
+/// consecutive hashes combine to.
+pub fn perfect_root(hashes: &[Hash32]) -> Option<Hash32> {
+    match hashes.len() {
+        0 => None,
+        1 => Some(hashes[0]),
+        n if n.is_power_of_two() => {
+            let (left, right) = hashes.split_at(n / 2);
+            Some(node_hash(&perfect_root(left)?, &perfect_root(right)?))
+        }
+        _ => None,
     }
 }
 

@@ -764,3 +764,149 @@ fn deliver_frames(frames: &[Transmit], to: &mut Desk, from: NodeId, now: u64) {
         to.node.handle_frame(now, from, &t.frame).unwrap();
     }
 }
+
+/// What a restarted node does from `now` on: its state, and the entries and frames it produces
+/// over a day of timers (deadlines falling, link silence, retransmission).
+fn day_after_restart(desk: &mut Desk, now: u64) -> (Vec<u8>, Vec<Vec<u8>>, Vec<Transmit>) {
+    let state = desk.node.snapshot();
+    let mut leaves = Vec::new();
+    let mut transmits = Vec::new();
+    for step in 0..48u64 {
+        desk.node.handle_timeout(now + step * 30 * 60 * 1000);
+        while let Some(batch) = desk.node.poll_persist() {
+            leaves.extend(batch.leaves);
+        }
+        desk.node.persisted(desk.node.log_len());
+        transmits.extend(desk.transmits());
+    }
+    (state, leaves, transmits)
+}
+
+/// Spec §6.12: a restart from the snapshot and the entries after it is the restart from the
+/// whole log — the same state, and the same entries and frames afterwards — with open work of
+/// every kind across the snapshot's point: an acknowledgement owed by the node, one owed to it,
+/// a notice its peer never receipted, a checkpoint co-signed, a closed notice.
+#[test]
+fn a_restart_from_the_snapshot_is_the_restart_from_the_log() {
+    let (mut a, mut b) = start_pair();
+    // A closed notice, and a checkpoint that each side co-signs.
+    let closed = a.node.send_notice(T0, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    deliver_frames(&a.transmits(), &mut b, a.id(), T0 + 1);
+    b.sync();
+    deliver_frames(&b.transmits(), &mut a, b.id(), T0 + 2);
+    a.sync();
+    b.node.acknowledge(T0 + 3, closed, "bravo watch", Disposition::Understood, vec![]).unwrap();
+    b.sync();
+    deliver_frames(&b.transmits(), &mut a, b.id(), T0 + 4);
+    a.sync();
+    deliver_frames(&a.transmits(), &mut b, a.id(), T0 + 5);
+    b.sync();
+    b.node.checkpoint(T0 + 6);
+    b.sync();
+    deliver_frames(&b.transmits(), &mut a, b.id(), T0 + 7);
+    a.sync();
+    deliver_frames(&a.transmits(), &mut b, a.id(), T0 + 8);
+    b.sync();
+    // An acknowledgement owed by bravo (received before the snapshot).
+    let owed = a.node.send_notice(T0 + 10, reply_draft(b.id(), Precedence::Priority)).unwrap();
+    a.sync();
+    deliver_frames(&a.transmits(), &mut b, a.id(), T0 + 11);
+    b.sync();
+    b.save_snapshot();
+    let snapshot_at = b.disk.len();
+    // After the snapshot: a notice alpha never receipts, and one it receipts but does not
+    // acknowledge; alpha's notice that bravo receipts.
+    let lost = b.node.send_notice(T0 + 20, reply_draft(a.id(), Precedence::Immediate)).unwrap();
+    b.sync();
+    b.transmits();
+    let unacked = b.node.send_notice(T0 + 30, reply_draft(a.id(), Precedence::Routine)).unwrap();
+    b.sync();
+    deliver_frames(&b.transmits(), &mut a, b.id(), T0 + 31);
+    a.sync();
+    deliver_frames(&a.transmits(), &mut b, a.id(), T0 + 32);
+    b.sync();
+    let mut open = b.node.notice_ids();
+    open.sort();
+    let mut expected = vec![owed, lost, unacked];
+    expected.sort();
+    assert_eq!(open, expected, "the open work before the restart");
+    assert!(b.disk.len() > snapshot_at, "entries after the snapshot");
+
+    let disk = b.disk.clone();
+    let later = T0 + 60_000;
+    b.restart_by_replay(later);
+    let by_log = day_after_restart(&mut b, later);
+    b.disk = disk;
+    b.restart(later);
+    let by_snapshot = day_after_restart(&mut b, later);
+    assert!(by_log.0 == by_snapshot.0, "the state differs");
+    assert_eq!(by_log.1.len(), by_snapshot.1.len(), "a different number of entries a day later");
+    assert!(by_log.1 == by_snapshot.1, "different entries a day later");
+    assert!(by_log.2 == by_snapshot.2, "different frames a day later");
+    // The day did what the open work calls for: bravo's own deadline missed, alpha's receipt of
+    // `lost` and acknowledgement of `unacked` missed.
+    let misses: Vec<(NoticeId, DeadlineKind)> = by_snapshot
+        .1
+        .iter()
+        .filter_map(|leaf| match decode_record(leaf) {
+            Record::DeadlineMissed(DeadlineMissed { notice, deadline, .. }) => Some((notice, deadline)),
+            _ => None,
+        })
+        .collect();
+    for want in [(owed, DeadlineKind::Ack), (lost, DeadlineKind::Receipt), (unacked, DeadlineKind::Ack)] {
+        assert!(misses.contains(&want), "{want:?} not missed in {misses:?}");
+    }
+}
+
+/// Spec §6.12: a snapshot that is not this node's, or does not continue the log it is given
+/// with, is refused as such (the log may be fine and is replayed instead); a damaged entry after
+/// it is refused as a damaged log, never applied.
+#[test]
+fn a_snapshot_that_does_not_fit_the_log_is_refused() {
+    let (mut a, mut b) = start_pair();
+    a.node.send_notice(T0, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    deliver_frames(&a.transmits(), &mut b, a.id(), T0 + 1);
+    b.sync();
+    b.save_snapshot();
+    let (at, snapshot) = b.snapshot.clone().unwrap();
+    b.node.checkpoint(T0 + 2);
+    b.sync();
+    let disk = b.disk.clone();
+    let resume = |snapshot: &[u8], before: Option<&[u8]>, tail: &[Vec<u8>], key: &str| {
+        let history: Box<dyn hotline_proto::History> = Box::new(hotline_proto::SharedHistory::default());
+        Node::resume(test_key(key), roster(2), snapshot, before, tail, history, T0 + 10).map(|_| ())
+    };
+    assert!(resume(&snapshot, Some(&disk[at - 1]), &disk[at..], "bravo").is_ok());
+    let refused =
+        |r: Result<(), hotline_proto::StartError>| matches!(r, Err(hotline_proto::StartError::Snapshot(_)));
+    // Another node's key.
+    assert!(refused(resume(&snapshot, Some(&disk[at - 1]), &disk[at..], "alpha")));
+    // A byte changed anywhere in it.
+    for i in (0..snapshot.len()).step_by(97) {
+        let mut bad = snapshot.clone();
+        bad[i] ^= 0x40;
+        assert!(refused(resume(&bad, Some(&disk[at - 1]), &disk[at..], "bravo")), "byte {i}");
+    }
+    // Not where the log says: another leaf before it.
+    assert!(refused(resume(&snapshot, Some(&disk[at - 2]), &disk[at - 1..], "bravo")));
+    assert!(refused(resume(&snapshot, None, &disk[at..], "bravo")));
+    // A damaged entry after it: the log is refused, naming the entry.
+    let mut tail = disk[at..].to_vec();
+    let last = tail.len() - 1;
+    let n = tail[last].len();
+    tail[last][n - 3] ^= 1;
+    match resume(&snapshot, Some(&disk[at - 1]), &tail, "bravo") {
+        Err(hotline_proto::StartError::Log(e)) => assert_eq!(e.index, (disk.len() - 1) as u64),
+        other => panic!("a damaged tail entry: {other:?}"),
+    }
+}
+
+fn decode_record(leaf: &[u8]) -> Record {
+    let signed: hotline_proto::wire::SignedEntry =
+        hotline_proto::testing::codec::decode("leaf", leaf, 1 << 20).unwrap();
+    hotline_proto::testing::codec::decode::<hotline_proto::LogEntry>("entry", &signed.entry, 1 << 20)
+        .unwrap()
+        .record
+}

@@ -45,6 +45,8 @@ pub struct RunReport {
     pub checkpoints: u64,
     /// Checkpoints co-signed by a peer.
     pub cosigned: u64,
+    /// Restarts from a snapshot and the entries after it (spec §6.12), the rest replaying the log.
+    pub resumed: u64,
     /// SHA-256 over every node's durable log, leaf by leaf: two runs of one seed must agree on
     /// every byte of every log, not merely on counts.
     pub logs: [u8; 32],
@@ -130,6 +132,7 @@ pub fn report(sim: &Sim) -> RunReport {
         frames: sim.frames_sent,
         lost: sim.frames_lost,
         steps: sim.steps,
+        resumed: sim.resumed,
         ..Default::default()
     };
     for n in &sim.nodes {

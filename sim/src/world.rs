@@ -154,7 +154,11 @@ pub struct SimNode {
     /// The durable log, decoded and fully verified.
     pub entries: Vec<VerifiedEntry>,
     verifier: LogVerifier,
-    in_flight: VecDeque<(u64, Vec<Vec<u8>>)>,
+    /// Batches written but not yet synced: when they will be, their leaves, and the snapshot
+    /// after them (spec §6.12).
+    in_flight: VecDeque<Unsynced>,
+    /// The latest durable snapshot and the log length it is at.
+    pub snapshot: Option<(usize, Vec<u8>)>,
     /// Message hashes this node has durably accepted, with counts.
     pub accepted: BTreeMap<Hash32, u32>,
     /// Message hashes of frames this node durably created (sent notices and acks, receipts).
@@ -191,6 +195,9 @@ impl SimNode {
     }
 }
 
+/// A batch written but not yet synced: when it will be, its leaves, and its snapshot.
+type Unsynced = (u64, Vec<Vec<u8>>, Option<Vec<u8>>);
+
 /// The simulator.
 pub struct Sim {
     /// The run's parameters.
@@ -217,6 +224,8 @@ pub struct Sim {
     pub frames_lost: u64,
     /// Steps taken.
     pub steps: u64,
+    /// Restarts from a snapshot (spec §6.12).
+    pub resumed: u64,
     /// Whether the workload generator still creates traffic.
     pub workload_active: bool,
 }
@@ -247,6 +256,7 @@ impl Sim {
                 entries: Vec::new(),
                 verifier: LogVerifier::new(roster.clone(), id, Check::Full),
                 in_flight: VecDeque::new(),
+                snapshot: None,
                 accepted: BTreeMap::new(),
                 own: BTreeSet::new(),
                 tree: MerkleTree::new(),
@@ -274,6 +284,7 @@ impl Sim {
             frames_sent: 0,
             frames_lost: 0,
             steps: 0,
+            resumed: 0,
             workload_active: false,
         };
         for i in 0..n {
@@ -327,7 +338,28 @@ impl Sim {
         let local = self.reading(i);
         let n = &self.nodes[i];
         let history: Box<dyn History> = Box::new(n.history.clone());
-        match Node::restore_with(n.key.clone(), self.roster.clone(), n.durable.iter(), Some(history), local) {
+        // Half the restarts from the latest snapshot and the entries after it (spec §6.12), half
+        // from the whole log: both must give the node its state back.
+        let from_snapshot = n.snapshot.as_ref().filter(|(at, _)| *at <= n.durable.len());
+        let restored = match from_snapshot {
+            Some((at, snapshot)) if self.rng.gen_bool(0.5) => {
+                self.resumed += 1;
+                let before = at.checked_sub(1).and_then(|b| n.durable.get(b)).map(|l| l.as_slice());
+                Node::resume(
+                    n.key.clone(),
+                    self.roster.clone(),
+                    snapshot,
+                    before,
+                    &n.durable[*at..],
+                    history,
+                    local,
+                )
+            }
+            _ => {
+                Node::restore_with(n.key.clone(), self.roster.clone(), n.durable.iter(), Some(history), local)
+            }
+        };
+        match restored {
             Ok(mut node) => {
                 if let Some(hook) = self.config.on_boot {
                     hook(&mut node);
@@ -347,8 +379,8 @@ impl Sim {
         }
         let keep = self.rng.gen_range(0..=self.nodes[i].in_flight.len());
         let batches: Vec<_> = self.nodes[i].in_flight.drain(..).take(keep).collect();
-        for (_, leaves) in batches {
-            self.make_durable(i, leaves);
+        for (_, leaves, snapshot) in batches {
+            self.make_durable(i, leaves, snapshot);
         }
         let now = self.now;
         self.nodes[i].downtime.push((now, None));
@@ -423,9 +455,18 @@ impl Sim {
             if let Some(batch) = batch {
                 let (lo, hi) = self.config.faults.fsync_ms;
                 let delay = self.rng.gen_range(lo..=hi);
-                let after_last = self.nodes[i].in_flight.back().map_or(0, |(at, _)| *at);
+                let after_last = self.nodes[i].in_flight.back().map_or(0, |(at, _, _)| *at);
                 let at = (self.now + delay).max(after_last);
-                self.nodes[i].in_flight.push_back((at, batch.leaves));
+                // The node takes a snapshot now and then (every 1024 entries); the simulator
+                // takes one after a fifth of the batches besides, so that restarts from
+                // snapshots are as common as restarts go (the state after the batch is the
+                // node's state now: it took every entry it had).
+                let snapshot = match batch.snapshot {
+                    Some(s) => Some(s),
+                    None if self.rng.gen_bool(0.2) => self.nodes[i].node.as_ref().map(|n| n.snapshot()),
+                    None => None,
+                };
+                self.nodes[i].in_flight.push_back((at, batch.leaves, snapshot));
             }
             if let Some(t) = transmit {
                 self.check_transmit(i, &t);
@@ -586,7 +627,15 @@ impl Sim {
         }
     }
 
-    fn make_durable(&mut self, i: usize, leaves: Vec<Vec<u8>>) {
+    fn make_durable(&mut self, i: usize, leaves: Vec<Vec<u8>>, snapshot: Option<Vec<u8>>) {
+        self.append_durable(i, leaves);
+        if let Some(snapshot) = snapshot {
+            let n = &mut self.nodes[i];
+            n.snapshot = Some((n.durable.len(), snapshot));
+        }
+    }
+
+    fn append_durable(&mut self, i: usize, leaves: Vec<Vec<u8>>) {
         for leaf in leaves {
             let n = &mut self.nodes[i];
             let verified = match n.verifier.push(&leaf) {
@@ -634,7 +683,7 @@ impl Sim {
             consider(*at);
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if let Some((at, _)) = n.in_flight.front() {
+            if let Some((at, _, _)) = n.in_flight.front() {
                 consider(*at);
             }
             if let Some(mono) = n.node.as_ref().and_then(Node::poll_timeout) {
@@ -665,9 +714,9 @@ impl Sim {
         self.steps += 1;
         let now = self.now;
         for i in 0..self.nodes.len() {
-            while self.nodes[i].in_flight.front().is_some_and(|(at, _)| *at <= now) {
-                if let Some((_, leaves)) = self.nodes[i].in_flight.pop_front() {
-                    self.make_durable(i, leaves);
+            while self.nodes[i].in_flight.front().is_some_and(|(at, _, _)| *at <= now) {
+                if let Some((_, leaves, snapshot)) = self.nodes[i].in_flight.pop_front() {
+                    self.make_durable(i, leaves, snapshot);
                     let len = self.nodes[i].durable.len() as u64;
                     if let Some(node) = self.nodes[i].node.as_mut() {
                         node.persisted(len);

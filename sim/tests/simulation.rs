@@ -75,7 +75,7 @@ fn random_seeds() {
     let secs = start.elapsed().as_secs_f64();
     let sum = |f: fn(&RunReport) -> u64| reports.iter().map(f).sum::<u64>();
     println!(
-        "simulation: {count} seeds from {first} in {secs:.1} s ({:.1} seeds/s): {} notices, {} deadline misses, {} crashes, {} partitions, {} checkpoints ({} co-signed), {} frames ({} lost), {} steps",
+        "simulation: {count} seeds from {first} in {secs:.1} s ({:.1} seeds/s): {} notices, {} deadline misses, {} crashes, {} partitions, {} checkpoints ({} co-signed), {} restarts from a snapshot, {} frames ({} lost), {} steps",
         count as f64 / secs,
         sum(|r| r.notices),
         sum(|r| r.misses),
@@ -83,6 +83,7 @@ fn random_seeds() {
         sum(|r| r.partitions),
         sum(|r| r.checkpoints),
         sum(|r| r.cosigned),
+        sum(|r| r.resumed),
         sum(|r| r.frames),
         sum(|r| r.lost),
         sum(|r| r.steps),
@@ -98,6 +99,7 @@ fn random_seeds() {
             ("lost frames", sum(|r| r.lost)),
             ("checkpoints", sum(|r| r.checkpoints)),
             ("cosignatures", sum(|r| r.cosigned)),
+            ("restarts from a snapshot", sum(|r| r.resumed)),
         ] {
             assert!(
                 total > 0,

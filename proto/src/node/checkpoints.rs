@@ -19,14 +19,28 @@ use crate::precedence::Precedence;
 
 use super::{Event, Node, Transmit};
 
+/// How many of its latest checkpoints a node keeps at hand (its own, and each peer's it
+/// co-signed): a cosignature or an offer that crosses a newer checkpoint on the wire is still
+/// recognised, and memory does not grow with the log (spec §6.11). Older ones are in the log.
+pub(super) const CHECKPOINTS_KEPT: usize = 8;
+
+/// Keeps the newest [`CHECKPOINTS_KEPT`] entries of a map by size.
+fn keep_latest<V>(map: &mut BTreeMap<u64, V>) {
+    while map.len() > CHECKPOINTS_KEPT {
+        map.pop_first();
+    }
+}
+
 /// What one peer and this node know of each other's checkpoints.
 #[derive(Default)]
 pub(super) struct PeerCheckpoints {
     /// Largest size of this node's log the peer co-signed (0: none).
     pub cosigned_mine: u64,
-    /// The peer's checkpoints this node co-signed, by size, with the cosignature it gave.
+    /// The peer's latest checkpoints this node co-signed ([`CHECKPOINTS_KEPT`]), by size, with
+    /// the cosignature it gave.
     pub theirs: BTreeMap<u64, (SignedCheckpoint, u64, Sig64)>,
-    /// Checkpoints of the peer already recorded as conflicting (each recorded once).
+    /// The peer's latest checkpoints recorded as conflicting ([`CHECKPOINTS_KEPT`]): each is
+    /// recorded once while it is among them.
     pub conflicts: Vec<(u64, Hash32)>,
 }
 
@@ -57,7 +71,7 @@ impl Node {
 
     fn sign_checkpoint(&mut self, now: u64) {
         let size = self.log_len;
-        let Some(root) = self.tree.root_at(size) else { return };
+        let root = self.tree.root();
         let Some(origin) = crate::note::origin_of(&self.roster, &self.id) else { return };
         let signature = Checkpoint { origin, size, root }.sign(&self.key);
         let checkpoint = SignedCheckpoint { size, root, signature };
@@ -87,7 +101,17 @@ impl Node {
         #[cfg(not(feature = "fault-injection"))]
         let after = self.log_len;
         let Some(from) = self.peers.get(&peer).map(|p| p.checkpoints.cosigned_mine) else { return };
-        let Some(proof) = self.tree.consistency_proof(from, checkpoint.size) else { return };
+        if from > checkpoint.size {
+            return;
+        }
+        let proof = match self.tree.consistency_proof(from, checkpoint.size, self.history.as_deref()) {
+            Ok(proof) => proof,
+            Err(e) => {
+                // Not offered this time; the next heartbeat round or checkpoint offers again.
+                self.outputs.event(after, Event::HistoryUnavailable { detail: e.to_string() });
+                return;
+            }
+        };
         let offer =
             CheckpointOffer { network: self.network, signer: self.id, checkpoint, proof_from: from, proof };
         let (frame, _) = message::seal(&self.key, Kind::Checkpoint, &offer);
@@ -223,8 +247,11 @@ impl Node {
         if c.log != self.id {
             return Err(Rejection::new(ErrorCode::NotAddressed, "cosignature of another node's log"));
         }
+        let oldest_kept = self.own_checkpoints.first_key_value().map_or(0, |(size, _)| *size);
         match self.own_checkpoints.get(&c.size) {
             Some(own) if own.root == c.root => {}
+            // Of a checkpoint older than those kept: superseded by a newer one this node offers.
+            None if c.size < oldest_kept && self.own_checkpoints.len() >= CHECKPOINTS_KEPT => return Ok(()),
             _ => {
                 return Err(Rejection::new(
                     ErrorCode::UnknownReference,
@@ -257,10 +284,12 @@ impl Node {
         match &entry.record {
             Record::Checkpoint { checkpoint } => {
                 self.own_checkpoints.insert(checkpoint.size, *checkpoint);
+                keep_latest(&mut self.own_checkpoints);
             }
             Record::Cosigned { log, checkpoint, timestamp_s, signature } => {
                 if let Some(p) = self.peers.get_mut(log) {
                     p.checkpoints.theirs.insert(checkpoint.size, (*checkpoint, *timestamp_s, *signature));
+                    keep_latest(&mut p.checkpoints.theirs);
                 }
             }
             Record::Cosignature { by, size, .. } => {
@@ -271,13 +300,17 @@ impl Node {
             Record::LogConflict { log, presented, .. } => {
                 if let Some(p) = self.peers.get_mut(log) {
                     p.checkpoints.conflicts.push((presented.size, presented.root));
+                    if p.checkpoints.conflicts.len() > CHECKPOINTS_KEPT {
+                        p.checkpoints.conflicts.remove(0);
+                    }
                 }
             }
             _ => {}
         }
     }
 
-    /// This node's checkpoints, newest last, each with the peers that co-signed it.
+    /// This node's latest checkpoints ([`CHECKPOINTS_KEPT`]), newest last, each with the peers
+    /// that co-signed it.
     pub fn checkpoints(&self) -> Vec<(SignedCheckpoint, Vec<NodeId>)> {
         self.own_checkpoints
             .values()
@@ -297,8 +330,8 @@ impl Node {
         self.peers.iter().map(|(id, p)| (*id, p.checkpoints.cosigned_mine)).collect()
     }
 
-    /// The RFC 9162 root of the first `size` log entries, if the log is that long.
-    pub fn root_at(&self, size: u64) -> Option<Hash32> {
-        self.tree.root_at(size)
+    /// The RFC 9162 root of the whole log as it stands (durable or not).
+    pub fn root(&self) -> Hash32 {
+        self.tree.root()
     }
 }

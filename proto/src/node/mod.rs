@@ -10,8 +10,10 @@ mod checkpoints;
 mod clocks;
 mod inbound;
 mod outputs;
+mod snapshot;
 mod state;
 mod timers;
+mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +27,6 @@ use crate::log::{
     seal_entry, verify_leaf_signatures, Check, ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry,
     LogVerifier, Record, SequenceGap,
 };
-use crate::merkle::MerkleTree;
 use crate::message::{
     self, Ack, Addressee, Body, Disposition, Kind, Notice, NoticeKind, Role, SignedCheckpoint,
 };
@@ -39,8 +40,11 @@ use clocks::Clocks;
 pub use clocks::Now;
 use outputs::Outputs;
 pub use outputs::{PersistBatch, Transmit};
+#[cfg(feature = "testing")]
+pub use snapshot::{seal_state as seal_snapshot_state, unseal_state as unseal_snapshot_state};
 use state::{Incoming, Outgoing, Peer, Work};
 use timers::{Timer, Timers};
+use tree::Tree;
 
 /// What the operator asks to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,7 +284,9 @@ pub struct Node {
     prev: Hash32,
     last_time: u64,
     unpersisted: Vec<Vec<u8>>,
-    tree: MerkleTree,
+    /// The log length at the last snapshot (spec §6.12).
+    snapshot_at: u64,
+    tree: Tree,
     // State derived from the log.
     own_checkpoints: BTreeMap<u64, SignedCheckpoint>,
     /// Whether the log grew by anything but co-signing since the last checkpoint.
@@ -319,11 +325,9 @@ impl Node {
     /// Rebuilds a node from its durable log (leaves in index order) and starts it at `now`.
     ///
     /// Every leaf is checked for structure and chain ([`Check::Chain`]), which also checks that
-    /// each checkpoint record commits to the entries before it. The *tail* — the last checkpoint
-    /// record and everything after it — is checked in full, signatures included (spec §6.10): the
-    /// checkpoint's signature then vouches for everything before it through the chain, and a
-    /// damaged last entry (which no later `prev` covers) is refused instead of being applied,
-    /// served and co-signed. The cost is the tail's, bounded by the checkpoint interval.
+    /// each checkpoint record commits to the entries before it, and the tail since the last
+    /// checkpoint in full (see `replay`). The cost is the log's: a node with a store starts from
+    /// its snapshot instead ([`Node::resume`]).
     pub fn restore<I, L>(
         key: impl Signer + 'static,
         roster: Roster,
@@ -351,6 +355,51 @@ impl Node {
         I: IntoIterator<Item = L>,
         L: AsRef<[u8]>,
     {
+        let now = now.into();
+        let mut node = Node::blank(key, roster, history, now)?;
+        let verifier = LogVerifier::new(node.roster.clone(), node.id, Check::Chain);
+        node.replay(verifier, leaves, true)?;
+        // Replayed from the log alone: the first batch carries a snapshot, so that the next
+        // start need not replay again.
+        node.snapshot_at = 0;
+        node.begin(now);
+        Ok(node)
+    }
+
+    /// Restarts a node from its snapshot (spec §6.12) and the entries after it, in index order:
+    /// `before` is the stored leaf just before the snapshot's point (none if it is at 0), and
+    /// every entry of `tail` is verified in full, signatures included, before it is applied. The
+    /// cost is the snapshot's and the tail's, not the log's. A snapshot that cannot be used is
+    /// [`StartError::Snapshot`]: the log may be fine, and [`Node::restore_with`] replays it.
+    pub fn resume<I, L>(
+        key: impl Signer + 'static,
+        roster: Roster,
+        snapshot: &[u8],
+        before: Option<&[u8]>,
+        tail: I,
+        history: Box<dyn History>,
+        now: impl Into<Now>,
+    ) -> Result<Node, StartError>
+    where
+        I: IntoIterator<Item = L>,
+        L: AsRef<[u8]>,
+    {
+        let now = now.into();
+        let mut node = Node::blank(key, roster, Some(history), now)?;
+        let verifier = node.load_snapshot(snapshot, before).map_err(StartError::Snapshot)?;
+        node.snapshot_at = node.log_len;
+        node.replay(verifier, tail, false)?;
+        node.begin(now);
+        Ok(node)
+    }
+
+    /// A node of `roster` with an empty log and no state.
+    fn blank(
+        key: impl Signer + 'static,
+        roster: Roster,
+        history: Option<Box<dyn History>>,
+        now: Now,
+    ) -> Result<Node, StartError> {
         roster.check().map_err(StartError::Roster)?;
         let id = key.public_key();
         let key: Box<dyn Signer> = Box::new(key);
@@ -358,10 +407,8 @@ impl Node {
             return Err(StartError::NotMember(id.to_hex()));
         }
         let network = roster.network_id();
-        let now = now.into();
         let peers = roster.members.iter().filter(|m| m.key != id).map(|m| (m.key, Peer::new(now))).collect();
-        let mut verifier = LogVerifier::new(roster.clone(), id, Check::Chain);
-        let mut node = Node {
+        Ok(Node {
             key,
             id,
             roster,
@@ -371,7 +418,8 @@ impl Node {
             prev: Hash32([0; 32]),
             last_time: 0,
             unpersisted: Vec::new(),
-            tree: MerkleTree::new(),
+            snapshot_at: 0,
+            tree: Tree::new(history.is_some()),
             own_checkpoints: BTreeMap::new(),
             grown_since_checkpoint: false,
             started_ms: 0,
@@ -389,7 +437,24 @@ impl Node {
             outputs: Outputs::default(),
             #[cfg(feature = "fault-injection")]
             broken: None,
-        };
+        })
+    }
+
+    /// Applies stored leaves, each checked by `verifier`. With `check_tail`, the verifier checks
+    /// the chain only, and the *tail* — the last checkpoint record and everything after it — is
+    /// checked in full afterwards, signatures included (spec §6.10): the checkpoint's signature
+    /// then vouches for everything before it through the chain, and a damaged last entry (which
+    /// no later `prev` covers) is refused instead of being applied, served and co-signed.
+    fn replay<I, L>(
+        &mut self,
+        mut verifier: LogVerifier,
+        leaves: I,
+        check_tail: bool,
+    ) -> Result<(), StartError>
+    where
+        I: IntoIterator<Item = L>,
+        L: AsRef<[u8]>,
+    {
         // The leaves since the last checkpoint record (inclusive), whose signatures are checked:
         // kept as given (a caller's references are not copied).
         let mut tail: Vec<L> = Vec::new();
@@ -398,24 +463,35 @@ impl Node {
             if matches!(verified.entry.record, Record::Checkpoint { .. }) {
                 tail.clear();
             }
-            node.apply(&verified.entry, verified.message.as_ref());
-            node.log_len += 1;
-            node.prev = verified.leaf_hash;
-            node.tree.push(verified.leaf_hash);
-            node.last_time = verified.entry.time_ms;
-            tail.push(leaf);
+            self.apply(&verified.entry, verified.message.as_ref());
+            self.log_len += 1;
+            self.prev = verified.leaf_hash;
+            self.tree.push(verified.leaf_hash);
+            self.last_time = verified.entry.time_ms;
+            if check_tail {
+                tail.push(leaf);
+            }
             // Every restored entry is durable already: closed work is forgotten as it closes.
-            node.durable = node.log_len;
-            node.forget_closed();
+            self.durable = self.log_len;
+            self.tree.stored(self.durable);
+            self.forget_closed();
         }
         for leaf in &tail {
-            verify_leaf_signatures(&node.roster, &node.network, &node.id, leaf.as_ref())
+            verify_leaf_signatures(&self.roster, &self.network, &self.id, leaf.as_ref())
                 .map_err(StartError::Log)?;
         }
-        node.durable = node.log_len;
-        node.outputs.release(node.durable);
-        node.start(now);
-        Ok(node)
+        Ok(())
+    }
+
+    /// Starts a restored node at `now`: everything restored is durable, the open work's timers
+    /// are set from the state (as a full replay leaves them), and the run's `started` entry is
+    /// logged.
+    fn begin(&mut self, now: Now) {
+        self.durable = self.log_len;
+        self.outputs.release(self.durable);
+        self.tree.stored(self.durable);
+        self.schedule_open_work();
+        self.start(now);
     }
 
     /// Forgets the notices whose work closed and whose every entry is durable (so that the
@@ -493,6 +569,8 @@ impl Node {
                 p.last_heard_ms = now;
                 p.last_heard_mono = mono;
                 p.up = true;
+                // A skewed clock is flagged again by its next message (the flag is not saved).
+                p.skewed = false;
                 // Everything unreceipted goes out again at once (spec §6.10).
                 for (hash, retx) in p.retx.iter_mut() {
                     retx.next_ms = mono;
@@ -587,7 +665,15 @@ impl Node {
             return None;
         }
         let leaves = std::mem::take(&mut self.unpersisted);
-        Some(PersistBatch { first_index: self.log_len - leaves.len() as u64, leaves })
+        // A snapshot of the state after these leaves, every SNAPSHOT_EVERY entries, to be
+        // written with them (only a node with a history starts from one).
+        let snapshot = (self.history.is_some()
+            && self.log_len >= self.snapshot_at.saturating_add(snapshot::SNAPSHOT_EVERY))
+        .then(|| {
+            self.snapshot_at = self.log_len;
+            self.snapshot()
+        });
+        Some(PersistBatch { first_index: self.log_len - leaves.len() as u64, leaves, snapshot })
     }
 
     /// The first `len` log entries are durable (fsynced). Releases what waited for them.
@@ -595,6 +681,7 @@ impl Node {
         let handed_out = self.log_len - self.unpersisted.len() as u64;
         self.durable = self.durable.max(len.min(handed_out));
         self.outputs.release(self.durable);
+        self.tree.stored(self.durable);
         self.forget_closed();
     }
 

@@ -31,6 +31,10 @@ pub struct PersistBatch {
     pub first_index: u64,
     /// Leaf bytes (canonical signed entries), in index order.
     pub leaves: Vec<Vec<u8>>,
+    /// The node's state after these leaves (spec §6.12), now and then: write it in the same
+    /// transaction, replacing the previous one, and hand it to [`super::Node::resume`] at the
+    /// next start.
+    pub snapshot: Option<Vec<u8>>,
 }
 
 /// The gated output queues.

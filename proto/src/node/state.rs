@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::deadline::Deadline;
 use crate::history::{concerns, open_leaf};
 use crate::ids::{Hash32, NodeId, NoticeId};
@@ -49,6 +51,20 @@ impl SeqTracker {
             self.contiguous += 1;
         }
         seq > highest_before.saturating_add(1)
+    }
+
+    /// A gap up to `last` is on record: what is missing up to there is settled (a late arrival
+    /// is still accepted, by its id), so the numbers that arrived above a gap that never fills
+    /// are not kept for ever (spec §6.11).
+    pub fn gap_recorded(&mut self, last: u64) {
+        self.reported_upto = self.reported_upto.max(last);
+        if self.contiguous < self.reported_upto {
+            self.contiguous = self.reported_upto;
+            self.above = self.above.split_off(&self.contiguous.saturating_add(1));
+            while self.contiguous < u64::MAX && self.above.remove(&(self.contiguous + 1)) {
+                self.contiguous += 1;
+            }
+        }
     }
 
     pub fn highest(&self) -> u64 {
@@ -141,6 +157,7 @@ impl Peer {
 }
 
 /// One addressee's progress on a notice this node sent.
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct PartyStatus {
     pub needs_ack: bool,
     pub receipt_ms: Option<u64>,
@@ -153,6 +170,7 @@ pub(super) struct PartyStatus {
 }
 
 /// A notice this node sent.
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct Outgoing {
     pub notice: Notice,
     pub hash: Hash32,
@@ -163,6 +181,7 @@ pub(super) struct Outgoing {
 }
 
 /// A notice this node accepted.
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct Incoming {
     pub notice: Notice,
     pub hash: Hash32,
@@ -180,6 +199,7 @@ pub(super) struct Incoming {
 }
 
 /// An acknowledgement this node sent.
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct OwnAck {
     pub hash: Hash32,
     pub receipted: bool,
@@ -417,7 +437,7 @@ impl Node {
             }
             (Record::SequenceGap(SequenceGap { peer, last, .. }), _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
-                    p.recv.reported_upto = p.recv.reported_upto.max(*last);
+                    p.recv.gap_recorded(*last);
                 }
             }
             (Record::Equivocation { .. }, Some((_, hash, _))) => {

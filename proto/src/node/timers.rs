@@ -161,6 +161,54 @@ impl Node {
         }
     }
 
+    /// Sets the deadline, warning and gap-check timers of the open work from the state alone, as
+    /// applying the log sets them (a restart from a snapshot has not applied the log): a
+    /// timer whose condition no longer holds does nothing when it fires, so setting one twice or
+    /// needlessly is harmless, and missing one is what this prevents.
+    pub(super) fn schedule_open_work(&mut self) {
+        let me = self.id;
+        let mut due = Vec::new();
+        for (notice, o) in &self.outgoing {
+            let receipt = Deadline::receipt(self.policy(), &o.notice).due_ms();
+            let ack = Deadline::ack(self.policy(), &o.notice);
+            for (party, s) in &o.parties {
+                if s.receipt_ms.is_none() && !s.receipt_missed {
+                    due.push((
+                        receipt,
+                        Timer::Deadline { notice: *notice, party: *party, kind: DeadlineKind::Receipt },
+                    ));
+                }
+                if s.needs_ack && s.ack_ms.is_none() && !s.ack_missed {
+                    due.push((
+                        ack.due_ms(),
+                        Timer::Deadline { notice: *notice, party: *party, kind: DeadlineKind::Ack },
+                    ));
+                    due.push((ack.warning_ms(), Timer::Warn { notice: *notice, party: *party }));
+                }
+            }
+        }
+        for (notice, i) in &self.incoming {
+            if i.needs_ack && !i.acked && !i.overdue {
+                let ack = Deadline::ack(self.policy(), &i.notice);
+                due.push((
+                    ack.due_ms(),
+                    Timer::Deadline { notice: *notice, party: me, kind: DeadlineKind::Ack },
+                ));
+                due.push((ack.warning_ms(), Timer::Warn { notice: *notice, party: me }));
+            }
+        }
+        let gap_check = self.mono.saturating_add(self.policy().link_silence_ms);
+        for (peer, p) in self.peers.iter_mut() {
+            if !p.recv.missing_runs().is_empty() {
+                p.gap_check_pending = true;
+                due.push((gap_check, Timer::GapCheck { peer: *peer }));
+            }
+        }
+        for (at, timer) in due {
+            self.schedule(at, timer);
+        }
+    }
+
     fn retransmit(&mut self, at: u64, peer: NodeId, hash: Hash32) {
         let max = self.policy().retransmit_max_ms;
         let mono = self.mono;

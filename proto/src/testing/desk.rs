@@ -18,6 +18,8 @@ pub struct Desk {
     /// The disk's history, which the node reads what it forgot from (rebuilt from `disk` at a
     /// restart, so a test may change the disk in between).
     pub history: SharedHistory,
+    /// The latest snapshot the node handed over with a batch, and the disk length it is at.
+    pub snapshot: Option<(usize, Vec<u8>)>,
 }
 
 fn history_of(disk: &[Vec<u8>]) -> SharedHistory {
@@ -38,7 +40,7 @@ impl Desk {
         let boxed: Box<dyn History> = Box::new(history.clone());
         let node = Node::restore_with(test_key(name), roster, std::iter::empty::<&[u8]>(), Some(boxed), now)
             .expect("the fixture's roster holds the party");
-        Desk { node, disk: Vec::new(), name, history }
+        Desk { node, disk: Vec::new(), name, history, snapshot: None }
     }
 
     /// The party's node id.
@@ -59,6 +61,9 @@ impl Desk {
                 }
             }
             self.disk.extend(batch.leaves);
+            if let Some(snapshot) = batch.snapshot {
+                self.snapshot = Some((self.disk.len(), snapshot));
+            }
         }
         self.node.persisted(self.disk.len() as u64);
     }
@@ -90,16 +95,40 @@ impl Desk {
             .collect()
     }
 
-    /// Crash and restart from the disk at `now`: everything not synced is gone.
+    /// Crash and restart from the disk at `now`: everything not synced is gone. The node starts
+    /// from its latest snapshot and the entries after it, as a store starts it, if it took one.
     ///
     /// # Panics
     /// If the node cannot restore the log it wrote itself.
     pub fn restart(&mut self, now: u64) {
+        let Some((at, snapshot)) = self.snapshot.clone().filter(|(at, _)| *at <= self.disk.len()) else {
+            return self.restart_by_replay(now);
+        };
+        let roster = self.node.roster().clone();
+        self.history = history_of(&self.disk);
+        let boxed: Box<dyn History> = Box::new(self.history.clone());
+        let before = at.checked_sub(1).map(|i| self.disk[i].as_slice());
+        self.node =
+            Node::resume(test_key(self.name), roster, &snapshot, before, &self.disk[at..], boxed, now)
+                .expect("own snapshot and log restore");
+    }
+
+    /// Crash and restart at `now` by replaying the whole disk, ignoring any snapshot.
+    ///
+    /// # Panics
+    /// If the node cannot restore the log it wrote itself.
+    pub fn restart_by_replay(&mut self, now: u64) {
         let roster = self.node.roster().clone();
         self.history = history_of(&self.disk);
         let boxed: Box<dyn History> = Box::new(self.history.clone());
         self.node = Node::restore_with(test_key(self.name), roster, self.disk.iter(), Some(boxed), now)
             .expect("own log restores");
+    }
+
+    /// Takes a snapshot now, as if the node had handed one over with its last batch (call after
+    /// [`Desk::sync`], when every entry is durable).
+    pub fn save_snapshot(&mut self) {
+        self.snapshot = Some((self.disk.len(), self.node.snapshot()));
     }
 }
 

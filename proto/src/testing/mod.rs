@@ -10,6 +10,7 @@
 pub mod desk;
 pub mod fixtures;
 
+pub use crate::node::{seal_snapshot_state, unseal_snapshot_state};
 pub use desk::{Desk, Pair};
 
 use serde::de::DeserializeOwned;

@@ -12,16 +12,24 @@
 //!
 //! Beside the leaves, the same transaction writes the history's index (spec §6.11): the entries
 //! by the notice they concern, the notices by thread, and the notices received, each key from
-//! [`hotline_proto::index_keys`]. The core reads what it forgot through [`Reader`], which is its
-//! [`History`]; an index that lags the leaves (a store written before the index existed) is
+//! [`hotline_proto::index_keys`]; the log's hash tiles ([`tiles`], spec §15.5); and, now and then,
+//! the core's snapshot (spec §6.12), so that a restart reads the snapshot and the entries after
+//! it, not the whole log. The core reads what it forgot through [`Reader`], which is its
+//! [`History`]; an index or tiles that lag the leaves (a store written before they existed) are
 //! completed when the store opens.
+//!
+//! Appending entry `i` fails unless the store holds exactly `i` entries, so two writers can never
+//! fork a log (a replicated backend must keep that rule).
+
+mod tiles;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use hotline_proto::{index_keys, History, HistoryError, NodeId, NoticeId};
+use hotline_proto::crypto::leaf_hash;
+use hotline_proto::{index_keys, Hash32, History, HistoryError, NodeId, NoticeId};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
@@ -33,6 +41,20 @@ const THREADS: MultimapTableDefinition<&[u8], &[u8]> = MultimapTableDefinition::
 const RECEIVED: TableDefinition<u64, &[u8]> = TableDefinition::new("received");
 /// `"indexed"`: how many leaves the index covers.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// The core's latest snapshot, by the log length it was taken at (one row).
+const SAVED: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshot");
+
+/// How many leaves the store reads at a time when it completes its index or tiles.
+const CHUNK: u64 = 4096;
+
+/// redb's page cache. Its default (1 GiB) would let a node's memory grow with its store up to
+/// that; the node reads little (open work is in memory; a query reads what it answers), so a
+/// small cache costs nothing and keeps memory independent of the log's length (spec §6.11).
+const CACHE_BYTES: usize = 16 << 20;
+
+fn create_db(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(CACHE_BYTES).create(path)
+}
 
 /// A notice id as an index key: the sender's key, then the sequence number big-endian.
 fn notice_key(id: &NoticeId) -> [u8; 40] {
@@ -70,8 +92,42 @@ fn index(tx: &redb::WriteTransaction, first: u64, leaves: &[Vec<u8>]) -> Result<
     Ok(())
 }
 
-/// Leaves to append, from the given index on.
-pub type Batch = (u64, Vec<Vec<u8>>);
+/// Leaves to append, from `first` on, with the core's snapshot after them, if it took one.
+#[derive(Debug, Default)]
+pub struct Batch {
+    first: u64,
+    leaves: Vec<Vec<u8>>,
+    /// The latest snapshot and the log length it was taken at.
+    snapshot: Option<(u64, Vec<u8>)>,
+}
+
+impl Batch {
+    /// Leaves `first..` and the core's snapshot after the last of them (spec §6.12), if any.
+    pub fn new(first: u64, leaves: Vec<Vec<u8>>, snapshot: Option<Vec<u8>>) -> Batch {
+        let at = first + leaves.len() as u64;
+        Batch { first, leaves, snapshot: snapshot.map(|s| (at, s)) }
+    }
+
+    /// Appends the next batch: its leaves follow, and its snapshot (the newer) replaces ours.
+    fn extend(&mut self, later: Batch) {
+        self.leaves.extend(later.leaves);
+        if later.snapshot.is_some() {
+            self.snapshot = later.snapshot;
+        }
+    }
+}
+
+/// What a restart reads (spec §6.12): the latest snapshot, the leaf just before it, and the
+/// leaves after it; without a snapshot, every leaf.
+#[derive(Debug, Default)]
+pub struct Start {
+    /// The snapshot and the log length it was taken at.
+    pub snapshot: Option<Vec<u8>>,
+    /// The leaf before the snapshot's point.
+    pub before: Option<Vec<u8>>,
+    /// The leaves from the snapshot's point (or from 0) on.
+    pub tail: Vec<Vec<u8>>,
+}
 
 /// The database, shared by the writer and the readers; empty while the writer reopens it.
 type Slot = Arc<Mutex<Option<Arc<Database>>>>;
@@ -145,40 +201,116 @@ impl History for Reader {
         }
         Ok(page)
     }
+
+    fn subtree(&self, level: u32, index: u64) -> Result<Hash32, HistoryError> {
+        let db = current(&self.0).map_err(unreadable)?;
+        let tx = db.begin_read().map_err(unreadable)?;
+        let table = tx.open_table(tiles::TILES).map_err(unreadable)?;
+        tiles::subtree(&table, level, index)
+            .map_err(unreadable)?
+            .ok_or_else(|| HistoryError(format!("the hash tiles lack subtree {index} of level {level}")))
+    }
 }
 
 impl Reader {
-    /// Every durable leaf, in order.
+    /// Every durable leaf, in order (a full replay, an export: the cost is the log's).
     pub fn leaves(&self) -> Result<Vec<Vec<u8>>> {
         let db = current(&self.0)?;
-        let tx = db.begin_read()?;
-        let table = tx.open_table(LOG)?;
-        let mut out = Vec::new();
-        for item in table.iter()? {
-            out.push(item?.1.value().to_vec());
+        all_leaves(db.as_ref())
+    }
+}
+
+/// Leaves `from..to` of the log table, checking that none is missing.
+fn leaf_range(table: &impl ReadableTable<u64, &'static [u8]>, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
+    let mut leaves = Vec::new();
+    for (expected, item) in (from..).zip(table.range(from..to)?) {
+        let (index, leaf) = item?;
+        if index.value() != expected {
+            bail!("the store is missing log entry {expected}: it is damaged; restore it from a backup");
         }
-        Ok(out)
+        leaves.push(leaf.value().to_vec());
+    }
+    if (leaves.len() as u64) < to.saturating_sub(from) {
+        bail!(
+            "the store is missing log entry {}: it is damaged; restore it from a backup",
+            from + leaves.len() as u64
+        );
+    }
+    Ok(leaves)
+}
+
+/// The number of leaves: one past the last index.
+fn log_len(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
+    Ok(table.last()?.map_or(0, |(index, _)| index.value() + 1))
+}
+
+/// Completes an index and hash tiles that lag the leaves, a chunk at a time (a store written
+/// before they existed, once).
+fn complete(db: &Database) -> Result<()> {
+    loop {
+        let tx = db.begin_write()?;
+        let (len, indexed, tiled) = {
+            let log = tx.open_table(LOG)?;
+            let len = log_len(&log)?;
+            let indexed = tx.open_table(META)?.get("indexed")?.map_or(0, |v| v.value()).min(len);
+            let tiled = tiles::covered(&tx.open_table(tiles::TILES)?)?.min(len);
+            (len, indexed, tiled)
+        };
+        tx.open_table(SAVED)?;
+        if indexed == len && tiled == len {
+            tx.commit()?;
+            return Ok(());
+        }
+        let from = indexed.min(tiled);
+        let to = len.min(from + CHUNK);
+        let leaves = leaf_range(&tx.open_table(LOG)?, from, to)?;
+        if indexed < to {
+            let skip = usize::try_from(indexed.saturating_sub(from)).unwrap_or(usize::MAX).min(leaves.len());
+            index(&tx, from + skip as u64, &leaves[skip..])?;
+        }
+        if tiled < to {
+            let skip = usize::try_from(tiled.saturating_sub(from)).unwrap_or(usize::MAX).min(leaves.len());
+            let hashes = leaves[skip..].iter().map(|l| leaf_hash(l)).collect();
+            tiles::append(&mut tx.open_table(tiles::TILES)?, from + skip as u64, hashes)?;
+        }
+        tx.commit()?;
     }
 }
 
 impl Store {
-    /// Opens (or creates) the store and reads every leaf, in order.
-    pub fn open(path: &Path) -> Result<(Store, Vec<Vec<u8>>)> {
+    /// Opens (or creates) the store and reads what a restart needs (spec §6.12): the latest
+    /// snapshot and the leaves after it, or every leaf if there is none.
+    pub fn open(path: &Path) -> Result<(Store, Start)> {
         create_private(path)?;
-        let db = Database::create(path).with_context(|| format!("opening the store {}", path.display()))?;
-        let leaves = all_leaves(&db)?;
-        let len = leaves.len() as u64;
-        {
-            // Creates the tables, and completes an index that lags the leaves.
-            let tx = db.begin_write()?;
-            tx.open_table(LOG)?;
-            let indexed = tx.open_table(META)?.get("indexed")?.map_or(0, |v| v.value()).min(len);
-            let first = usize::try_from(indexed).unwrap_or(usize::MAX).min(leaves.len());
-            index(&tx, indexed, &leaves[first..])?;
-            tx.commit()?;
-        }
+        let db = create_db(path).with_context(|| format!("opening the store {}", path.display()))?;
+        complete(&db)?;
+        let tx = db.begin_read()?;
+        let log = tx.open_table(LOG)?;
+        let len = log_len(&log)?;
+        let saved = tx.open_table(SAVED)?;
+        let snapshot = saved.last()?.map(|(at, bytes)| (at.value(), bytes.value().to_vec()));
+        let start = match snapshot {
+            Some((at, snapshot)) if at <= len => Start {
+                before: match at.checked_sub(1) {
+                    Some(last) => Some(leaf_range(&log, last, at)?.remove(0)),
+                    None => None,
+                },
+                tail: leaf_range(&log, at, len)?,
+                snapshot: Some(snapshot),
+            },
+            Some((at, _)) => {
+                tracing::warn!(
+                    snapshot_at = at,
+                    entries = len,
+                    "the snapshot is beyond the log; replaying the log"
+                );
+                Start { tail: leaf_range(&log, 0, len)?, ..Start::default() }
+            }
+            None => Start { tail: leaf_range(&log, 0, len)?, ..Start::default() },
+        };
+        drop((log, saved, tx));
         let slot = Arc::new(Mutex::new(Some(Arc::new(db))));
-        Ok((Store { slot, path: path.to_path_buf(), len }, leaves))
+        Ok((Store { slot, path: path.to_path_buf(), len }, start))
     }
 
     /// A read-only handle.
@@ -196,20 +328,74 @@ impl Store {
         self.len == 0
     }
 
-    /// Appends leaves starting at `first_index` in one durable transaction (fsync on commit).
+    /// Appends leaves starting at `first_index` in one durable transaction (fsync on commit),
+    /// with their index and hash tiles.
     pub fn append(&mut self, first_index: u64, leaves: &[Vec<u8>]) -> Result<()> {
+        self.append_with(first_index, leaves, None)
+    }
+
+    /// [`Store::append`], replacing the saved snapshot with `snapshot` (the log length it was
+    /// taken at, and its bytes) in the same transaction.
+    fn append_with(
+        &mut self,
+        first_index: u64,
+        leaves: &[Vec<u8>],
+        snapshot: Option<(u64, &[u8])>,
+    ) -> Result<()> {
+        self.write(first_index, leaves, snapshot, redb::Durability::Immediate)
+    }
+
+    /// For tools that build a store in bulk (the benchmarks' synthetic histories), never for a
+    /// node: [`Store::append`] with the core's snapshot, but the commit is not fsynced (a crash
+    /// may lose it); [`Store::sync`] makes everything durable.
+    pub fn append_unsynced(
+        &mut self,
+        first_index: u64,
+        leaves: &[Vec<u8>],
+        snapshot: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let at = first_index + leaves.len() as u64;
+        let snapshot = snapshot.as_ref().map(|s| (at, s.as_slice()));
+        self.write(first_index, leaves, snapshot, redb::Durability::None)
+    }
+
+    /// Makes every earlier commit durable (after [`Store::append_unsynced`]).
+    pub fn sync(&mut self) -> Result<()> {
+        let len = self.len;
+        self.write(len, &[], None, redb::Durability::Immediate)
+    }
+
+    fn write(
+        &mut self,
+        first_index: u64,
+        leaves: &[Vec<u8>],
+        snapshot: Option<(u64, &[u8])>,
+        durability: redb::Durability,
+    ) -> Result<()> {
         if first_index != self.len {
             bail!("log append at {first_index}, but the store holds {} entries", self.len);
         }
         let db = current(&self.slot)?;
-        let tx = db.begin_write()?;
+        let mut tx = db.begin_write()?;
+        tx.set_durability(durability)?;
         {
             let mut table = tx.open_table(LOG)?;
+            // The rule that keeps two writers from forking the log, checked in the transaction.
+            if log_len(&table)? != first_index {
+                bail!("log append at {first_index}, but the store holds {} entries", log_len(&table)?);
+            }
             for (i, leaf) in leaves.iter().enumerate() {
                 table.insert(first_index + i as u64, leaf.as_slice())?;
             }
         }
         index(&tx, first_index, leaves)?;
+        let hashes = leaves.iter().map(|l| leaf_hash(l)).collect();
+        tiles::append(&mut tx.open_table(tiles::TILES)?, first_index, hashes)?;
+        if let Some((at, bytes)) = snapshot {
+            let mut saved = tx.open_table(SAVED)?;
+            while saved.pop_first()?.is_some() {}
+            saved.insert(at, bytes)?;
+        }
         tx.commit()?;
         self.len += leaves.len() as u64;
         Ok(())
@@ -235,27 +421,25 @@ impl Store {
                 }
             }
         }
-        let db = Database::create(&self.path)
-            .with_context(|| format!("reopening the store {}", self.path.display()))?;
+        let db =
+            create_db(&self.path).with_context(|| format!("reopening the store {}", self.path.display()))?;
         let len = {
             let tx = db.begin_read()?;
             let table = tx.open_table(LOG)?;
-            let last = table.last()?.map_or(0, |(index, _)| index.value() + 1);
-            last
+            log_len(&table)?
         };
         *self.slot.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))? = Some(Arc::new(db));
         self.len = self.len.max(len);
         Ok(())
     }
 
-    /// Writes `leaves` from `first` on, however long it takes: on failure, reports the error
-    /// through `done` (once per distinct error), waits, gathers what arrived meanwhile, reopens
-    /// and tries again. Returns false if the node went away meanwhile (what was not written was
-    /// never durable, so nothing of it was receipted).
+    /// Writes `batch` however long it takes: on failure, reports the error through `done`
+    /// (once per distinct error), waits, gathers what arrived meanwhile, reopens and tries
+    /// again. Returns false if the node went away meanwhile (what was not written was never
+    /// durable, so nothing of it was receipted).
     fn write_until_done(
         &mut self,
-        first: u64,
-        mut leaves: Vec<Vec<u8>>,
+        mut batch: Batch,
         rx: &mpsc::Receiver<Batch>,
         done: &tokio::sync::mpsc::UnboundedSender<Written>,
     ) -> bool {
@@ -263,9 +447,11 @@ impl Store {
         let mut reported: Option<String> = None;
         loop {
             // What a failed commit wrote after all is not written twice.
-            let written =
-                usize::try_from(self.len.saturating_sub(first)).unwrap_or(usize::MAX).min(leaves.len());
-            let result = self.append(first + written as u64, &leaves[written..]);
+            let written = usize::try_from(self.len.saturating_sub(batch.first))
+                .unwrap_or(usize::MAX)
+                .min(batch.leaves.len());
+            let snapshot = batch.snapshot.as_ref().map(|(at, bytes)| (*at, bytes.as_slice()));
+            let result = self.append_with(batch.first + written as u64, &batch.leaves[written..], snapshot);
             match result {
                 Ok(()) => return done.send(Ok(self.len)).is_ok(),
                 Err(e) => {
@@ -281,7 +467,7 @@ impl Store {
                     wait = (wait * 2).min(RETRY_MAX);
                     loop {
                         match rx.try_recv() {
-                            Ok((_, more)) => leaves.extend(more),
+                            Ok(more) => batch.extend(more),
                             Err(mpsc::TryRecvError::Empty) => break,
                             Err(mpsc::TryRecvError::Disconnected) => return false,
                         }
@@ -294,12 +480,12 @@ impl Store {
         }
     }
 
-    /// Runs the store's writer on its own thread: it takes batches `(first_index, leaves)`, groups
-    /// all that are waiting into one commit, and reports the new durable length through `done`.
-    /// A write error is reported and retried until the write succeeds (a full disk is an alarm,
-    /// not a crash); nothing is reported durable that is not. The writer ends when the sender is
-    /// dropped; joining the handle then means its store is closed (redb closes cleanly when the
-    /// last handle goes, so the next start need not repair).
+    /// Runs the store's writer on its own thread: it takes batches, groups all that are waiting
+    /// into one commit, and reports the new durable length through `done`. A write error is
+    /// reported and retried until the write succeeds (a full disk is an alarm, not a crash);
+    /// nothing is reported durable that is not. The writer ends when the sender is dropped;
+    /// joining the handle then means its store is closed (redb closes cleanly when the last
+    /// handle goes, so the next start need not repair).
     pub fn spawn_writer(
         mut self,
         done: tokio::sync::mpsc::UnboundedSender<Written>,
@@ -308,11 +494,11 @@ impl Store {
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                while let Ok((first, mut leaves)) = rx.recv() {
-                    while let Ok((_, more)) = rx.try_recv() {
-                        leaves.extend(more);
+                while let Ok(mut batch) = rx.recv() {
+                    while let Ok(more) = rx.try_recv() {
+                        batch.extend(more);
                     }
-                    if !self.write_until_done(first, leaves, &rx, &done) {
+                    if !self.write_until_done(batch, &rx, &done) {
                         return;
                     }
                 }
@@ -360,15 +546,8 @@ fn all_leaves(db: &impl ReadableDatabase) -> Result<Vec<Vec<u8>>> {
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
-    let mut leaves = Vec::new();
-    for (expected, item) in table.iter()?.enumerate() {
-        let (index, leaf) = item?;
-        if index.value() != expected as u64 {
-            bail!("the store is missing log entry {expected}: it is damaged; restore it from a backup");
-        }
-        leaves.push(leaf.value().to_vec());
-    }
-    Ok(leaves)
+    let len = log_len(&table)?;
+    leaf_range(&table, 0, len)
 }
 
 /// Creates the store file 0600 before redb opens it (redb would create it under the umask), and
@@ -389,14 +568,14 @@ mod tests {
     fn append_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        let (mut store, leaves) = Store::open(&path).unwrap();
-        assert!(leaves.is_empty());
+        let (mut store, start) = Store::open(&path).unwrap();
+        assert!(start.tail.is_empty() && start.snapshot.is_none());
         store.append(0, &[b"a".to_vec(), b"b".to_vec()]).unwrap();
         store.append(2, &[b"c".to_vec()]).unwrap();
         assert!(store.append(5, &[b"x".to_vec()]).is_err());
         drop(store);
-        let (store, leaves) = Store::open(&path).unwrap();
-        assert_eq!(leaves, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        let (store, start) = Store::open(&path).unwrap();
+        assert_eq!(start.tail, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(store.len(), 3);
     }
 
@@ -481,6 +660,15 @@ mod tests {
             assert_eq!(reader.received(None, 2).unwrap().len(), 2);
             let newest = reader.received(None, 1).unwrap()[0].0;
             assert_eq!(reader.received(Some(newest), 10).unwrap(), model.received(Some(newest), 10).unwrap());
+            for level in 0..5u32 {
+                for index in 0..=(leaves.len() as u64 >> level) {
+                    assert_eq!(
+                        reader.subtree(level, index).ok(),
+                        model.subtree(level, index).ok(),
+                        "subtree {level}/{index}"
+                    );
+                }
+            }
         };
         same(&store.reader());
         drop(store);
@@ -492,9 +680,77 @@ mod tests {
             tx.delete_multimap_table(THREADS).unwrap();
             tx.delete_table(RECEIVED).unwrap();
             tx.delete_table(META).unwrap();
+            tx.delete_table(tiles::TILES).unwrap();
             tx.commit().unwrap();
         }
         let (store, _) = Store::open(&path).unwrap();
         same(&store.reader());
+    }
+
+    /// Spec §6.12 through the store: a snapshot written with its batch comes back with the leaf
+    /// before it and the leaves after it, and the node resumed from them is the node replayed
+    /// from the whole log; a later batch's snapshot replaces it.
+    #[test]
+    fn a_restart_reads_the_snapshot_and_the_entries_after_it() {
+        use hotline_proto::testing::desk::deliver;
+        use hotline_proto::testing::fixtures::{id, party, roster, s1_incident, test_key};
+        use hotline_proto::testing::Pair;
+        use hotline_proto::{Body, Draft, Node, Precedence, Role};
+
+        let t0 = 1_800_000_000_000;
+        let roster = roster(2, hotline_proto::Policy::default());
+        let mut pair = Pair::new(party(0), party(1), roster.clone(), t0);
+        let send = |pair: &mut Pair, t: u64| {
+            let draft = Draft {
+                precedence: Precedence::Priority,
+                to: vec![(id(party(1)), Role::Action)],
+                thread: None,
+                in_reply_to: None,
+                body: Body::Incident(s1_incident()),
+            };
+            pair.a.node.send_notice(t, draft).unwrap();
+            pair.a.sync();
+            deliver(&mut pair.a, &mut pair.b, t);
+            pair.b.sync();
+        };
+        send(&mut pair, t0 + 1);
+        pair.b.save_snapshot();
+        let (first_at, first) = pair.b.snapshot.clone().unwrap();
+        send(&mut pair, t0 + 2);
+        pair.b.node.checkpoint(t0 + 3);
+        pair.b.sync();
+        pair.b.save_snapshot();
+        let (at, snapshot) = pair.b.snapshot.clone().unwrap();
+        send(&mut pair, t0 + 4);
+        let leaves = pair.b.disk.clone();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let (mut store, _) = Store::open(&path).unwrap();
+        store.append_with(0, &leaves[..first_at], Some((first_at as u64, &first))).unwrap();
+        store.append_with(first_at as u64, &leaves[first_at..at], Some((at as u64, &snapshot))).unwrap();
+        store.append(at as u64, &leaves[at..]).unwrap();
+        drop(store);
+        let (store, start) = Store::open(&path).unwrap();
+        assert_eq!(start.snapshot.as_deref(), Some(snapshot.as_slice()), "the latest snapshot");
+        assert_eq!(start.before.as_deref(), Some(leaves[at - 1].as_slice()));
+        assert_eq!(start.tail, leaves[at..], "the leaves after it, and only those");
+        let reader = store.reader();
+        let history = || -> Box<dyn History> { Box::new(reader.clone()) };
+        let key = || test_key(party(1));
+        let now = t0 + 10;
+        let resumed = Node::resume(
+            key(),
+            roster.clone(),
+            &snapshot,
+            start.before.as_deref(),
+            &start.tail,
+            history(),
+            now,
+        )
+        .unwrap();
+        let replayed = Node::restore_with(key(), roster, &leaves, Some(history()), now).unwrap();
+        assert!(resumed.snapshot() == replayed.snapshot(), "resumed and replayed nodes differ");
+        assert_eq!(resumed.root(), replayed.root());
     }
 }
