@@ -3,8 +3,8 @@
 //!
 //! Every member is a [`hotline_proto::Node`] on its own [`Store`] (the node's own redb store,
 //! index, hash tiles and snapshots), the network is a queue in memory and the clock is simulated,
-//! so the history is exactly what a running network writes, only faster: member 0 sends a notice
-//! at a steady rate to every other member (half of them for action, half for information, in
+//! so the history is exactly what a running network writes, only faster: member 0 sends notices
+//! in bursts at a steady rate ([`Traffic`]) to every other member (half of them for action, half for information, in
 //! threads of [`THREAD_LENGTH`]), its peers answer one notice in ten, officers acknowledge what
 //! is owed a minute later, and heartbeats, hourly link tests and checkpoints with co-signing run
 //! on their own timers. The stores are written without an fsync per commit and synced at the end
@@ -28,15 +28,30 @@ pub const THREAD_LENGTH: u64 = 20;
 /// How member 0 and its peers behave.
 #[derive(Clone, Copy, Debug)]
 pub struct Traffic {
-    /// Member 0 sends one notice every this many simulated milliseconds.
-    pub notice_every_ms: u64,
+    /// Member 0 sends a burst of notices every this many simulated milliseconds.
+    pub burst_every_ms: u64,
+    /// Notices in a burst (a watch floor sends in bursts; the stores then commit many entries at
+    /// once, which is what makes long histories quick to make).
+    pub burst: u64,
     /// Officers acknowledge what they owe this long after it arrives.
     pub ack_after_ms: u64,
 }
 
 impl Default for Traffic {
+    /// 14 400 notices a day from member 0, in bursts of 10 a minute.
     fn default() -> Traffic {
-        Traffic { notice_every_ms: 6_000, ack_after_ms: 60_000 }
+        Traffic { burst_every_ms: 60_000, burst: 10, ack_after_ms: 60_000 }
+    }
+}
+
+impl Traffic {
+    /// As JSON, for results files.
+    pub fn json(&self) -> Value {
+        json!({
+            "notices_a_day_from_member_0": self.burst * 86_400_000 / self.burst_every_ms.max(1),
+            "burst": self.burst,
+            "ack_after_ms": self.ack_after_ms,
+        })
     }
 }
 
@@ -87,12 +102,15 @@ pub struct Made {
     pub simulated_ms: u64,
     /// Wall-clock time it took.
     pub seconds: f64,
+    /// The traffic.
+    pub traffic: Traffic,
 }
 
 impl Made {
     /// As JSON, for results files.
     pub fn json(&self) -> Value {
         json!({
+            "traffic": self.traffic.json(),
             "entries": self.entries,
             "notices": self.notices,
             "simulated_days": self.simulated_ms as f64 / 86_400_000.0,
@@ -106,10 +124,10 @@ impl Made {
 pub fn make(homes: &[Home], target: u64, traffic: Traffic, mut progress: impl FnMut(u64)) -> Result<Made> {
     let started = Instant::now();
     let roster = homes.first().ok_or_else(|| anyhow!("no members"))?.roster()?;
-    // Dense traffic: about 2.4 entries a second at member 0 at the default rate; start far
-    // enough back that the history ends before now (a log from the future would be refused).
-    let per_ms = 3.0 / traffic.notice_every_ms.max(1) as f64 * 6.0;
-    let span = (target as f64 / per_ms.max(1e-9)) as u64 + 86_400_000;
+    // Member 0 logs about 9 entries a notice; start far enough back (at 4 a notice) that the
+    // history ends before now (a log from the future would be refused).
+    let per_burst = traffic.burst.max(1).saturating_mul(4);
+    let span = (target / per_burst + 1).saturating_mul(traffic.burst_every_ms) + 86_400_000;
     let t0 = hotline_node::now_ms().saturating_sub(span);
     let mut members = Vec::with_capacity(homes.len());
     for home in homes {
@@ -126,7 +144,7 @@ pub fn make(homes: &[Home], target: u64, traffic: Traffic, mut progress: impl Fn
     let ids: Vec<NodeId> = members.iter().map(|m| m.node.id()).collect();
     let mut wire: VecDeque<(usize, hotline_proto::Transmit)> = VecDeque::new();
     let mut t = t0;
-    let mut next_notice = t0 + traffic.notice_every_ms;
+    let mut next_notice = t0 + traffic.burst_every_ms;
     let mut reported = 0u64;
     pump(&mut members, &ids, &mut wire, t, traffic)?;
     while members[0].node.log_len() < target {
@@ -138,14 +156,16 @@ pub fn make(homes: &[Home], target: u64, traffic: Traffic, mut progress: impl Fn
             m.node.handle_timeout(t);
         }
         if t >= next_notice {
-            let n = members[0].sent;
-            send(&mut members, &ids, 0, t, n.is_multiple_of(2))?;
-            // One notice in ten is answered by a peer, in its own thread, to member 0.
-            if n % 10 == 9 {
-                let peer = 1 + (n / 10) as usize % (members.len() - 1);
-                send(&mut members, &ids, peer, t, true)?;
+            for _ in 0..traffic.burst {
+                let n = members[0].sent;
+                send(&mut members, &ids, 0, t, n.is_multiple_of(2))?;
+                // One notice in ten is answered by a peer, in its own thread, to member 0.
+                if n % 10 == 9 {
+                    let peer = 1 + (n / 10) as usize % (members.len() - 1);
+                    send(&mut members, &ids, peer, t, true)?;
+                }
             }
-            next_notice += traffic.notice_every_ms;
+            next_notice += traffic.burst_every_ms;
         }
         for m in members.iter_mut() {
             while m.owed.front().is_some_and(|(at, _)| *at <= t) {
@@ -175,6 +195,7 @@ pub fn make(homes: &[Home], target: u64, traffic: Traffic, mut progress: impl Fn
         notices: members.iter().map(|m| m.sent).collect(),
         simulated_ms: t - t0,
         seconds: started.elapsed().as_secs_f64(),
+        traffic,
     })
 }
 

@@ -73,7 +73,7 @@ fn record(u: &mut Unstructured, fx: &Fixture, v: &LogVerifier, now: u64) -> Resu
                         to: fx.ids[to],
                         time_ms: if u.arbitrary()? { now } else { u.arbitrary()? },
                         echo,
-                        cosigned: u.arbitrary()?,
+                        cosigned: hotline_fuzz::arb_cosigned(u, fx, to, None)?,
                     })
                 };
             let first_echo = Hash32(u.arbitrary()?);

@@ -190,7 +190,12 @@ impl World {
                         to: h.signer,
                         time_ms: signed_ms,
                         echo: o.hash,
-                        cosigned: if u.arbitrary()? { 0 } else { u.arbitrary()? },
+                        cosigned: hotline_fuzz::arb_cosigned(
+                            &mut u,
+                            fx,
+                            A,
+                            self.sims[A].node.checkpoints().last().map(|(c, _)| *c),
+                        )?,
                     };
                     let (frame, _) = hotline_proto::wire::seal(&fx.keys[peer], Kind::Heartbeat, &echo);
                     self.to_alpha(peer, &frame);

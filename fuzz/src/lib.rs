@@ -594,3 +594,26 @@ pub fn vector_frames() -> &'static (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 pub fn hex(bytes: &[u8]) -> String {
     hotline_proto::hex::encode(bytes)
 }
+
+/// What a heartbeat to member `to` says it co-signed of `to`'s log (spec §5.8): mostly nothing
+/// or `known` (a true checkpoint of that log), sometimes a checkpoint of any size and root that
+/// `to` signed (the node must find it lost, spec §6.13), rarely one signed by someone else (which
+/// `open` must refuse).
+pub fn arb_cosigned(
+    u: &mut Unstructured,
+    fx: &Fixture,
+    to: usize,
+    known: Option<hotline_proto::SignedCheckpoint>,
+) -> Result<Option<hotline_proto::SignedCheckpoint>> {
+    Ok(match u.int_in_range(0..=31u8)? {
+        0 | 1 => {
+            let (size, root) = (u.arbitrary()?, hotline_proto::Hash32(u.arbitrary()?));
+            let signer = if u.ratio(1, 4)? { (to + 1) % fx.keys.len() } else { to };
+            let origin = hotline_proto::note::origin_of(&fx.roster, &fx.ids[to]).unwrap_or_default();
+            let signature = hotline_proto::note::Checkpoint { origin, size, root }.sign(&fx.keys[signer]);
+            Some(hotline_proto::SignedCheckpoint { size, root, signature })
+        }
+        2..=15 => known,
+        _ => None,
+    })
+}

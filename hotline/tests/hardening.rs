@@ -305,3 +305,159 @@ fn a_full_disk_refuses_new_notices_keeps_serving_and_recovers_by_itself() {
     args.extend(bundles.iter().map(String::as_str));
     net.ok("alpha", &args);
 }
+
+/// Alpha, with a FLASH notice to bravo receipted and a checkpoint covering it co-signed by
+/// bravo; returns the notice's id.
+fn notice_cosigned(net: &Net) -> String {
+    let incident = hotline_testnet::harness::english_incident(net.dir.path());
+    let id = net
+        .ok(
+            "alpha",
+            &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
+        )
+        .trim()
+        .to_string();
+    wait_until("the receipt", Duration::from_secs(20), || {
+        net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["receipt_ms"].is_u64()
+    });
+    // Checkpoints every second (FAST_POLICY): wait until bravo co-signed one beyond the receipt.
+    let entries = net.json("alpha", &["status", "--json"])["log_entries"].as_u64().unwrap();
+    wait_until("a cosignature by bravo", Duration::from_secs(20), || {
+        net.json("alpha", &["status", "--json"])["links"][0]["cosigned_size"].as_u64().unwrap() >= entries
+    });
+    id
+}
+
+/// A store restored from an older backup (issue 10 item 8b, spec §6.13): the node starts on the
+/// valid but shorter log, learns from bravo's first heartbeat that bravo holds its signed
+/// checkpoint of more, says so, and signs nothing — a send is refused saying why — until the
+/// newer store is put back, when it works again.
+#[test]
+fn a_store_restored_from_an_older_backup_is_found_and_signs_nothing() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start_all();
+    net.wait_links();
+    let store = net.home("alpha").store_path();
+    net.stop("alpha");
+    let backup = std::fs::read(&store).unwrap();
+    net.start("alpha");
+    net.wait_links();
+    notice_cosigned(&net);
+    net.stop("alpha");
+    let newer = std::fs::read(&store).unwrap();
+    std::fs::write(&store, &backup).unwrap();
+    net.start("alpha");
+    wait_until("alpha finds its store rolled back", Duration::from_secs(20), || {
+        net.json("alpha", &["status", "--json"])["rolled_back"].is_string()
+    });
+    let status = net.ok("alpha", &["status"]);
+    assert!(status.contains("STORE ROLLED BACK") && status.contains("bravo"), "{status}");
+    let incident = hotline_testnet::harness::english_incident(net.dir.path());
+    let refused = net.cli(
+        "alpha",
+        &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
+    );
+    assert!(!refused.status.success(), "a rolled-back node sent a notice");
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("lost entries") && why.contains("backup"), "{why}");
+    let entries = net.json("alpha", &["status", "--json"])["log_entries"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        net.json("alpha", &["status", "--json"])["log_entries"].as_u64().unwrap(),
+        entries,
+        "a rolled-back node went on logging"
+    );
+    // The operator puts the newer store back: the node starts and works normally.
+    net.stop("alpha");
+    std::fs::write(&store, &newer).unwrap();
+    net.start("alpha");
+    net.wait_links();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(net.json("alpha", &["status", "--json"])["rolled_back"].is_null());
+    net.ok(
+        "alpha",
+        &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
+    );
+}
+
+/// Single bytes of a stopped node's store flipped at many positions (issue 10 item 8): each
+/// time the node either refuses to start with an error, or starts and then, once its peer's
+/// heartbeats have come, serves its whole log intact (it exports and verifies, and holds every
+/// entry it had), or says its store lost entries. Never a damaged or shorter log served quietly.
+#[test]
+fn a_store_with_a_flipped_byte_is_refused_or_found_never_served_quietly() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start_all();
+    net.wait_links();
+    notice_cosigned(&net);
+    let (store, peer_store) = (net.home("alpha").store_path(), net.home("bravo").store_path());
+    net.stop("alpha");
+    net.stop("bravo");
+    let intact = std::fs::read(&store).unwrap();
+    // Bravo starts each time as it was, holding alpha's checkpoint as of the intact store (a node
+    // that ran on a flipped store and was served intact would otherwise have moved it on).
+    let peer_intact = std::fs::read(&peer_store).unwrap();
+    let had = hotline_node::store::read_leaves(&store).unwrap().len();
+    // The database's header and commit slots (the first pages), densely, and the rest spread.
+    let header = (0..8192).step_by(256);
+    let positions: Vec<usize> =
+        header.chain((0..16).map(|k| k * intact.len() / 16 + (k * 37) % 97)).collect();
+    let (mut refused, mut found, mut intact_served) = (0, 0, 0);
+    for at in positions.into_iter().filter(|at| *at < intact.len()) {
+        let mut bytes = intact.clone();
+        bytes[at] ^= 0x10;
+        std::fs::write(&store, &bytes).unwrap();
+        std::fs::write(&peer_store, &peer_intact).unwrap();
+        net.start("bravo");
+        let home = net.home("alpha");
+        // A refusal to start is an answer; a start that hangs is not.
+        let mut child = Command::new(binary())
+            .args(["--home", home.dir().to_str().unwrap(), "run"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let serving = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            child.try_wait().unwrap().is_none()
+                && home.api_path().exists()
+                && net.cli("alpha", &["status", "--json"]).status.success()
+        });
+        if !serving {
+            let _ = child.kill();
+            let status = child.wait().unwrap();
+            assert!(!status.success(), "byte {at}: the node neither served nor refused");
+            refused += 1;
+        } else {
+            // Bravo's heartbeats come every half second.
+            std::thread::sleep(Duration::from_millis(1000));
+            let status = net.json("alpha", &["status", "--json"]);
+            if status["rolled_back"].is_string() {
+                eprintln!("byte {at}: {} of {had} entries: {}", status["log_entries"], status["rolled_back"]);
+                found += 1;
+            } else {
+                let out = net.dir.path().join(format!("flip-{at}"));
+                let export = net.cli("alpha", &["log", "export", "--out", out.to_str().unwrap()]);
+                assert!(
+                    export.status.success(),
+                    "byte {at}: a started node's log does not export: {export:?}"
+                );
+                net.ok("alpha", &["audit", "verify", out.to_str().unwrap()]);
+                let size = status["log_entries"].as_u64().unwrap() as usize;
+                assert!(size > had, "byte {at}: the node serves {size} entries of the {had} it had, quietly");
+                intact_served += 1;
+            }
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::SIGTERM,
+            );
+            let _ = child.wait();
+        }
+        net.stop("bravo");
+    }
+    eprintln!(
+        "flipped bytes: {refused} refused at start, {found} found rolled back, {intact_served} served intact"
+    );
+    assert!(refused > 0, "no flip was refused: the positions miss the data");
+}

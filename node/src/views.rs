@@ -166,6 +166,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
         now_ms: now,
         started_ms: node.started_ms(),
         store_error: None,
+        rolled_back: node.rolled_back().map(|r| rolled_back(roster, r)),
         log_entries: node.log_len(),
         durable_entries: node.durable_len(),
         links,
@@ -235,5 +236,19 @@ pub fn event(roster: &Roster, e: &hotline_proto::Event) -> Event {
             Event::LogConflict { peer: n(peer), cosigned_size: *cosigned_size, size: *size }
         }
         Core::HistoryUnavailable { detail } => Event::StoreUnreadable { detail: detail.clone() },
+        Core::RolledBack(r) => {
+            Event::StoreRolledBack { peer: n(&r.peer), size: r.size, log_size: r.log_size }
+        }
     }
+}
+
+/// What a rolled-back store means for the operator, with the peer's name (spec §6.13).
+pub fn rolled_back(roster: &Roster, r: &hotline_proto::RolledBack) -> String {
+    format!(
+        "this node's store has lost entries: {} holds this node's signed checkpoint of {} entries, but the store holds {}. The node signs nothing (no receipt, no notice, no checkpoint) until store.redb is restored from a backup holding at least {} entries; the peers hold receipts for the notices the lost entries recorded: ask them to send those again",
+        name(roster, &r.peer),
+        r.size,
+        r.log_size,
+        r.size + 1
+    )
 }

@@ -122,6 +122,10 @@ pub enum CommandError {
     /// The notice was already acknowledged by this node.
     #[error("notice {0} was already acknowledged")]
     AlreadyAcknowledged(String),
+    /// This node's store lost entries its peers hold its signature on (spec §6.13): it signs
+    /// nothing more until the operator restores the store.
+    #[error("{0}")]
+    RolledBack(crate::node::RolledBack),
     /// The store's history, which the command needed, could not be read; nothing was done.
     #[error("{0}; nothing was done: try again")]
     History(#[from] crate::history::HistoryError),

@@ -61,7 +61,8 @@ pub use message::{
 #[cfg(feature = "fault-injection")]
 pub use node::BrokenRule;
 pub use node::{
-    Direction, Draft, Event, LinkView, Node, NoticeView, Now, PartyView, PersistBatch, SentThread, Transmit,
+    Direction, Draft, Event, LinkView, Node, NoticeView, Now, PartyView, PersistBatch, RolledBack,
+    SentThread, Transmit,
 };
 pub use precedence::{Filed, Lanes, Precedence};
 pub use roster::{check_name, CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};

@@ -468,9 +468,10 @@ pub struct Heartbeat {
     /// Message hash of the latest heartbeat the sender received from `to`; 32 zero bytes if none
     /// since it started. A heartbeat that echoes one of the addressee's proves a round trip.
     pub echo: Hash32,
-    /// The largest size of `to`'s log that the sender has co-signed (0: none), so that a node
-    /// whose disk lost entries learns it from its peers.
-    pub cosigned: u64,
+    /// The newest checkpoint of `to`'s log that the sender has co-signed, as `to` signed it
+    /// (none yet: `None`): a node whose store lost what it signed learns it from its peers, with
+    /// its own signature as the proof (spec §6.13).
+    pub cosigned: Option<SignedCheckpoint>,
 }
 
 /// A decoded, verified message.
@@ -620,6 +621,9 @@ pub fn open(frame_bytes: &[u8], roster: &Roster, network: &Hash32) -> Result<Ope
         Message::Heartbeat(heartbeat) => {
             if heartbeat.to == heartbeat.signer || roster.member(&heartbeat.to).is_none() {
                 return Err(Rejection::field("to", "a heartbeat goes to another roster member"));
+            }
+            if let Some(checkpoint) = &heartbeat.cosigned {
+                checkpoint.verify(roster, &heartbeat.to)?;
             }
         }
     }

@@ -295,7 +295,7 @@ fn a_link_test_records_the_round_trip_and_checks_the_peer_clock() {
         to: a.id(),
         time_ms: T0 - 10_000,
         echo: opened.hash,
-        cosigned: 0,
+        cosigned: None,
     };
     let (frame, _) = hotline_proto::wire::seal(&test_key("bravo"), Kind::Heartbeat, &echo);
     a.node.handle_frame(T0 + 100, b.id(), &frame).unwrap();
@@ -909,4 +909,97 @@ fn decode_record(leaf: &[u8]) -> Record {
     hotline_proto::testing::codec::decode::<hotline_proto::LogEntry>("entry", &signed.entry, 1 << 20)
         .unwrap()
         .record
+}
+
+/// Alpha sends bravo a notice, bravo receipts it, and alpha signs a checkpoint that bravo
+/// co-signs: bravo then holds alpha's signed checkpoint. Returns alpha's disk before the
+/// checkpoint (an older backup) and the checkpoint's size.
+fn cosigned_checkpoint(a: &mut Desk, b: &mut Desk, t: u64) -> (Vec<Vec<u8>>, u64) {
+    a.node.send_notice(t, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    a.sync();
+    deliver(a, b, t + 1);
+    b.sync();
+    let backup = a.disk.clone();
+    deliver(b, a, t + 2);
+    a.sync();
+    let checkpoint = a.node.checkpoint(t + 3).unwrap();
+    a.sync();
+    deliver(a, b, t + 4);
+    b.sync();
+    deliver(b, a, t + 5);
+    a.sync();
+    assert!(a.node.cosigned_by_peers().contains(&(b.id(), checkpoint.size)), "bravo co-signed");
+    (backup, checkpoint.size)
+}
+
+/// Bravo's heartbeat reaches alpha (alpha asks for it by reconnecting).
+fn heartbeat_exchange(a: &mut Desk, b: &mut Desk, t: u64) {
+    a.node.peer_reachable(t, b.id());
+    a.sync();
+    deliver(a, b, t);
+    b.sync();
+    let answer: Vec<Transmit> =
+        b.transmits().into_iter().filter(|f| kinds(std::slice::from_ref(f)) == ["heartbeat"]).collect();
+    deliver_frames(&answer, a, b.id(), t + 1);
+    a.sync();
+}
+
+/// Spec §6.13: a node whose store was rolled back to an older backup learns it from the first
+/// heartbeat of a peer that co-signed a later checkpoint (the peer shows the node's own signed
+/// checkpoint), tells its operator, and from then on signs nothing: no notice, no receipt, no
+/// checkpoint, no entry at all; heartbeats go on.
+#[test]
+fn a_store_rolled_back_to_an_older_backup_signs_nothing() {
+    let (mut a, mut b) = start_pair();
+    let (backup, size) = cosigned_checkpoint(&mut a, &mut b, T0);
+    // An intact node hears its own checkpoint back: nothing happens.
+    heartbeat_exchange(&mut a, &mut b, T0 + 100);
+    assert!(a.node.rolled_back().is_none(), "an intact store was taken for a rolled-back one");
+
+    a.disk = backup;
+    a.restart_by_replay(T0 + 1_000);
+    a.sync();
+    a.events();
+    assert!(a.node.log_len() <= size, "the backup holds the checkpoint");
+    heartbeat_exchange(&mut a, &mut b, T0 + 1_100);
+    let lost = *a.node.rolled_back().expect("the rollback is found");
+    assert_eq!((lost.peer, lost.size), (b.id(), size));
+    assert!(a.events().contains(&Event::RolledBack(lost)), "the operator is told");
+    let entries = a.disk.len();
+    assert!(matches!(
+        a.node.send_notice(T0 + 1_200, reply_draft(b.id(), Precedence::Flash)),
+        Err(CommandError::RolledBack(_))
+    ));
+    // A notice from bravo is neither logged nor receipted.
+    b.node.send_notice(T0 + 1_300, reply_draft(a.id(), Precedence::Flash)).unwrap();
+    b.sync();
+    deliver(&mut b, &mut a, T0 + 1_301);
+    a.sync();
+    assert!(kinds(&a.transmits()).iter().all(|k| *k == "heartbeat"), "a rolled-back node signed a frame");
+    // A day of timers: deadlines, link silence, link tests, checkpoints — nothing is logged.
+    for hour in 0..24u64 {
+        a.node.handle_timeout(T0 + 2_000 + hour * 3_600_000);
+        a.sync();
+        assert!(kinds(&a.transmits()).iter().all(|k| *k == "heartbeat"));
+    }
+    assert_eq!(a.disk.len(), entries, "a rolled-back node logged something");
+    assert_eq!(a.node.checkpoint(T0 + 90_000_000).map(|c| c.size), a.node.checkpoint(T0).map(|c| c.size));
+}
+
+/// Spec §6.13: a rolled-back node that wrote past the lost checkpoint's size before hearing
+/// from the peer is found all the same: its root at that size is not the one it signed.
+#[test]
+fn a_rolled_back_store_that_grew_again_is_found_by_its_root() {
+    let (mut a, mut b) = start_pair();
+    let (backup, size) = cosigned_checkpoint(&mut a, &mut b, T0);
+    a.disk = backup;
+    a.restart_by_replay(T0 + 1_000);
+    for k in 0..size + 2 {
+        a.node.send_notice(T0 + 1_001 + k, reply_draft(b.id(), Precedence::Routine)).unwrap();
+    }
+    a.sync();
+    a.transmits();
+    assert!(a.node.log_len() > size);
+    heartbeat_exchange(&mut a, &mut b, T0 + 2_000);
+    assert_eq!(a.node.rolled_back().map(|l| l.size), Some(size), "a forked store was not found");
 }

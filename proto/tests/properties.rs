@@ -586,14 +586,21 @@ fn valid_ack(signer: usize) -> impl Strategy<Value = Ack> {
 }
 
 fn valid_heartbeat(signer: usize, to: usize) -> impl Strategy<Value = Heartbeat> {
-    (any::<u64>(), hash32(), any::<u64>()).prop_map(move |(time_ms, echo, cosigned)| Heartbeat {
-        network: roster().network_id(),
-        signer: id(signer),
-        to: id(to),
-        time_ms,
-        echo,
-        cosigned,
-    })
+    (any::<u64>(), hash32(), proptest::option::of((any::<u64>(), hash32()))).prop_map(
+        move |(time_ms, echo, cosigned)| Heartbeat {
+            network: roster().network_id(),
+            signer: id(signer),
+            to: id(to),
+            time_ms,
+            echo,
+            // A checkpoint of the addressee's log, as the addressee signed it.
+            cosigned: cosigned.map(|(size, root)| {
+                let origin = hotline_proto::note::origin_of(&roster(), &id(to)).expect("a member");
+                let signature = hotline_proto::note::Checkpoint { origin, size, root }.sign(&key(to));
+                hotline_proto::SignedCheckpoint { size, root, signature }
+            }),
+        },
+    )
 }
 
 /// A link test of alpha's with bravo: alpha's heartbeat and bravo's echo of it.

@@ -801,8 +801,29 @@ fn heartbeat(from: usize, to: usize) -> Heartbeat {
         to: id(to),
         time_ms: T0,
         echo: Hash32([0; 32]),
-        cosigned: 0,
+        cosigned: None,
     }
+}
+
+/// A checkpoint of `log`'s log of `size` entries, signed by `signer`.
+fn checkpoint_of(log: usize, signer: usize, size: u64) -> hotline_proto::SignedCheckpoint {
+    let root = crypto::sha256(b"some root");
+    let origin = hotline_proto::note::origin_of(&roster(), &id(log)).unwrap();
+    let signature = hotline_proto::note::Checkpoint { origin, size, root }.sign(&key(signer));
+    hotline_proto::SignedCheckpoint { size, root, signature }
+}
+
+/// Spec §5.8: a heartbeat's co-signed checkpoint is the addressee's, signed by it; one its
+/// sender signed itself (or anyone but the addressee) is `bad_signature`, so that no peer can
+/// make a node believe its store lost entries it never signed (spec §6.13).
+#[test]
+fn bad_signature_heartbeat_with_a_checkpoint_the_addressee_never_signed() {
+    let mut h = Harness::new();
+    let forged =
+        Heartbeat { cosigned: Some(checkpoint_of(ALPHA, BRAVO, 1_000_000)), ..heartbeat(BRAVO, ALPHA) };
+    let frame = hotline_proto::wire::seal(&key(BRAVO), Kind::Heartbeat, &forged).0;
+    h.refuse(BRAVO, &frame, ErrorCode::BadSignature);
+    h.still_accepts(BRAVO);
 }
 
 #[test]

@@ -146,10 +146,23 @@ fn build() -> Built {
     forged.created_ms += 1;
     let (equivocating_frame, _) = seal(&bravo, Kind::Notice, &forged);
     let heartbeat =
-        Heartbeat { network, signer: a, to: b, time_ms: T0 + 30_000, echo: Hash32([0; 32]), cosigned: 0 };
+        Heartbeat { network, signer: a, to: b, time_ms: T0 + 30_000, echo: Hash32([0; 32]), cosigned: None };
     let (heartbeat_frame, heartbeat_hash) = seal(&alpha, Kind::Heartbeat, &heartbeat);
-    let echo =
-        Heartbeat { network, signer: b, to: a, time_ms: T0 + 30_250, echo: heartbeat_hash, cosigned: 5 };
+    // Bravo co-signed alpha's checkpoint of 5 entries: its heartbeats carry it, as alpha signed it.
+    let alpha_checkpoint = {
+        let root = sha256(b"alpha's log of five entries");
+        let origin = hotline_proto::note::origin_of(&roster, &a).expect("alpha is a member");
+        let signature = Checkpoint { origin, size: 5, root }.sign(&alpha);
+        SignedCheckpoint { size: 5, root, signature }
+    };
+    let echo = Heartbeat {
+        network,
+        signer: b,
+        to: a,
+        time_ms: T0 + 30_250,
+        echo: heartbeat_hash,
+        cosigned: Some(alpha_checkpoint),
+    };
     let (echo_frame, echo_hash) = seal(&bravo, Kind::Heartbeat, &echo);
 
     let messages = vec![

@@ -513,12 +513,10 @@ impl Sim {
             }
             // Unlogged, but what it states of co-signing must be durable: a peer acts on it.
             Message::Heartbeat(h) => {
-                if h.cosigned != 0
-                    && !n.cosigned.iter().any(|(log, size, _)| *log == h.to && *size == h.cosigned)
-                {
+                if let Some(c) = h.cosigned.filter(|c| !n.cosigned.contains(&(h.to, c.size, c.root))) {
                     let what = format!(
                         "{} claimed in a heartbeat to have co-signed size {} before recording it durably",
-                        n.name, h.cosigned
+                        n.name, c.size
                     );
                     return self.fail(what);
                 }

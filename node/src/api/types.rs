@@ -274,6 +274,10 @@ pub struct Status {
     pub awaiting: Vec<Awaiting>,
     /// Why the store cannot write, while it cannot (the node then refuses new notices).
     pub store_error: Option<String>,
+    /// Set when a peer showed that this node's store lost entries it had signed (spec §6.13):
+    /// what happened and what to do. The node then signs nothing.
+    #[serde(default)]
+    pub rolled_back: Option<String>,
 }
 
 /// The answer to `checkpoint`.
@@ -438,6 +442,17 @@ pub enum Event {
     },
     /// The store writes again: the node works normally.
     StoreRecovered,
+    /// A peer holds this node's signed checkpoint of `size` entries, but the store holds
+    /// `log_size` (or other entries at that size): the store was rolled back or replaced. The
+    /// node signs nothing more until its store is restored (spec §6.13).
+    StoreRolledBack {
+        /// The peer that showed it.
+        peer: String,
+        /// The checkpoint's size.
+        size: u64,
+        /// What the store holds.
+        log_size: u64,
+    },
     /// The store's history could not be read to handle a frame about an old notice: the frame
     /// was set aside as if lost, and its sender sends it again.
     StoreUnreadable {

@@ -132,6 +132,12 @@ fn role(role: hotline_proto::Role) -> &'static str {
 pub(super) fn print_status(s: &Status) {
     println!("{}  network {} ({})", s.name, s.network, s.network_id);
     println!("log: {} entries ({} durable)", s.log_entries, s.durable_entries);
+    if let Some(why) = &s.rolled_back {
+        println!("STORE ROLLED BACK: {why}");
+    }
+    if let Some(why) = &s.store_error {
+        println!("THE STORE CANNOT WRITE: {why}; new notices are refused until it can (the node retries by itself)");
+    }
     println!("links:");
     for l in &s.links {
         let tested = match l.last_link_test_ms {
@@ -198,6 +204,10 @@ pub fn describe(e: &Event) -> String {
             "THE STORE CANNOT WRITE: {detail}. New notices are refused and nothing is accepted until it can; free disk space (the node retries by itself)"
         ),
         Event::StoreRecovered => "the store writes again; the node works normally".to_string(),
+        Event::StoreRolledBack { peer, size, log_size } => format!(
+            "THIS NODE'S STORE LOST ENTRIES: {peer} holds this node's signed checkpoint of {size} entries, the store holds {log_size}. The node signs nothing until store.redb is restored from a backup holding at least {} entries (run `hotline status`)",
+            size + 1
+        ),
         Event::StoreUnreadable { detail } => format!(
             "THE STORE COULD NOT BE READ: {detail}. A frame about an old notice was set aside (its sender sends it again); check the disk"
         ),

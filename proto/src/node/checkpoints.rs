@@ -51,6 +51,9 @@ impl Node {
     pub fn checkpoint(&mut self, now: impl Into<super::Now>) -> Option<SignedCheckpoint> {
         let now = self.read_clocks(now.into()).wall_ms;
         let last = self.own_checkpoints.last_key_value().map(|(size, _)| *size);
+        if self.rolled_back.is_some() {
+            return self.own_checkpoints.last_key_value().map(|(_, c)| *c);
+        }
         // The checkpoint record itself is the one entry a checkpoint never covers.
         if last.is_none_or(|size| self.log_len > size.saturating_add(1)) {
             self.sign_checkpoint(now);

@@ -35,6 +35,11 @@ impl Node {
                 ErrorCode::SignerMismatch,
                 format!("signed by {}, delivered by {}", opened.message.signer().short(), from.short()),
             )),
+            // A node whose store lost what it signed signs nothing (spec §6.13): only
+            // heartbeats, which sign no claim of its own, are handled; the rest is as if lost.
+            Ok(opened) if self.rolled_back.is_some() && !matches!(opened.message, Message::Heartbeat(_)) => {
+                Ok(())
+            }
             Ok(opened) => {
                 self.heard_from(now, from);
                 // A notice that closed was forgotten; a frame about it (a late duplicate, an
@@ -256,15 +261,21 @@ impl Node {
             return Err(Rejection::new(ErrorCode::NotAddressed, "a heartbeat for another node"));
         }
         check_peer_time("time_ms", h.time_ms, now, self.policy())?;
+        // The peer holds this node's signed checkpoint of its log: a store that lost it was
+        // rolled back (spec §6.13).
+        if let Some(checkpoint) = &h.cosigned {
+            if self.lost(checkpoint) {
+                self.stop_signing(from, checkpoint);
+            }
+        }
         let Some(p) = self.peers.get_mut(&from) else { return Ok(()) };
         p.echo = opened.hash;
-        p.claims_cosigned = p.claims_cosigned.max(h.cosigned);
         let echoed = p
             .heartbeats
             .iter()
             .find(|sent| sent.hash == h.echo)
             .map(|sent| (sent.time_ms, sent.frame.clone()));
-        let due = p.link_test_due;
+        let due = p.link_test_due && self.rolled_back.is_none();
         // The peer has not heard this node's recent heartbeats (it just started or connected):
         // answer at once, echoing it, so that both ends complete their round trips now rather
         // than a heartbeat interval later. An answer echoes the peer, so it is never answered.
@@ -288,7 +299,10 @@ impl Node {
         }
         // The peer has not co-signed this node's newest checkpoint: the offer or the cosignature
         // was lost; offer it again (answered without a new log entry if it was co-signed).
-        if h.cosigned < self.own_checkpoints.last_key_value().map_or(0, |(size, _)| *size) {
+        let cosigned = h.cosigned.map_or(0, |c| c.size);
+        if self.rolled_back.is_none()
+            && cosigned < self.own_checkpoints.last_key_value().map_or(0, |(size, _)| *size)
+        {
             self.reoffer_checkpoint(from);
         }
         Ok(())
@@ -309,7 +323,7 @@ impl Node {
     }
 
     fn note_skew(&mut self, now: u64, peer: NodeId, offset_ms: i64) {
-        if self.peers.get(&peer).is_none_or(|p| p.skewed) {
+        if self.rolled_back.is_some() || self.peers.get(&peer).is_none_or(|p| p.skewed) {
             return;
         }
         let skew = ClockSkew { peer, offset_ms };

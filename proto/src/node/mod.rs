@@ -61,6 +61,26 @@ pub struct Draft {
     pub body: Body,
 }
 
+/// A peer holds this node's signed checkpoint of its own log that the log does not hold (spec
+/// §6.13): the store was rolled back (restored from an older backup, or a damaged disk opened an
+/// older state) or replaced. The node signs nothing more — no entry, receipt, checkpoint or
+/// acknowledgement — until its operator restores the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this node's store has lost entries: {} holds this node's signed checkpoint of {size} entries (root {}), but the store holds {log_size}; the node signs nothing until the store is restored from a backup holding at least {} entries (the peers hold receipts for notices the lost entries recorded)",
+    peer.short(), &root.to_hex()[..16], size + 1
+)]
+pub struct RolledBack {
+    /// The peer that showed it.
+    pub peer: NodeId,
+    /// The checkpoint's size.
+    pub size: u64,
+    /// The checkpoint's root.
+    pub root: Hash32,
+    /// What the store holds.
+    pub log_size: u64,
+}
+
 /// Something the operator should be told. Released only once everything it reports is durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -165,6 +185,9 @@ pub enum Event {
         /// The id.
         notice: NoticeId,
     },
+    /// This node's store lost entries a peer holds its signature on (spec §6.13): it signs
+    /// nothing more. Not logged (logging is signing); told as soon as it is found.
+    RolledBack(RolledBack),
     /// A peer presented a checkpoint of its log that contradicts one this node co-signed: it
     /// rewrote its history. The two signed checkpoints are in the log.
     LogConflict {
@@ -299,6 +322,9 @@ pub struct Node {
     incoming: BTreeMap<NoticeId, Incoming>,
     /// Notices whose work closed, to be forgotten once every entry about them is durable.
     closing: Vec<NoticeId>,
+    /// Set when a peer shows that the store lost entries this node signed (spec §6.13): from then
+    /// on the node signs nothing.
+    rolled_back: Option<RolledBack>,
     /// Where forgotten notices are read back from; without one, nothing is forgotten.
     history: Option<Box<dyn History>>,
     /// Message hashes of conflicting notices already recorded as equivocation evidence.
@@ -428,6 +454,7 @@ impl Node {
             outgoing: BTreeMap::new(),
             incoming: BTreeMap::new(),
             closing: Vec::new(),
+            rolled_back: None,
             history,
             equivocations: BTreeSet::new(),
             clocks: Clocks::default(),
@@ -652,6 +679,9 @@ impl Node {
     }
 
     fn record_clock_step(&mut self, now: u64, expected_ms: u64, observed_ms: u64) {
+        if self.rolled_back.is_some() {
+            return;
+        }
         self.append(now, Record::ClockStep { expected_ms, observed_ms });
         let after = self.log_len;
         self.outputs.event(after, Event::ClockStep { expected_ms, observed_ms });
@@ -707,6 +737,7 @@ impl Node {
     /// told by [`Event::NoticeStored`].
     pub fn send_notice(&mut self, now: impl Into<Now>, draft: Draft) -> Result<NoticeId, CommandError> {
         let now = self.read_clocks(now.into()).wall_ms;
+        self.refuse_if_rolled_back()?;
         // The notice answered must be known; the thread must be known at least through one of
         // its notices (an update may arrive before the initial report it updates).
         if let Some(reference) = &draft.in_reply_to {
@@ -791,6 +822,7 @@ impl Node {
         note: Texts,
     ) -> Result<(), CommandError> {
         let now = self.read_clocks(now.into()).wall_ms;
+        self.refuse_if_rolled_back()?;
         let name = self.roster.notice_name(&notice);
         self.recall(&notice)?;
         let result = self.acknowledge_known(now, notice, name, operator, disposition, note);
@@ -1090,6 +1122,39 @@ impl Node {
             | message::Message::Cosignature(_)
             | message::Message::Heartbeat(_) => Precedence::Routine,
         }
+    }
+
+    /// Whether this node's store lost entries its peers hold its signature on (spec §6.13).
+    pub fn rolled_back(&self) -> Option<&RolledBack> {
+        self.rolled_back.as_ref()
+    }
+
+    fn refuse_if_rolled_back(&self) -> Result<(), CommandError> {
+        self.rolled_back.map_or(Ok(()), |r| Err(CommandError::RolledBack(r)))
+    }
+
+    /// Whether a peer's checkpoint of this node's log, signed by this node, is one its log does
+    /// not hold: beyond its length, or another root at that size (read from the hash tiles).
+    fn lost(&self, checkpoint: &SignedCheckpoint) -> bool {
+        if checkpoint.size >= self.log_len {
+            return true;
+        }
+        match self.tree.root_at(checkpoint.size, self.history.as_deref()) {
+            Ok(root) => root != checkpoint.root,
+            // Unknown: the next heartbeat asks again.
+            Err(_) => false,
+        }
+    }
+
+    /// From now on the node signs nothing (spec §6.13), and its operator is told at once.
+    fn stop_signing(&mut self, peer: NodeId, checkpoint: &SignedCheckpoint) {
+        if self.rolled_back.is_some() {
+            return;
+        }
+        let lost = RolledBack { peer, size: checkpoint.size, root: checkpoint.root, log_size: self.log_len };
+        self.rolled_back = Some(lost);
+        let after = self.durable;
+        self.outputs.event(after, Event::RolledBack(lost));
     }
 
     /// Whether a peer's link is up.

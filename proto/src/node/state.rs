@@ -126,8 +126,6 @@ pub(super) struct Peer {
     pub heartbeats: std::collections::VecDeque<SentHeartbeat>,
     /// Message hash of the latest heartbeat from the peer: the next heartbeat to it echoes this.
     pub echo: Hash32,
-    /// The largest size of this node's log the peer says (in its heartbeats) it co-signed.
-    pub claims_cosigned: u64,
     pub skewed: bool,
     pub retx: BTreeMap<Hash32, Retx>,
     pub rejects: RateLimit,
@@ -148,7 +146,6 @@ impl Peer {
             last_link_test_ms: None,
             heartbeats: std::collections::VecDeque::new(),
             echo: Hash32([0; 32]),
-            claims_cosigned: 0,
             skewed: false,
             retx: BTreeMap::new(),
             rejects: RateLimit::default(),

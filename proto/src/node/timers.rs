@@ -127,6 +127,11 @@ impl Node {
     }
 
     fn fire(&mut self, now: u64, at: u64, timer: Timer) {
+        // A node whose store lost what it signed keeps its peers' links alive and signs nothing
+        // else (spec §6.13).
+        if self.rolled_back.is_some() && timer != Timer::Heartbeat {
+            return;
+        }
         match timer {
             Timer::Retransmit { peer, hash } => self.retransmit(at, peer, hash),
             Timer::Deadline { notice, party, kind } => self.deadline(now, notice, party, kind),
@@ -270,7 +275,7 @@ impl Node {
             to: peer,
             time_ms: now,
             echo: p.echo,
-            cosigned: p.checkpoints.theirs.last_key_value().map_or(0, |(size, _)| *size),
+            cosigned: p.checkpoints.theirs.last_key_value().map(|(_, (c, _, _))| *c),
         };
         let (frame, hash) = message::seal(&self.key, Kind::Heartbeat, &heartbeat);
         if p.heartbeats.len() >= HEARTBEATS_REMEMBERED {
@@ -316,7 +321,7 @@ impl Node {
         let Some(p) = self.peers.get_mut(&peer) else { return };
         p.last_heard_ms = now;
         p.last_heard_mono = mono;
-        if p.up {
+        if p.up || self.rolled_back.is_some() {
             return;
         }
         self.append(now, Record::LinkUp { peer });

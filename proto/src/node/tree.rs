@@ -70,6 +70,16 @@ impl Tree {
         }
     }
 
+    /// The root of the first `size` leaves (`size <= len`).
+    pub fn root_at(&self, size: u64, history: Option<&dyn History>) -> Result<Hash32, HistoryError> {
+        match size {
+            0 => Ok(merkle::empty_root()),
+            s if s > self.peaks.size() => Err(HistoryError(format!("no root of {s} leaves"))),
+            s if s == self.peaks.size() => Ok(self.peaks.root()),
+            s => merkle::range(0, s, &mut |level, index| self.subtree(level, index, history)),
+        }
+    }
+
     /// The RFC 9162 consistency proof from `old` leaves to `new` (`old <= new <= size`).
     pub fn consistency_proof(
         &self,

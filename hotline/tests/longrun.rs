@@ -1,0 +1,58 @@
+//! A node that runs for years (issue 10; spec §6.11, §6.12): its memory and its restart time do
+//! not grow with its log. Histories of a 5-member network made by real cores on real stores
+//! ([`hotline_bench::history`]) at two lengths, ten times apart; member 0's node is started on
+//! each as a real process. A check of flatness (ratios in one run, never absolute times); the
+//! figures at 10 M entries are `hotline bench --only recovery`'s, in BENCHMARKS.md.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use hotline_bench::history::{make, Traffic};
+use hotline_testnet::harness::{rss_kib, Net};
+
+struct Measured {
+    entries: u64,
+    start: Duration,
+    rss_kib: u64,
+}
+
+fn measure(entries: u64) -> Measured {
+    let mut net = Net::init(5, None);
+    let homes: Vec<_> = net.names.iter().map(|n| net.home(n)).collect();
+    let made = make(&homes, entries, Traffic::default(), |_| {}).unwrap();
+    let started = Instant::now();
+    net.start("alpha");
+    let start = started.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let rss = rss_kib(net.pid("alpha"));
+    // It serves the whole log: its status counts every entry (and the `started` of this run).
+    let status = net.json("alpha", &["status", "--json"]);
+    assert!(status["log_entries"].as_u64().unwrap() > made.entries[0], "{status}");
+    Measured { entries: made.entries[0], start, rss_kib: rss }
+}
+
+#[test]
+fn memory_and_restart_do_not_grow_with_the_log() {
+    let small = measure(10_000);
+    let large = measure(100_000);
+    for m in [&small, &large] {
+        eprintln!("{} entries: started in {:?}, {} KiB resident", m.entries, m.start, m.rss_kib);
+    }
+    assert!(
+        large.rss_kib <= small.rss_kib + small.rss_kib / 4,
+        "memory grows with the log: {} KiB at {} entries, {} KiB at {}",
+        small.rss_kib,
+        small.entries,
+        large.rss_kib,
+        large.entries
+    );
+    assert!(
+        large.start <= small.start * 3 + Duration::from_millis(500),
+        "restart time grows with the log: {:?} at {} entries, {:?} at {}",
+        small.start,
+        small.entries,
+        large.start,
+        large.entries
+    );
+}
