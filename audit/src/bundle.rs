@@ -72,20 +72,49 @@ fn tile_path(level: &str, index: u64, width: u64) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Every hash tile of a tree of `leaf_hashes.len()` leaves: (level, index, hashes).
-fn hash_tiles(leaf_hashes: &[Hash32]) -> Vec<(u64, u64, Vec<Hash32>)> {
-    let mut out = Vec::new();
-    let mut level_hashes = leaf_hashes.to_vec();
-    let mut level = 0;
-    while !level_hashes.is_empty() {
-        for (index, chunk) in level_hashes.chunks(WIDTH as usize).enumerate() {
-            out.push((level, index as u64, chunk.to_vec()));
+/// Hash tiles built as leaf hashes stream by: each level keeps at most one tile's worth, writes
+/// a tile when it is full and hands its root to the next level; the partial tiles of the right
+/// edge are written at the end.
+#[derive(Default)]
+struct TileBuilder {
+    pending: Vec<Vec<Hash32>>,
+    written: Vec<u64>,
+}
+
+impl TileBuilder {
+    fn push(&mut self, dir: &Path, level: usize, hash: Hash32) -> Result<()> {
+        if self.pending.len() <= level {
+            self.pending.resize_with(level + 1, Vec::new);
+            self.written.resize(level + 1, 0);
         }
-        // The next tile level holds the roots of complete groups of 256.
-        level_hashes = level_hashes.chunks_exact(WIDTH as usize).map(subtree_root).collect();
-        level += 1;
+        self.pending[level].push(hash);
+        if self.pending[level].len() as u64 == WIDTH {
+            let tile = std::mem::take(&mut self.pending[level]);
+            self.write(dir, level, &tile)?;
+            self.push(dir, level + 1, subtree_root(&tile))?;
+        }
+        Ok(())
     }
-    out
+
+    fn write(&mut self, dir: &Path, level: usize, tile: &[Hash32]) -> Result<()> {
+        let bytes: Vec<u8> = tile.iter().flat_map(|h| h.0).collect();
+        let index = self.written[level];
+        write_file(&dir.join(tile_path(&level.to_string(), index, tile.len() as u64)), &bytes)?;
+        if tile.len() as u64 == WIDTH {
+            self.written[level] += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, dir: &Path) -> Result<()> {
+        for level in 0..self.pending.len() {
+            let tile = std::mem::take(&mut self.pending[level]);
+            if !tile.is_empty() {
+                self.write(dir, level, &tile)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The root of a complete subtree of 256 nodes.
@@ -106,64 +135,136 @@ struct Noted {
 /// Writes the audit bundle of `node`'s log to `dir` (created; must be empty or absent). Every
 /// entry is verified first, signatures included: a node never exports a log it cannot vouch for.
 pub fn write(dir: &Path, roster: &Roster, node: NodeId, leaves: &[Vec<u8>]) -> Result<Manifest> {
-    let name =
-        roster.member(&node).map(|m| m.name.clone()).ok_or_else(|| anyhow!("node is not in the roster"))?;
-    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-        bail!("{} exists and is not empty; choose a new directory", dir.display());
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut verifier = LogVerifier::new(roster.clone(), node, Check::Chain);
-    let network = roster.network_id();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut hashes = Vec::with_capacity(leaves.len());
-    let mut noted: BTreeMap<u64, Noted> = BTreeMap::new();
+    let mut writer = Writer::create(dir, roster, node, leaves.len() as u64)?;
     for chunk in leaves.chunks(CHUNK) {
-        let verified = check_chunk(&mut verifier, roster, &network, &node, chunk, threads)
-            .map_err(|e| anyhow!("the log does not verify: {e}"))?;
-        for v in verified {
-            hashes.push(v.leaf_hash);
-            note_record(&mut noted, v.entry.record);
-        }
+        writer.push(chunk)?;
     }
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        node,
-        name,
-        network_id: roster.network_id(),
-        size: leaves.len() as u64,
-        root: verifier.root(),
-    };
-    write_file(&dir.join("bundle.json"), (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
-    write_file(&dir.join("roster.bin"), &roster.to_bytes())?;
-    for (index, chunk) in leaves.chunks(WIDTH as usize).enumerate() {
-        let mut bytes = Vec::new();
-        for leaf in chunk {
+    writer.finish()
+}
+
+/// Writes an audit bundle as the log streams by, a chunk of leaves at a time (an export of a log
+/// of any length): memory holds a chunk, one tile per level and the checkpoints' notes. Every
+/// entry is verified, signatures included, before anything of it is written.
+pub struct Writer {
+    dir: PathBuf,
+    roster: Roster,
+    node: NodeId,
+    name: String,
+    network: Hash32,
+    size: u64,
+    verifier: LogVerifier,
+    threads: usize,
+    /// The entry bundle being filled, and how many leaves it holds.
+    bundle: Vec<u8>,
+    in_bundle: u64,
+    bundles: u64,
+    tiles: TileBuilder,
+    noted: BTreeMap<u64, Noted>,
+    jsonl: std::io::BufWriter<std::fs::File>,
+}
+
+impl Writer {
+    /// Starts a bundle of `node`'s log of `size` entries in `dir` (created; must be empty or
+    /// absent).
+    pub fn create(dir: &Path, roster: &Roster, node: NodeId, size: u64) -> Result<Writer> {
+        let name = roster
+            .member(&node)
+            .map(|m| m.name.clone())
+            .ok_or_else(|| anyhow!("node is not in the roster"))?;
+        if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+            bail!("{} exists and is not empty; choose a new directory", dir.display());
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("log.jsonl");
+        let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut jsonl = std::io::BufWriter::new(file);
+        writeln!(jsonl, "{}", crate::jsonl::header(roster, node, size))?;
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            roster: roster.clone(),
+            node,
+            name,
+            network: roster.network_id(),
+            size,
+            verifier: LogVerifier::new(roster.clone(), node, Check::Chain),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            bundle: Vec::new(),
+            in_bundle: 0,
+            bundles: 0,
+            tiles: TileBuilder::default(),
+            noted: BTreeMap::new(),
+            jsonl,
+        })
+    }
+
+    /// Verifies and writes the next leaves.
+    pub fn push(&mut self, leaves: &[Vec<u8>]) -> Result<()> {
+        if self.verifier.len() + leaves.len() as u64 > self.size {
+            bail!("more than the {} entries the export started with", self.size);
+        }
+        let verified =
+            check_chunk(&mut self.verifier, &self.roster, &self.network, &self.node, leaves, self.threads)
+                .map_err(|e| anyhow!("the log does not verify: {e}"))?;
+        for (v, leaf) in verified.into_iter().zip(leaves) {
             let len = u16::try_from(leaf.len()).map_err(|_| anyhow!("a leaf is longer than 65535 bytes"))?;
-            bytes.extend_from_slice(&len.to_be_bytes());
-            bytes.extend_from_slice(leaf);
+            self.bundle.extend_from_slice(&len.to_be_bytes());
+            self.bundle.extend_from_slice(leaf);
+            self.in_bundle += 1;
+            if self.in_bundle == WIDTH {
+                self.write_bundle()?;
+            }
+            self.tiles.push(&self.dir, 0, v.leaf_hash)?;
+            writeln!(self.jsonl, "{}", crate::jsonl::line(&v, leaf))?;
+            note_record(&mut self.noted, v.entry.record);
         }
-        write_file(&dir.join(tile_path("entries", index as u64, chunk.len() as u64)), &bytes)?;
+        Ok(())
     }
-    for (level, index, tile) in hash_tiles(&hashes) {
-        let bytes: Vec<u8> = tile.iter().flat_map(|h| h.0).collect();
-        write_file(&dir.join(tile_path(&level.to_string(), index, tile.len() as u64)), &bytes)?;
+
+    fn write_bundle(&mut self) -> Result<()> {
+        let path = self.dir.join(tile_path("entries", self.bundles, self.in_bundle));
+        write_file(&path, &self.bundle)?;
+        if self.in_bundle == WIDTH {
+            self.bundles += 1;
+        }
+        self.bundle.clear();
+        self.in_bundle = 0;
+        Ok(())
     }
-    let origin = note::origin(&manifest.network_id, &manifest.name);
-    let mut newest = None;
-    for (size, n) in &noted {
-        let text = note_text(roster, &origin, node, n);
-        write_file(&dir.join("checkpoints").join(size.to_string()), text.as_bytes())?;
-        newest = Some(text);
+
+    /// Writes the right edge, the checkpoints' notes and the manifest.
+    pub fn finish(mut self) -> Result<Manifest> {
+        if self.verifier.len() != self.size {
+            bail!("the export stopped at {} of {} entries", self.verifier.len(), self.size);
+        }
+        if self.in_bundle > 0 {
+            self.write_bundle()?;
+        }
+        let dir = self.dir.clone();
+        std::mem::take(&mut self.tiles).finish(&dir)?;
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            node: self.node,
+            name: self.name.clone(),
+            network_id: self.network,
+            size: self.size,
+            root: self.verifier.root(),
+        };
+        let origin = note::origin(&manifest.network_id, &manifest.name);
+        let mut newest = None;
+        for (size, n) in &self.noted {
+            let text = note_text(&self.roster, &origin, self.node, n);
+            write_file(&dir.join("checkpoints").join(size.to_string()), text.as_bytes())?;
+            newest = Some(text);
+        }
+        if let Some(text) = newest {
+            write_file(&dir.join("checkpoint"), text.as_bytes())?;
+        }
+        write_file(&dir.join("roster.bin"), &self.roster.to_bytes())?;
+        self.jsonl.flush()?;
+        // Last: a bundle without its manifest is visibly incomplete.
+        write_file(&dir.join("bundle.json"), (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
+        Ok(manifest)
     }
-    if let Some(text) = newest {
-        write_file(&dir.join("checkpoint"), text.as_bytes())?;
-    }
-    let jsonl = dir.join("log.jsonl");
-    let file = std::fs::File::create(&jsonl).with_context(|| format!("creating {}", jsonl.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    crate::jsonl::write_lines(roster, node, leaves, &mut out)?;
-    out.flush()?;
-    Ok(manifest)
 }
 
 /// Collects checkpoint records and the cosignatures of each.
@@ -510,12 +611,22 @@ mod tests {
     fn hash_tiles_of_a_tree() {
         let leaves: Vec<Hash32> =
             (0u32..600).map(|i| hotline_proto::crypto::leaf_hash(&i.to_be_bytes())).collect();
-        let tiles = hash_tiles(&leaves);
+        let dir = tempfile::tempdir().unwrap();
+        let mut tiles = TileBuilder::default();
+        for l in &leaves {
+            tiles.push(dir.path(), 0, *l).unwrap();
+        }
+        tiles.finish(dir.path()).unwrap();
         // Level 0: 256, 256, 88; level 1: two complete subtrees of 256.
-        let shape: Vec<(u64, u64, usize)> = tiles.iter().map(|(l, i, t)| (*l, *i, t.len())).collect();
-        assert_eq!(shape, vec![(0, 0, 256), (0, 1, 256), (0, 2, 88), (1, 0, 2)]);
+        let read = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+        for (path, len) in
+            [("tile/0/000", 256), ("tile/0/001", 256), ("tile/0/002.p/88", 88), ("tile/1/000.p/2", 2)]
+        {
+            assert_eq!(read(path).len(), len * 32, "{path}");
+        }
         let mut tree = hotline_proto::merkle::MerkleTree::new();
         leaves.iter().for_each(|l| tree.push(*l));
-        assert_eq!(tiles[3].2[0], tree.root_at(256).unwrap());
+        assert_eq!(read("tile/1/000.p/2")[..32], tree.root_at(256).unwrap().0);
+        assert_eq!(read("tile/0/002.p/88")[..32], leaves[512].0);
     }
 }

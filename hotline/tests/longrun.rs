@@ -17,7 +17,7 @@ struct Measured {
     rss_kib: u64,
 }
 
-fn measure(entries: u64) -> Measured {
+fn measure(entries: u64, export: bool) -> Measured {
     let mut net = Net::init(5, None);
     let homes: Vec<_> = net.names.iter().map(|n| net.home(n)).collect();
     let made = make(&homes, entries, Traffic::default(), |_| {}).unwrap();
@@ -29,13 +29,22 @@ fn measure(entries: u64) -> Measured {
     // It serves the whole log: its status counts every entry (and the `started` of this run).
     let status = net.json("alpha", &["status", "--json"]);
     assert!(status["log_entries"].as_u64().unwrap() > made.entries[0], "{status}");
+    if export {
+        // The running node exports its whole log in bounded chunks; the bundle verifies.
+        let out = net.dir.path().join("bundle");
+        net.ok("alpha", &["log", "export", "--out", out.to_str().unwrap()]);
+        net.ok("alpha", &["audit", "verify", out.to_str().unwrap()]);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("bundle.json")).unwrap()).unwrap();
+        assert!(manifest["size"].as_u64().unwrap() > made.entries[0], "{manifest}");
+    }
     Measured { entries: made.entries[0], start, rss_kib: rss }
 }
 
 #[test]
 fn memory_and_restart_do_not_grow_with_the_log() {
-    let small = measure(10_000);
-    let large = measure(100_000);
+    let small = measure(10_000, false);
+    let large = measure(100_000, true);
     for m in [&small, &large] {
         eprintln!("{} entries: started in {:?}, {} KiB resident", m.entries, m.start, m.rss_kib);
     }

@@ -329,7 +329,7 @@ impl Daemon {
                 }
                 None => Answer::error("no checkpoint could be signed"),
             },
-            Request::Watch {} | Request::Export {} => Answer::error("handled by the API task"),
+            Request::Watch {} | Request::Export { .. } => Answer::error("handled by the API task"),
         };
         let _ = call.reply.send(answer);
     }

@@ -215,10 +215,12 @@ async fn connection(stream: UnixStream, node: Node, limits: Limits) -> Result<()
                     }
                 }
             }
-            Request::Export {} => {
-                let answer = match node.reader.leaves() {
-                    Ok(leaves) => Answer::ok(&Export {
+            Request::Export { from, limit } => {
+                let limit = limit.unwrap_or(EXPORT_CHUNK).min(EXPORT_CHUNK);
+                let answer = match node.reader.chunk(from, limit) {
+                    Ok((leaves, size)) => Answer::ok(&Export {
                         leaves: leaves.iter().map(|l| hotline_proto::hex::encode(l)).collect(),
+                        size,
                     }),
                     Err(e) => Answer::error(format!("reading the store: {e:#}")),
                 };

@@ -65,8 +65,16 @@ pub enum Request {
     Status {},
     /// Stream events until the client hangs up: answered `"watching"`, then one [`Event`] a line.
     Watch {},
-    /// The node's durable log ([`Export`]).
-    Export {},
+    /// A chunk of the node's durable log ([`Export`]): at most `limit` leaves (and at most
+    /// [`EXPORT_CHUNK`]) from index `from` on.
+    Export {
+        /// The first leaf wanted.
+        #[serde(default)]
+        from: u64,
+        /// How many at most ([`EXPORT_CHUNK`] if absent).
+        #[serde(default)]
+        limit: Option<u64>,
+    },
     /// Sign a checkpoint of the log now (if it grew) and offer it to the peers ([`CheckpointInfo`]).
     Checkpoint {},
 }
@@ -291,11 +299,17 @@ pub struct CheckpointInfo {
     pub cosigned_by: Vec<String>,
 }
 
+/// The most leaves one `export` answer carries: the log travels in bounded chunks, so neither
+/// the node nor the client holds more than one (about 2.5 MB of JSON) whatever its length.
+pub const EXPORT_CHUNK: u64 = 2048;
+
 /// The answer to `export`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Export {
-    /// Every durable log leaf, in order (hex).
+    /// Durable log leaves from the index asked for, in order (hex).
     pub leaves: Vec<String>,
+    /// How many entries are durable now: an export of the whole log asks until it has these.
+    pub size: u64,
 }
 
 /// Something the operator should be told, streamed after `watch`. Every one is sent only after

@@ -7,12 +7,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use hotline_proto::CodedMessage;
 use hotline_proto::{Body, Disposition, Incident, Precedence};
 
-use crate::api::{CheckpointInfo, Event, Export, Inbox, NoticeRef, Request, SendRequest, Status, Thread};
+use crate::api::{
+    CheckpointInfo, Event, Export, Inbox, NoticeRef, Request, SendRequest, Status, Thread, EXPORT_CHUNK,
+};
 use crate::client::{self, NotRunning, Refused};
 use crate::home::{Config, Home};
 
@@ -489,21 +491,57 @@ fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
 
 fn export(home: &Home, out: &Path) -> Result<()> {
     let roster = home.roster()?;
-    let leaves: Vec<Vec<u8>> = match client::call_as::<Export>(&home.api_path(), &Request::Export {}) {
-        Ok(export) => export
-            .leaves
-            .iter()
-            .map(|leaf| {
-                hotline_proto::hex::decode(leaf)
-                    .ok_or_else(|| anyhow!("the node sent a leaf that is not hex"))
-            })
-            .collect::<Result<_>>()?,
-        Err(e) if e.downcast_ref::<NotRunning>().is_some() => crate::store::read_leaves(&home.store_path())?,
-        Err(e) => return Err(e),
-    };
     let (_, key, _) = home.load()?;
     let id = hotline_proto::crypto::node_id(&key);
-    let manifest = hotline_audit::bundle::write(out, &roster, id, &leaves)?;
+    // From the running node through its API, or from a stopped node's store read-only; either
+    // way a chunk at a time, so memory does not grow with the log.
+    let stopped =
+        match client::call_as::<Export>(&home.api_path(), &Request::Export { from: 0, limit: Some(0) }) {
+            Ok(_) => None,
+            Err(e) if e.downcast_ref::<NotRunning>().is_some() => {
+                Some(crate::store::Stopped::open(&home.store_path())?)
+            }
+            Err(e) => return Err(e),
+        };
+    let chunk = |from: u64| -> Result<(Vec<Vec<u8>>, u64)> {
+        match &stopped {
+            Some(store) => store.chunk(from, EXPORT_CHUNK),
+            None => {
+                let export: Export =
+                    client::call_as(&home.api_path(), &Request::Export { from, limit: Some(EXPORT_CHUNK) })?;
+                let leaves = export
+                    .leaves
+                    .iter()
+                    .map(|leaf| {
+                        hotline_proto::hex::decode(leaf)
+                            .ok_or_else(|| anyhow!("the node sent a leaf that is not hex"))
+                    })
+                    .collect::<Result<_>>()?;
+                Ok((leaves, export.size))
+            }
+        }
+    };
+    let (first, size) = chunk(0)?;
+    let mut writer = hotline_audit::bundle::Writer::create(out, &roster, id, size)?;
+    let mut done = first.len() as u64;
+    writer.push(&first)?;
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()) && size > 100_000;
+    while done < size {
+        let (leaves, _) = chunk(done)?;
+        if leaves.is_empty() {
+            bail!("the store holds fewer than the {size} entries the export started with");
+        }
+        let take = usize::try_from(size - done).unwrap_or(usize::MAX).min(leaves.len());
+        writer.push(&leaves[..take])?;
+        done += take as u64;
+        if progress {
+            eprint!("\rexported {done} of {size} entries");
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    let manifest = writer.finish()?;
     eprintln!(
         "wrote the audit bundle of {}'s log ({} entries, root {}) to {}",
         manifest.name,

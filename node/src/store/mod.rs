@@ -213,11 +213,31 @@ impl History for Reader {
 }
 
 impl Reader {
-    /// Every durable leaf, in order (a full replay, an export: the cost is the log's).
+    /// Every durable leaf, in order (a full replay: the cost is the log's).
     pub fn leaves(&self) -> Result<Vec<Vec<u8>>> {
         let db = current(&self.0)?;
         all_leaves(db.as_ref())
     }
+
+    /// At most `limit` durable leaves from `from` on, and how many are durable: a chunk of an
+    /// export, at the cost of the chunk.
+    pub fn chunk(&self, from: u64, limit: u64) -> Result<(Vec<Vec<u8>>, u64)> {
+        let db = current(&self.0)?;
+        chunk_of(db.as_ref(), from, limit)
+    }
+}
+
+/// At most `limit` leaves from `from` on, and the log's length.
+fn chunk_of(db: &impl ReadableDatabase, from: u64, limit: u64) -> Result<(Vec<Vec<u8>>, u64)> {
+    let tx = db.begin_read()?;
+    let table = match tx.open_table(LOG) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e.into()),
+    };
+    let len = log_len(&table)?;
+    let from = from.min(len);
+    Ok((leaf_range(&table, from, len.min(from.saturating_add(limit)))?, len))
 }
 
 /// Leaves `from..to` of the log table, checking that none is missing.
@@ -511,30 +531,57 @@ impl Store {
 /// Reads the leaves of a stopped node's store without writing to it (for export): opened
 /// read-only, never created, never repaired.
 pub fn read_leaves(path: &Path) -> Result<Vec<Vec<u8>>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading the store {}", path.display()))?;
-    if !meta.is_file() {
-        bail!("{} is not a regular file; it cannot be the store", path.display());
+    match Stopped::open(path)? {
+        Stopped::ReadOnly(db) => all_leaves(&db),
+        Stopped::Repaired(db, _copy) => all_leaves(&db),
     }
-    match redb::ReadOnlyDatabase::open(path) {
-        Ok(db) => all_leaves(&db),
-        // A store the node did not close (it crashed, or was killed) needs redb's repair, which
-        // writes. The repair runs on a private copy beside it; the store itself is not touched.
-        Err(redb::DatabaseError::RepairAborted) => {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            let copy = tempfile::Builder::new()
-                .prefix(".export-")
-                .suffix(".redb")
-                .tempfile_in(dir)
-                .with_context(|| format!("making a private copy of the store in {}", dir.display()))?;
-            std::fs::copy(path, copy.path())
-                .with_context(|| format!("copying the store {} to repair the copy", path.display()))?;
-            let db = Database::create(copy.path())
-                .with_context(|| format!("repairing a copy of the store {}", path.display()))?;
-            all_leaves(&db)
+}
+
+/// A stopped node's store, opened for reading only (for export): never created, never repaired
+/// in place, never written.
+pub enum Stopped {
+    /// Closed cleanly: opened read-only.
+    ReadOnly(redb::ReadOnlyDatabase),
+    /// Left open by a crash: redb's repair, which writes, ran on a private copy beside it (gone
+    /// when this is dropped); the store itself is not touched.
+    Repaired(Database, tempfile::NamedTempFile),
+}
+
+impl Stopped {
+    /// Opens the store at `path` for reading.
+    pub fn open(path: &Path) -> Result<Stopped> {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("reading the store {}", path.display()))?;
+        if !meta.is_file() {
+            bail!("{} is not a regular file; it cannot be the store", path.display());
         }
-        Err(e) => Err(e).with_context(|| {
-            format!("opening the store {} read-only (is the node still running?)", path.display())
-        }),
+        match redb::ReadOnlyDatabase::open(path) {
+            Ok(db) => Ok(Stopped::ReadOnly(db)),
+            Err(redb::DatabaseError::RepairAborted) => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let copy = tempfile::Builder::new()
+                    .prefix(".export-")
+                    .suffix(".redb")
+                    .tempfile_in(dir)
+                    .with_context(|| format!("making a private copy of the store in {}", dir.display()))?;
+                std::fs::copy(path, copy.path())
+                    .with_context(|| format!("copying the store {} to repair the copy", path.display()))?;
+                let db = Database::create(copy.path())
+                    .with_context(|| format!("repairing a copy of the store {}", path.display()))?;
+                Ok(Stopped::Repaired(db, copy))
+            }
+            Err(e) => Err(e).with_context(|| {
+                format!("opening the store {} read-only (is the node still running?)", path.display())
+            }),
+        }
+    }
+
+    /// At most `limit` leaves from `from` on, and how many the store holds.
+    pub fn chunk(&self, from: u64, limit: u64) -> Result<(Vec<Vec<u8>>, u64)> {
+        match self {
+            Stopped::ReadOnly(db) => chunk_of(db, from, limit),
+            Stopped::Repaired(db, _) => chunk_of(db, from, limit),
+        }
     }
 }
 
