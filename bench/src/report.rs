@@ -86,7 +86,10 @@ pub(crate) fn plots(out: &Path, r: &Value) -> Result<()> {
             "log entries",
             "seconds",
             true,
-            vec![("start to serving", "/start_to_serving_s", false)],
+            vec![
+                ("start to serving", "/start_to_serving_s", false),
+                ("restart to serving", "/restart_to_serving_s", true),
+            ],
         ),
     ];
     for (key, file, title, x, y, log_x, lines) in charts {
@@ -214,10 +217,17 @@ pub(crate) fn summary(r: &Value) -> String {
     table(
         &mut s,
         "Recovery: process start to serving",
-        "| entries | start to serving | memory after |\n|---|---|---|",
+        "| entries | start to serving | restart to serving | memory after | after the restart | store |\n|---|---|---|---|---|---|",
         &r["recovery"],
         &|k, x| {
-            format!("| {k} | {:.3} s | {:.0} MiB |", f(x, "start_to_serving_s"), f(x, "rss_kib") / 1024.0)
+            format!(
+                "| {k} | {:.3} s | {:.3} s | {:.1} MiB | {:.1} MiB | {:.0} MiB |",
+                f(x, "start_to_serving_s"),
+                f(x, "restart_to_serving_s"),
+                f(x, "rss_kib") / 1024.0,
+                f(x, "rss_after_restart_kib") / 1024.0,
+                f(x, "store_bytes") / 1048576.0
+            )
         },
     );
     let fl = &r["flood"];
