@@ -307,8 +307,11 @@ pub struct Node {
     prev: Hash32,
     last_time: u64,
     unpersisted: Vec<Vec<u8>>,
-    /// The log length at the last snapshot (spec §6.12).
+    /// The log length at the last snapshot (spec §6.12), its size, and the bytes of the entries
+    /// handed to the store since.
     snapshot_at: u64,
+    snapshot_len: u64,
+    logged_since_snapshot: u64,
     tree: Tree,
     // State derived from the log.
     own_checkpoints: BTreeMap<u64, SignedCheckpoint>,
@@ -414,6 +417,7 @@ impl Node {
         let mut node = Node::blank(key, roster, Some(history), now)?;
         let verifier = node.load_snapshot(snapshot, before).map_err(StartError::Snapshot)?;
         node.snapshot_at = node.log_len;
+        node.snapshot_len = snapshot.len() as u64;
         node.replay(verifier, tail, false)?;
         node.begin(now);
         Ok(node)
@@ -445,6 +449,8 @@ impl Node {
             last_time: 0,
             unpersisted: Vec::new(),
             snapshot_at: 0,
+            snapshot_len: 0,
+            logged_since_snapshot: 0,
             tree: Tree::new(history.is_some()),
             own_checkpoints: BTreeMap::new(),
             grown_since_checkpoint: false,
@@ -695,13 +701,21 @@ impl Node {
             return None;
         }
         let leaves = std::mem::take(&mut self.unpersisted);
-        // A snapshot of the state after these leaves, every SNAPSHOT_EVERY entries, to be
-        // written with them (only a node with a history starts from one).
+        self.logged_since_snapshot += leaves.iter().map(|l| l.len() as u64).sum::<u64>();
+        // A snapshot of the state after these leaves, to be written with them (only a node with
+        // a history starts from one): spec §6.12's rule.
         let snapshot = (self.history.is_some()
-            && self.log_len >= self.snapshot_at.saturating_add(snapshot::SNAPSHOT_EVERY))
+            && snapshot::due(
+                self.log_len - self.snapshot_at,
+                self.logged_since_snapshot,
+                self.snapshot_len,
+            ))
         .then(|| {
+            let bytes = self.snapshot();
             self.snapshot_at = self.log_len;
-            self.snapshot()
+            self.snapshot_len = bytes.len() as u64;
+            self.logged_since_snapshot = 0;
+            bytes
         });
         Some(PersistBatch { first_index: self.log_len - leaves.len() as u64, leaves, snapshot })
     }

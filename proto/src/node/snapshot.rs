@@ -28,9 +28,19 @@ use super::state::{Incoming, Outgoing, Retx};
 use super::tree::Tree;
 use super::Node;
 
-/// A snapshot is taken when the log has grown by this many entries since the last one: the most
-/// a restart verifies and applies, beside the snapshot itself.
+/// A snapshot is taken when the log has grown by at least this many entries since the last one
+/// (and see [`due`]): with a small working set, the most a restart verifies and applies beside
+/// the snapshot itself.
 pub const SNAPSHOT_EVERY: u64 = 1024;
+
+/// Whether a snapshot is due: at least [`SNAPSHOT_EVERY`] entries since the last one, and the
+/// entries logged since weigh at least twice the last snapshot. A large working set (a flood of
+/// unreceipted notices) then costs at most half as many bytes again as the log itself, instead of
+/// a snapshot of megabytes every thousand entries that stalls the node; a restart then verifies
+/// more entries, in proportion to the open work, never to the log's length.
+pub(super) fn due(entries_since: u64, bytes_since: u64, last_len: u64) -> bool {
+    entries_since >= SNAPSHOT_EVERY && bytes_since >= last_len.saturating_mul(2)
+}
 
 /// The largest snapshot a node reads back (its size is the open work's, bounded by the roster's
 /// limits on open notices and their sizes; a larger one is refused before it is allocated).
