@@ -16,10 +16,9 @@ use std::time::Instant;
 use anyhow::{anyhow, Context, Result};
 use hotline_node::home::Home;
 use hotline_node::store::Store;
-use hotline_proto::{
-    Body, Completeness, Disposition, Domain, Draft, Event, FailureMode, History, HumanControl, HumanRole,
-    Incident, LangText, Node, NodeId, NoticeId, Precedence, Role, Severity, SystemClass, Texts,
-};
+use hotline_proto::{Body, Disposition, Draft, Event, History, Node, NodeId, NoticeId, Precedence, Role};
+
+use crate::synthetic::{incident, text};
 use serde_json::{json, Value};
 
 /// Notices per thread: an initial report, then replies.
@@ -52,33 +51,6 @@ impl Traffic {
             "burst": self.burst,
             "ack_after_ms": self.ack_after_ms,
         })
-    }
-}
-
-fn text(s: &str) -> Texts {
-    vec![LangText { lang: "en".into(), text: s.into() }]
-}
-
-fn incident(t: u64) -> Incident {
-    Incident {
-        completeness: Completeness::Initial,
-        domain: Domain::Maritime,
-        system_class: SystemClass::DecisionSupport,
-        failure_modes: vec![FailureMode::Misidentification],
-        severity: Severity::Low,
-        occurred_ms: t,
-        location: None,
-        summary: text("Synthetic history: a decision-support track was misclassified and corrected."),
-        suspected_cause: text("Unknown."),
-        human_control: HumanControl {
-            role: HumanRole::InTheLoop,
-            final_decision_by: "watch officer".into(),
-            statement: text("A human held the final decision."),
-        },
-        actions_taken: text("None needed."),
-        requested_response: text("None."),
-        contact: "synthetic".into(),
-        attachments: vec![],
     }
 }
 

@@ -9,12 +9,12 @@ use hotline_proto::{
     NodeId, Precedence, Role, Roster, Severity, SystemClass, Texts,
 };
 
-fn text(s: &str) -> Texts {
+pub(crate) fn text(s: &str) -> Texts {
     vec![LangText { lang: "en".into(), text: s.into() }]
 }
 
 /// A short initial report, valid under the default policy (English required).
-fn incident(t: u64) -> Incident {
+pub(crate) fn incident(t: u64) -> Incident {
     Incident {
         completeness: Completeness::Initial,
         domain: Domain::Maritime,

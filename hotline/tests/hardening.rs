@@ -309,14 +309,7 @@ fn a_full_disk_refuses_new_notices_keeps_serving_and_recovers_by_itself() {
 /// Alpha, with a FLASH notice to bravo receipted and a checkpoint covering it co-signed by
 /// bravo; returns the notice's id.
 fn notice_cosigned(net: &Net) -> String {
-    let incident = hotline_testnet::harness::english_incident(net.dir.path());
-    let id = net
-        .ok(
-            "alpha",
-            &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
-        )
-        .trim()
-        .to_string();
+    let id = net.send_flash("alpha", "bravo");
     wait_until("the receipt", Duration::from_secs(20), || {
         net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["receipt_ms"].is_u64()
     });

@@ -215,14 +215,7 @@ fn s2_the_line_is_dead_kill_9_and_restart() {
     net.start_all();
     net.wait_links();
     net.kill9("bravo");
-    let incident = english_incident(net.dir.path());
-    let id = net
-        .ok(
-            "alpha",
-            &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident.to_str().unwrap()],
-        )
-        .trim()
-        .to_string();
+    let id = net.send_flash("alpha", "bravo");
     // The receipt deadline (1 s) passes: alpha records the miss and its officer sees it.
     wait_until("the receipt miss", Duration::from_secs(10), || {
         net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["receipt_missed"] == true

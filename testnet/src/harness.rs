@@ -166,6 +166,13 @@ impl Net {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `from` sends `to` a FLASH notice with an English incident; returns its id.
+    pub fn send_flash(&self, from: &str, to: &str) -> String {
+        let incident = english_incident(self.dir.path());
+        let args = ["send", "--to", to, "--precedence", "flash", "--incident", incident.to_str().unwrap()];
+        self.ok(from, &args).trim().to_string()
+    }
+
     pub fn json(&self, name: &str, args: &[&str]) -> Value {
         serde_json::from_str(&self.ok(name, args)).unwrap()
     }

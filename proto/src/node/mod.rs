@@ -705,11 +705,7 @@ impl Node {
         // A snapshot of the state after these leaves, to be written with them (only a node with
         // a history starts from one): spec §6.12's rule.
         let snapshot = (self.history.is_some()
-            && snapshot::due(
-                self.log_len - self.snapshot_at,
-                self.logged_since_snapshot,
-                self.snapshot_len,
-            ))
+            && snapshot::due(self.log_len - self.snapshot_at, self.logged_since_snapshot, self.snapshot_len))
         .then(|| {
             let bytes = self.snapshot();
             self.snapshot_at = self.log_len;
