@@ -47,6 +47,9 @@ pub struct BenchArgs {
     /// Only these benches: latency, throughput, fanout, audit, recovery, flood (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Network sizes for the fan-out bench, instead of its defaults (4, 8, 16, 32).
+    #[arg(long, value_delimiter = ',', value_name = "NODES")]
+    fanout_sizes: Vec<usize>,
     /// Log lengths for the recovery bench, instead of its defaults (10 000, 100 000, 1 000 000).
     #[arg(long, value_delimiter = ',', value_name = "ENTRIES")]
     recovery_sizes: Vec<usize>,
@@ -143,6 +146,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut sizes = Sizes::new(args.quick);
     if !args.recovery_sizes.is_empty() {
         sizes.recovery = args.recovery_sizes.clone();
+    }
+    if !args.fanout_sizes.is_empty() {
+        sizes.fanout = args.fanout_sizes.clone();
     }
     let want = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -366,7 +372,9 @@ fn fanout(dir: &Path, sizes: &Sizes, floors: &Value, cores: usize) -> Result<Val
         }
         net.warm_up()?;
         std::thread::sleep(Duration::from_secs(1));
-        let rss: u64 = net.rss_kib().iter().sum();
+        let each = net.rss_kib();
+        let rss: u64 = each.iter().sum();
+        let rss_sender = each.first().copied().unwrap_or(0);
         let to: Vec<String> = (1..n).map(testnet::name).collect();
         let request = send(Precedence::Flash, to)?;
         let mut watch = None;
@@ -383,7 +391,13 @@ fn fanout(dir: &Path, sizes: &Sizes, floors: &Value, cores: usize) -> Result<Val
             (n - 2) as f64 * (f(floors, "verify_strict_us") + f(floors, "sign_us")) / 1000.0 / cores as f64;
         let floor = f(&floors["latency_floor_ms"], "p50") + extra;
         let s = stats(&samples);
-        out[n.to_string()] = json!({"stats": s, "floor_p50_ms": floor, "ratio_p50": f(&s, "p50") / floor, "rss_kib_total": rss});
+        out[n.to_string()] = json!({
+            "stats": s,
+            "floor_p50_ms": floor,
+            "ratio_p50": f(&s, "p50") / floor,
+            "rss_kib_total": rss,
+            "rss_kib_one_node": rss_sender,
+        });
     }
     Ok(out)
 }
