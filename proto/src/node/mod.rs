@@ -387,10 +387,9 @@ impl Node {
         let now = now.into();
         let mut node = Node::blank(key, roster, history, now)?;
         let verifier = LogVerifier::new(node.roster.clone(), node.id, Check::Chain);
+        // Replayed from the log alone: `snapshot_at` stays 0, so the first batch past 1 024
+        // entries carries a snapshot and the next start need not replay again.
         node.replay(verifier, leaves, true)?;
-        // Replayed from the log alone: the first batch carries a snapshot, so that the next
-        // start need not replay again.
-        node.snapshot_at = 0;
         node.begin(now);
         Ok(node)
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::crypto::{self, leaf_hash, Context};
-use crate::ids::{Hash32, NodeId, NoticeId, Sig64};
+use crate::ids::{Hash32, NodeId, Sig64};
 use crate::log::{Check, LogVerifier};
 use crate::merkle::CompactTree;
 use crate::message::SignedCheckpoint;
@@ -191,9 +191,8 @@ impl Node {
             p.checkpoints.theirs = sp.theirs.into_iter().map(|c| (c.0.size, c)).collect();
             p.checkpoints.conflicts = sp.conflicts;
         }
-        let ids = |n: &crate::message::Notice| -> NoticeId { n.id() };
-        self.outgoing = saved.outgoing.into_iter().map(|o| (ids(&o.notice), o)).collect();
-        self.incoming = saved.incoming.into_iter().map(|i| (ids(&i.notice), i)).collect();
+        self.outgoing = saved.outgoing.into_iter().map(|o| (o.notice.id(), o)).collect();
+        self.incoming = saved.incoming.into_iter().map(|i| (i.notice.id(), i)).collect();
         self.equivocations = saved.equivocations.into_iter().collect();
         let checkpoints: BTreeMap<u64, Hash32> =
             self.own_checkpoints.values().map(|c| (c.size, c.root)).collect();
