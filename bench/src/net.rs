@@ -37,6 +37,11 @@ impl Net {
         self.processes.stop(&testnet::name(i))
     }
 
+    /// Kills node `i` with SIGKILL, as a power loss would stop it.
+    pub(crate) fn kill9(&mut self, i: usize) -> Result<()> {
+        self.processes.kill9(&testnet::name(i))
+    }
+
     pub(crate) fn api(&self, i: usize) -> PathBuf {
         self.homes[i].api_path()
     }

@@ -482,12 +482,17 @@ fn recovery(dir: &Path, sizes: &Sizes) -> Result<Value> {
         let again = net.start(0)?;
         std::thread::sleep(Duration::from_secs(2));
         let rss = net.rss_kib()[0];
+        // A crash (power loss): the store was not closed, and the database must find its last
+        // commit without the clean-shutdown mark.
+        net.kill9(0)?;
+        let crashed = net.start(0)?;
         out[n.to_string()] = json!({
             "entries": made.entries[0],
             "history": made.json(),
             "store_bytes": store_bytes,
             "start_to_serving_s": first.as_secs_f64(),
             "restart_to_serving_s": again.as_secs_f64(),
+            "restart_after_kill9_s": crashed.as_secs_f64(),
             "rss_kib": rss_first,
             "rss_after_restart_kib": rss,
         });

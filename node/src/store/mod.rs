@@ -102,7 +102,8 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Leaves `first..` and the core's snapshot after the last of them (spec §6.12), if any.
+    /// Leaves `first..` and the core's snapshot after the last of them (spec §6.12), if any: the
+    /// writer commits the leaves first, reports them durable, then saves the snapshot.
     pub fn new(first: u64, leaves: Vec<Vec<u8>>, snapshot: Option<Vec<u8>>) -> Batch {
         let at = first + leaves.len() as u64;
         Batch { first, leaves, snapshot: snapshot.map(|s| (at, s)) }
@@ -259,6 +260,17 @@ fn leaf_range(table: &impl ReadableTable<u64, &'static [u8]>, from: u64, to: u64
     Ok(leaves)
 }
 
+/// A write transaction of the store. Every commit saves redb's allocator state (quick repair):
+/// without it, opening the store after a crash or power loss walks the whole database to rebuild
+/// that state, so that restart time would grow with the log (0.08 s after a clean stop, 0.21 s
+/// after `kill -9` at 100 000 entries). It costs each commit a second, small write.
+fn begin(db: &Database, durability: redb::Durability) -> Result<redb::WriteTransaction> {
+    let mut tx = db.begin_write()?;
+    tx.set_quick_repair(true);
+    tx.set_durability(durability)?;
+    Ok(tx)
+}
+
 /// The number of leaves: one past the last index.
 fn log_len(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
     Ok(table.last()?.map_or(0, |(index, _)| index.value() + 1))
@@ -268,7 +280,7 @@ fn log_len(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
 /// before they existed, once).
 fn complete(db: &Database) -> Result<()> {
     loop {
-        let tx = db.begin_write()?;
+        let tx = begin(db, redb::Durability::Immediate)?;
         let (len, indexed, tiled) = {
             let log = tx.open_table(LOG)?;
             let len = log_len(&log)?;
@@ -379,6 +391,32 @@ impl Store {
         self.write(first_index, leaves, snapshot, redb::Durability::None)
     }
 
+    /// Replaces the saved snapshot with `bytes`, taken at log length `at`, in a transaction of
+    /// its own that is not fsynced: it becomes durable with the next commit of entries, which is
+    /// soon on a busy node, and a crash before then costs only a longer tail at the next start
+    /// (the previous snapshot is used). A snapshot of a large working set (a flood of unreceipted
+    /// notices is megabytes) then never delays the entries beside it, and a failure to save it
+    /// is a warning: the next one is due soon (spec §6.12).
+    fn save_snapshot(&mut self, at: u64, bytes: &[u8]) {
+        let saved = (|| -> Result<()> {
+            if at > self.len {
+                bail!("a snapshot at {at}, beyond the {} stored entries", self.len);
+            }
+            let db = current(&self.slot)?;
+            let tx = begin(&db, redb::Durability::None)?;
+            {
+                let mut saved = tx.open_table(SAVED)?;
+                while saved.pop_first()?.is_some() {}
+                saved.insert(at, bytes)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = saved {
+            tracing::warn!(error = %format!("{e:#}"), at, "the snapshot could not be saved; the previous one stays");
+        }
+    }
+
     /// Makes every earlier commit durable (after [`Store::append_unsynced`]).
     pub fn sync(&mut self) -> Result<()> {
         let len = self.len;
@@ -396,8 +434,7 @@ impl Store {
             bail!("log append at {first_index}, but the store holds {} entries", self.len);
         }
         let db = current(&self.slot)?;
-        let mut tx = db.begin_write()?;
-        tx.set_durability(durability)?;
+        let tx = begin(&db, durability)?;
         {
             let mut table = tx.open_table(LOG)?;
             // The rule that keeps two writers from forking the log, checked in the transaction.
@@ -470,10 +507,17 @@ impl Store {
             let written = usize::try_from(self.len.saturating_sub(batch.first))
                 .unwrap_or(usize::MAX)
                 .min(batch.leaves.len());
-            let snapshot = batch.snapshot.as_ref().map(|(at, bytes)| (*at, bytes.as_slice()));
-            let result = self.append_with(batch.first + written as u64, &batch.leaves[written..], snapshot);
+            let result = self.append(batch.first + written as u64, &batch.leaves[written..]);
             match result {
-                Ok(()) => return done.send(Ok(self.len)).is_ok(),
+                Ok(()) => {
+                    // The entries are durable and the node may release what waited on them; the
+                    // snapshot after them follows in a transaction of its own, off their path.
+                    let alive = done.send(Ok(self.len)).is_ok();
+                    if let Some((at, bytes)) = &batch.snapshot {
+                        self.save_snapshot(*at, bytes);
+                    }
+                    return alive;
+                }
                 Err(e) => {
                     let detail = format!("{e:#}");
                     tracing::warn!(error = %detail, retry_in_ms = wait.as_millis() as u64, "the store failed to write");
@@ -519,8 +563,12 @@ impl Store {
                         batch.extend(more);
                     }
                     if !self.write_until_done(batch, &rx, &done) {
-                        return;
+                        break;
                     }
+                }
+                // A snapshot saved since the last commit of entries becomes durable now.
+                if let Err(e) = self.sync() {
+                    tracing::warn!(error = %format!("{e:#}"), "the last snapshot could not be made durable");
                 }
             })
             .context("starting the store writer")?;
@@ -734,7 +782,7 @@ mod tests {
         same(&store.reader());
     }
 
-    /// Spec §6.12 through the store: a snapshot written with its batch comes back with the leaf
+    /// Spec §6.12 through the store: a snapshot saved after its batch comes back with the leaf
     /// before it and the leaves after it, and the node resumed from them is the node replayed
     /// from the whole log; a later batch's snapshot replaces it.
     #[test]
@@ -773,11 +821,23 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        let (mut store, _) = Store::open(&path).unwrap();
-        store.append_with(0, &leaves[..first_at], Some((first_at as u64, &first))).unwrap();
-        store.append_with(first_at as u64, &leaves[first_at..at], Some((at as u64, &snapshot))).unwrap();
-        store.append(at as u64, &leaves[at..]).unwrap();
-        drop(store);
+        // Through the node's writer: the entries are reported durable, each snapshot follows in
+        // a transaction of its own, and the writer's end makes the last one durable.
+        let (store, _) = Store::open(&path).unwrap();
+        let (done, mut written) = tokio::sync::mpsc::unbounded_channel();
+        let (writer, handle) = store.spawn_writer(done).unwrap();
+        let batches = [
+            Batch::new(0, leaves[..first_at].to_vec(), Some(first)),
+            Batch::new(first_at as u64, leaves[first_at..at].to_vec(), Some(snapshot.clone())),
+            Batch::new(at as u64, leaves[at..].to_vec(), None),
+        ];
+        for batch in batches {
+            let end = batch.first + batch.leaves.len() as u64;
+            writer.send(batch).unwrap();
+            assert_eq!(written.blocking_recv().unwrap(), Ok(end));
+        }
+        drop(writer);
+        handle.join().unwrap();
         let (store, start) = Store::open(&path).unwrap();
         assert_eq!(start.snapshot.as_deref(), Some(snapshot.as_slice()), "the latest snapshot");
         assert_eq!(start.before.as_deref(), Some(leaves[at - 1].as_slice()));

@@ -2,11 +2,11 @@
 //! the whole log (spec §6.12).
 //!
 //! A node's state is a function of its log; a snapshot is that function's value after the first
-//! `log_len` entries, taken when a batch of entries is handed to the store and written in the
-//! same transaction. A restart then reads the snapshot, checks it against the log (its signature,
-//! its network and node, the leaf hash of the entry before it) and applies only the entries after
-//! it, each verified in full, signatures included: restart time and memory depend on the open
-//! work and the roster, never on the log's length.
+//! `log_len` entries, taken when a batch of entries is handed to the store and written once they
+//! are durable (in a transaction of its own). A restart then reads the snapshot, checks it
+//! against the log (its signature, its network and node, the leaf hash of the entry before it)
+//! and applies only the entries after it, each verified in full, signatures included: restart
+//! time and memory depend on the open work and the roster, never on the log's length.
 //!
 //! What is saved is exactly what the entries establish; what lives outside the log (timers,
 //! retransmission backoff, when a peer was last heard, output queues) is rebuilt by the restart
