@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use hotline_proto::limits::{MAX_LOG_ENTRY, MAX_ROSTER};
 use hotline_proto::merkle::node_hash;
 use hotline_proto::note::{self, Checkpoint, NoteSignature, ALG_COSIGNATURE_V1, ALG_ED25519};
 use hotline_proto::wire::verify_leaf_signatures;
@@ -20,6 +21,8 @@ use hotline_proto::SignedCheckpoint;
 use hotline_proto::{Check, LogVerifier, VerifiedEntry};
 use hotline_proto::{Hash32, NodeId, Record, Roster, Sig64};
 use serde::{Deserialize, Serialize};
+
+use crate::files;
 
 /// The bundle format's name and version.
 pub const FORMAT: &str = "cbm-hotline-audit-bundle/1";
@@ -294,12 +297,17 @@ fn check_chunk(
     threads: usize,
 ) -> Result<Vec<VerifiedEntry>, LogError> {
     let per = leaves.len().div_ceil(threads.max(1)).max(1);
+    let first = verifier.len();
     let (chain, sigs) = std::thread::scope(|s| {
         let workers: Vec<_> = leaves
             .chunks(per)
-            .map(|part| {
+            .enumerate()
+            .map(|(k, part)| {
+                let base = first + (k * per) as u64;
                 s.spawn(move || {
-                    part.iter().find_map(|l| verify_leaf_signatures(roster, network, node, l).err())
+                    part.iter().enumerate().find_map(|(i, l)| {
+                        verify_leaf_signatures(roster, network, node, base + i as u64, l).err()
+                    })
                 })
             })
             .collect();
@@ -355,7 +363,15 @@ pub struct Verified {
 
 /// Reads a bundle's manifest and roster, checking that they belong together.
 pub fn open(dir: &Path) -> Result<(Manifest, Roster)> {
-    let text = read(&dir.join("bundle.json"))?;
+    if !dir.is_dir() {
+        bail!("{} is not a directory: give the directory `hotline log export --out` wrote", dir.display());
+    }
+    let text = files::read_optional(&dir.join("bundle.json"), MAX_MANIFEST, "manifest")?.ok_or_else(|| {
+        anyhow!(
+            "{} is not an audit bundle (it has no bundle.json): give the directory `hotline log export --out` wrote",
+            dir.display()
+        )
+    })?;
     let manifest: Manifest = serde_json::from_slice(&text)
         .map_err(|e| Invalid(format!("{}: bundle.json is malformed: {e}", dir.display())))?;
     if manifest.format != FORMAT {
@@ -363,7 +379,7 @@ pub fn open(dir: &Path) -> Result<(Manifest, Roster)> {
             Invalid(format!("{}: format {:?} is not {FORMAT}", dir.display(), manifest.format)).into()
         );
     }
-    let roster = Roster::from_bytes(&read(&dir.join("roster.bin"))?)
+    let roster = Roster::from_bytes(&files::read(&dir.join("roster.bin"), MAX_ROSTER as u64, "roster")?)
         .map_err(|e| Invalid(format!("{}: roster.bin: {e}", dir.display())))?;
     if roster.network_id() != manifest.network_id {
         return Err(Invalid(format!(
@@ -388,31 +404,38 @@ pub fn open(dir: &Path) -> Result<(Manifest, Roster)> {
     Ok((manifest, roster))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
-}
+/// The largest `bundle.json`: a few hundred bytes in practice.
+const MAX_MANIFEST: u64 = 64 * 1024;
 
-/// Reads the leaves of entry bundle `index` (of `width` leaves), strictly.
+/// Reads the leaves of entry bundle `index` (of `width` leaves), strictly: exactly `width`
+/// length-prefixed leaves and nothing after them, the file never larger than that many leaves of
+/// the largest size can be. Errors name the leaf whose bytes are wrong.
 fn read_entry_bundle(dir: &Path, index: u64, width: u64) -> Result<Vec<Vec<u8>>> {
     let path = dir.join(tile_path("entries", index, width));
-    let bytes = read(&path)?;
+    let max = width * (2 + MAX_LOG_ENTRY as u64);
+    let bytes = files::read(&path, max, "entry bundle")?;
+    let first = index * WIDTH;
+    let bad = |what: String| -> anyhow::Error {
+        Invalid(format!("entry bundle {}: {what}", path.display())).into()
+    };
     let mut leaves = Vec::with_capacity(width as usize);
     let mut rest = bytes.as_slice();
-    while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+    for n in first..first + width {
+        let Some((len, tail)) = rest.split_first_chunk::<2>() else {
+            return Err(bad(format!("it ends before entry {n} (it must hold {width} entries)")));
+        };
         let len = usize::from(u16::from_be_bytes(*len));
         if tail.len() < len {
-            break;
+            return Err(bad(format!(
+                "entry {n}: its length prefix says {len} bytes, only {} remain",
+                tail.len()
+            )));
         }
         leaves.push(tail[..len].to_vec());
         rest = &tail[len..];
     }
-    if !rest.is_empty() || leaves.len() as u64 != width {
-        return Err(Invalid(format!(
-            "entry bundle {} is truncated or malformed (first entry {})",
-            path.display(),
-            index * WIDTH
-        ))
-        .into());
+    if !rest.is_empty() {
+        return Err(bad(format!("{} bytes follow its {width} entries", rest.len())));
     }
     Ok(leaves)
 }
@@ -463,7 +486,7 @@ impl TileChecker<'_> {
     fn check(&mut self, level: usize, tile: &[Hash32]) -> Result<()> {
         let index = self.checked[level];
         let path = self.dir.join(tile_path(&level.to_string(), index, tile.len() as u64));
-        let bytes = read(&path)?;
+        let bytes = files::read(&path, tile.len() as u64 * 32, "hash tile")?;
         let want: Vec<u8> = tile.iter().flat_map(|h| h.0).collect();
         if bytes != want {
             let level_size = WIDTH.pow(level as u32);
@@ -521,66 +544,122 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
     Ok(Verified { manifest, notes, cosignatures, checkpoints })
 }
 
-/// Every note under `checkpoints/` (and `checkpoint`): strict format, the log's signature, every
-/// cosignature line, and agreement with the log's own checkpoint entries.
+/// Every note under `checkpoints/` and `checkpoint`: strict format, the log's signature, every
+/// cosignature line, and agreement with the log's own checkpoint entries; exactly one note per
+/// checkpoint, and `checkpoint` the newest of them again. Returns the notes in `checkpoints/` and
+/// the cosignature lines among them.
 fn verify_notes(
     dir: &Path,
     roster: &Roster,
     manifest: &Manifest,
     checkpoints: &BTreeMap<u64, Hash32>,
 ) -> Result<(usize, usize)> {
-    let origin = note::origin(&manifest.network_id, &manifest.name);
+    let folder = dir.join("checkpoints");
     let mut paths = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir.join("checkpoints")) {
+    if let Ok(entries) = std::fs::read_dir(&folder) {
         for e in entries {
+            // One note per checkpoint of the log: more files than that is not a bundle this
+            // layout wrote, and they are not read.
+            if paths.len() >= checkpoints.len() {
+                return Err(Invalid(format!(
+                    "{} holds more files than the log has checkpoints ({})",
+                    folder.display(),
+                    checkpoints.len()
+                ))
+                .into());
+            }
             paths.push(e?.path());
         }
     }
-    if dir.join("checkpoint").exists() {
-        paths.push(dir.join("checkpoint"));
-    }
-    if paths.is_empty() && !checkpoints.is_empty() {
-        return Err(Invalid("the log has checkpoints but the bundle has no checkpoint notes".into()).into());
+    let named = |size: &u64| folder.join(size.to_string());
+    if let Some(size) = checkpoints.keys().find(|size| !paths.contains(&named(size))) {
+        return Err(Invalid(format!(
+            "{} is missing: the note of the log's checkpoint of size {size}",
+            named(size).display()
+        ))
+        .into());
     }
     let mut cosignature_lines = 0;
     for path in &paths {
-        let bad = |what: String| -> anyhow::Error { Invalid(format!("{}: {what}", path.display())).into() };
-        let bytes = read(path)?;
-        if bytes.len() > note::MAX_NOTE {
-            return Err(bad("larger than a checkpoint note can be".into()));
+        let bytes = files::read(path, note::MAX_NOTE as u64, "checkpoint note")?;
+        let (size, lines) = verify_note(path, &bytes, roster, manifest, checkpoints)?;
+        if *path != named(&size) {
+            return Err(Invalid(format!(
+                "{}: it holds the checkpoint of size {size}; its name must be that size",
+                path.display()
+            ))
+            .into());
         }
-        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
-        let (checkpoint, lines) = note::parse_note(&text).map_err(|e| bad(e.to_string()))?;
-        if checkpoint.origin != origin {
-            return Err(bad(format!("origin {:?} is not this log's", checkpoint.origin)));
+        cosignature_lines += lines;
+    }
+    let latest_path = dir.join("checkpoint");
+    let latest = files::read_optional(&latest_path, note::MAX_NOTE as u64, "checkpoint note")?;
+    match (checkpoints.keys().next_back(), latest) {
+        (None, None) => {}
+        (None, Some(_)) => {
+            return Err(Invalid(format!("{}: the log has no checkpoint", latest_path.display())).into())
         }
-        if checkpoints.get(&checkpoint.size) != Some(&checkpoint.root) {
-            return Err(bad(format!("checkpoint of size {} is not one the log records", checkpoint.size)));
+        (Some(_), None) => {
+            return Err(
+                Invalid(format!("{} is missing: the bundle is incomplete", latest_path.display())).into()
+            )
         }
-        let own = &lines[0];
-        let signature = own.signature().filter(|_| {
-            own.name == origin && own.key_id == note::key_id(&origin, ALG_ED25519, &manifest.node)
-        });
-        if !signature.is_some_and(|s| checkpoint.verify(&manifest.node, &s)) {
-            return Err(bad("the log's note signature is missing or does not verify".into()));
-        }
-        for line in &lines[1..] {
-            let cosigner = roster
-                .members
-                .iter()
-                .find(|m| note::origin(&manifest.network_id, &m.name) == line.name)
-                .ok_or_else(|| bad(format!("cosigner {:?} is not a roster member", line.name)))?;
-            let ok = line.key_id == note::key_id(&line.name, ALG_COSIGNATURE_V1, &cosigner.key)
-                && line
-                    .timestamped()
-                    .is_some_and(|(t, s)| checkpoint.verify_cosignature(&cosigner.key, t, &s));
-            if !ok {
-                return Err(bad(format!("cosignature by {} does not verify", cosigner.name)));
+        (Some(newest), Some(bytes)) => {
+            verify_note(&latest_path, &bytes, roster, manifest, checkpoints)?;
+            let copy = files::read(&named(newest), note::MAX_NOTE as u64, "checkpoint note")?;
+            if copy != bytes {
+                return Err(Invalid(format!(
+                    "{} is not the newest checkpoint note, {}",
+                    latest_path.display(),
+                    named(newest).display()
+                ))
+                .into());
             }
-            cosignature_lines += 1;
         }
     }
     Ok((paths.len(), cosignature_lines))
+}
+
+/// One checkpoint note (`path` names it in errors): strict format, this log's origin, a
+/// checkpoint the log records, the log's signature and every cosignature line (key ids included).
+/// Returns the checkpoint's size and the number of cosignature lines.
+fn verify_note(
+    path: &Path,
+    bytes: &[u8],
+    roster: &Roster,
+    manifest: &Manifest,
+    checkpoints: &BTreeMap<u64, Hash32>,
+) -> Result<(u64, usize)> {
+    let bad = |what: String| -> anyhow::Error { Invalid(format!("{}: {what}", path.display())).into() };
+    let origin = note::origin(&manifest.network_id, &manifest.name);
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+    let (checkpoint, lines) = note::parse_note(text).map_err(|e| bad(e.to_string()))?;
+    if checkpoint.origin != origin {
+        return Err(bad(format!("origin {:?} is not this log's", checkpoint.origin)));
+    }
+    if checkpoints.get(&checkpoint.size) != Some(&checkpoint.root) {
+        return Err(bad(format!("checkpoint of size {} is not one the log records", checkpoint.size)));
+    }
+    let own = &lines[0];
+    let signature = own
+        .signature()
+        .filter(|_| own.name == origin && own.key_id == note::key_id(&origin, ALG_ED25519, &manifest.node));
+    if !signature.is_some_and(|s| checkpoint.verify(&manifest.node, &s)) {
+        return Err(bad("the log's note signature is missing or does not verify".into()));
+    }
+    for line in &lines[1..] {
+        let cosigner = roster
+            .members
+            .iter()
+            .find(|m| note::origin(&manifest.network_id, &m.name) == line.name)
+            .ok_or_else(|| bad(format!("cosigner {:?} is not a roster member", line.name)))?;
+        let ok = line.key_id == note::key_id(&line.name, ALG_COSIGNATURE_V1, &cosigner.key)
+            && line.timestamped().is_some_and(|(t, s)| checkpoint.verify_cosignature(&cosigner.key, t, &s));
+        if !ok {
+            return Err(bad(format!("cosignature by {} does not verify", cosigner.name)));
+        }
+    }
+    Ok((checkpoint.size, lines.len() - 1))
 }
 
 /// Reads every leaf of a bundle that verified (for the cross-audit and the report).

@@ -12,6 +12,7 @@
 pub mod bundle;
 pub mod cli;
 pub mod cross;
+pub mod files;
 pub mod jsonl;
 pub mod report;
 

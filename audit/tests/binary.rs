@@ -80,3 +80,124 @@ fn verifies_refuses_tampering_and_says_what_it_cannot_read() {
     let (code, text) = audit(&["verify"], &dir.path().join("no-such-bundle"));
     assert_eq!(code, 1, "{text}");
 }
+
+/// A fresh copy of alpha's bundle in `dir/name`.
+fn fresh(dir: &Path, name: &str, leaves: &[Vec<u8>]) -> std::path::PathBuf {
+    let bundle = dir.join(name);
+    let roster = roster(2, sim_policy());
+    let alpha = hotline_proto::crypto::node_id(&test_key("alpha"));
+    hotline_audit::bundle::write(&bundle, &roster, alpha, leaves).unwrap();
+    bundle
+}
+
+/// Splits an entry bundle into its leaves (a 16-bit length, then the bytes).
+fn split(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        out.push(rest[2..2 + len].to_vec());
+        rest = &rest[2 + len..];
+    }
+    out
+}
+
+fn join(leaves: &[Vec<u8>]) -> Vec<u8> {
+    leaves.iter().flat_map(|l| (l.len() as u16).to_be_bytes().into_iter().chain(l.iter().copied())).collect()
+}
+
+/// Spec §15.5 on hostile and incomplete bundles (issue 11, items 2, 3, 10 and 26): every file is
+/// read within the bound the layout sets, only regular files are read, a missing file makes the
+/// bundle invalid (4) while a directory that is no bundle is a failure to read (1), and errors
+/// name the entry whose bytes are wrong.
+#[test]
+fn hostile_and_incomplete_bundles_are_refused_by_name_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaves = alpha_log();
+    let entries = |b: &Path| first_file(&b.join("tile/entries"));
+    let alpha = hotline_proto::crypto::node_id(&test_key("alpha"));
+    let mut verifier =
+        hotline_proto::LogVerifier::new(roster(2, sim_policy()), alpha, hotline_proto::Check::Chain);
+    let checkpoints = leaves
+        .iter()
+        .filter(|l| {
+            matches!(verifier.push(l).unwrap().entry.record, hotline_proto::Record::Checkpoint { .. })
+        })
+        .count();
+    assert!(checkpoints >= 2, "a log with checkpoints to note");
+
+    // The count of notes is the log's checkpoints: `checkpoint`, the newest again, is not one more.
+    let b = fresh(dir.path(), "sound", &leaves);
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("{checkpoints} checkpoint notes")), "{text}");
+
+    // An entry bundle of zeros: 256 empty leaves and then megabytes; refused, naming what follows.
+    let b = fresh(dir.path(), "zeros", &leaves);
+    std::fs::write(entries(&b), vec![0u8; 16 << 20]).unwrap();
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 4, "{text}");
+    // Larger than 256 leaves of the largest size can be: refused before it is read.
+    std::fs::write(entries(&b), vec![0u8; 17 << 20]).unwrap();
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("more than it can be"), "{text}");
+
+    // A symlink to /dev/zero as a hash tile, a FIFO as an entry bundle: refused at once.
+    let b = fresh(dir.path(), "zero-link", &leaves);
+    let tile = first_file(&b.join("tile/0"));
+    std::fs::remove_file(&tile).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &tile).unwrap();
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("not a regular file"), "{text}");
+    let b = fresh(dir.path(), "fifo", &leaves);
+    let bundle0 = entries(&b);
+    std::fs::remove_file(&bundle0).unwrap();
+    if Command::new("mkfifo").arg(&bundle0).status().is_ok_and(|s| s.success()) {
+        let (code, text) = audit(&["verify"], &b);
+        assert_eq!(code, 4, "{text}");
+        assert!(text.contains("not a regular file"), "{text}");
+    }
+
+    // A leaf in the middle that does not decode is named by its position, not as entry 0.
+    let b = fresh(dir.path(), "bad-leaf", &leaves);
+    let mut inner = split(&std::fs::read(entries(&b)).unwrap());
+    let k = inner.len() / 2;
+    inner[k] = vec![0xff; inner[k].len()];
+    std::fs::write(entries(&b), join(&inner)).unwrap();
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains(&format!("entry {k}:")), "entry {k} not named: {text}");
+    // A length prefix that runs past the end names its leaf too.
+    let mut bytes = join(&inner[..k + 1]);
+    let at = bytes.len() - inner[k].len() - 2;
+    bytes[at..at + 2].copy_from_slice(&u16::MAX.to_be_bytes());
+    std::fs::write(entries(&b), bytes).unwrap();
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains(&format!("entry {k}: its length prefix")), "{text}");
+
+    // Missing files: the entry bundle, a checkpoint note, `checkpoint`: invalid, exit 4.
+    for (name, missing) in [("no-entries", "entries"), ("no-note", "note"), ("no-checkpoint", "checkpoint")] {
+        let b = fresh(dir.path(), name, &leaves);
+        let path = match missing {
+            "entries" => entries(&b),
+            "note" => first_file(&b.join("checkpoints")),
+            _ => b.join("checkpoint"),
+        };
+        std::fs::remove_file(&path).unwrap();
+        let (code, text) = audit(&["verify"], &b);
+        assert_eq!(code, 4, "{missing}: {text}");
+        assert!(text.contains("missing"), "{missing}: {text}");
+    }
+    // `checkpoint` that is not the newest note.
+    let b = fresh(dir.path(), "old-checkpoint", &leaves);
+    std::fs::copy(first_file(&b.join("checkpoints")), b.join("checkpoint")).unwrap();
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 4, "{text}");
+    // A directory that is no bundle at all: exit 1, saying what to give.
+    let (code, text) = audit(&["verify"], dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("not an audit bundle"), "{text}");
+}

@@ -220,7 +220,7 @@ impl State {
     fn push(&mut self, fx: &Fixture, leaf: Vec<u8>) -> bool {
         let f = self.full_ok && self.full.push(&leaf).is_ok();
         self.full_ok = f;
-        let signed = verify_leaf_signatures(&fx.roster, &fx.network, &fx.ids[ALPHA], &leaf).is_ok();
+        let signed = verify_leaf_signatures(&fx.roster, &fx.network, &fx.ids[ALPHA], 0, &leaf).is_ok();
         if !self.chain_ok {
             return false;
         }

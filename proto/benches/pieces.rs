@@ -198,7 +198,7 @@ fn log(c: &mut Criterion) {
     g.bench_function("verify_leaf_signatures", |b| {
         b.iter(|| {
             for leaf in &leaves {
-                verify_leaf_signatures(&roster, &network, &alpha, leaf).unwrap();
+                verify_leaf_signatures(&roster, &network, &alpha, 0, leaf).unwrap();
             }
         })
     });

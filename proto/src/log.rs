@@ -464,19 +464,22 @@ impl LogVerifier {
 /// Every signature a leaf holds, checked strictly against the roster: the entry's own, the
 /// embedded frame's (with every rule of spec §5.7 steps 1–7), and the note signatures and
 /// cosignatures of checkpoint records. Independent of every other leaf, so an auditor checks
-/// leaves in parallel while one thread follows the chain with [`Check::Chain`].
+/// leaves in parallel while one thread follows the chain with [`Check::Chain`]. `index` is the
+/// leaf's position in the log, which errors name (whatever index the leaf claims, and whether or
+/// not it decodes: the chain check compares the two).
 pub fn verify_leaf_signatures(
     roster: &Roster,
     network: &Hash32,
     node: &NodeId,
+    index: u64,
     leaf: &[u8],
 ) -> Result<(), LogError> {
-    let fail = |index: u64, problem: String| LogError { index, problem };
+    let fail = |problem: String| LogError { index, problem };
     let signed: SignedEntry =
-        codec::decode("log entry", leaf, MAX_LOG_ENTRY).map_err(|e| fail(0, e.to_string()))?;
+        codec::decode("log entry", leaf, MAX_LOG_ENTRY).map_err(|e| fail(e.to_string()))?;
     let entry: LogEntry =
-        codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).map_err(|e| fail(0, e.to_string()))?;
-    check_signatures(roster, network, node, &signed, &entry.record).map_err(|p| fail(entry.index, p))
+        codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).map_err(|e| fail(e.to_string()))?;
+    check_signatures(roster, network, node, &signed, &entry.record).map_err(fail)
 }
 
 fn check_signatures(

@@ -508,8 +508,9 @@ impl Node {
             self.tree.stored(self.durable);
             self.forget_closed();
         }
-        for leaf in &tail {
-            verify_leaf_signatures(&self.roster, &self.network, &self.id, leaf.as_ref())
+        let first = self.log_len - tail.len() as u64;
+        for (i, leaf) in tail.iter().enumerate() {
+            verify_leaf_signatures(&self.roster, &self.network, &self.id, first + i as u64, leaf.as_ref())
                 .map_err(StartError::Log)?;
         }
         Ok(())
