@@ -653,6 +653,12 @@ fn verify_note(
             .iter()
             .find(|m| note::origin(&manifest.network_id, &m.name) == line.name)
             .ok_or_else(|| bad(format!("cosigner {:?} is not a roster member", line.name)))?;
+        if let Some((t, _)) = line.timestamped().filter(|(t, _)| *t > note::MAX_TIMESTAMP) {
+            return Err(bad(format!(
+                "cosignature by {} has timestamp {t}, beyond 2^63 - 1 (C2SP tlog-cosignature): out of range",
+                cosigner.name
+            )));
+        }
         let ok = line.key_id == note::key_id(&line.name, ALG_COSIGNATURE_V1, &cosigner.key)
             && line.timestamped().is_some_and(|(t, s)| checkpoint.verify_cosignature(&cosigner.key, t, &s));
         if !ok {

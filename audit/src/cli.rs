@@ -1,6 +1,8 @@
 //! The auditor's commands (`hotline audit …`, and the `hotline-audit` binary): verify, cross,
-//! report. Exit codes: 0 clean, 4 invalid (tampering or a discrepancy, with the evidence), 1 could
-//! not read.
+//! report. Exit codes: 0 clean, 4 invalid (tampering or a discrepancy, with the evidence; also a
+//! file the bundle layout requires that is missing), 1 could not read (a directory that is no
+//! bundle, bundles of different networks, an I/O error), 2 bad usage. With several bundles, 4 if
+//! any is invalid, else 1 if any could not be read.
 
 use std::path::PathBuf;
 
@@ -44,10 +46,10 @@ pub enum AuditCommand {
     },
     /// Reconciles several parties' bundles: same bytes on both sides, receipts and
     /// acknowledgements issued by the right party, co-signed checkpoints still true, no
-    /// equivocation.
+    /// equivocation. Two bundles of one party's log are compared (the earlier must be a prefix).
     Cross {
-        /// Bundle directories, one per party.
-        #[arg(required = true)]
+        /// Bundle directories of one network, at least two (one bundle alone: `audit verify`).
+        #[arg(required = true, num_args = 2..)]
         bundles: Vec<PathBuf>,
         #[command(flatten)]
         json: JsonFlag,
@@ -79,35 +81,66 @@ pub fn run(command: AuditCommand) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     match command {
         AuditCommand::Verify { bundles, threads, json } => {
+            // Every bundle is checked and reported by name, whatever the others gave.
             let mut results = Vec::new();
+            let (mut invalid, mut unreadable) = (0, 0);
             for dir in &bundles {
                 let started = std::time::Instant::now();
                 let mut last_pct = 0;
-                let v = crate::bundle::verify(dir, threads.unwrap_or(cores), |done, total| {
+                let outcome = crate::bundle::verify(dir, threads.unwrap_or(cores), |done, total| {
                     let pct = done * 100 / total.max(1);
                     if total >= 100_000 && pct >= last_pct + 10 {
                         last_pct = pct;
                         eprintln!("{}: {pct} % ({done} of {total} entries)", dir.display());
                     }
-                })
-                .map_err(|e| e.context(format!("{} does not verify", dir.display())))?;
+                });
                 let secs = started.elapsed().as_secs_f64();
-                if !json.json {
-                    println!(
-                        "{}: OK — {}'s log, {} entries, root {}, {} checkpoint notes, {} cosignatures ({:.0} entries/s)",
-                        dir.display(),
-                        v.manifest.name,
-                        v.manifest.size,
-                        v.manifest.root,
-                        v.notes,
-                        v.cosignatures,
-                        v.manifest.size as f64 / secs.max(1e-9)
-                    );
+                match outcome {
+                    Ok(v) => {
+                        if !json.json {
+                            println!(
+                                "{}: OK — {}'s log, {} entries, root {}, {} checkpoint notes, {} cosignatures ({:.0} entries/s)",
+                                dir.display(),
+                                v.manifest.name,
+                                v.manifest.size,
+                                v.manifest.root,
+                                v.notes,
+                                v.cosignatures,
+                                v.manifest.size as f64 / secs.max(1e-9)
+                            );
+                        }
+                        results.push(
+                            serde_json::json!({"bundle": dir, "ok": true, "verified": v, "seconds": secs}),
+                        );
+                    }
+                    Err(e) => {
+                        let is_invalid = exit_code(&e) == 4;
+                        if is_invalid {
+                            invalid += 1;
+                        } else {
+                            unreadable += 1;
+                        }
+                        let outcome = if is_invalid { "invalid" } else { "unreadable" };
+                        if !json.json {
+                            println!(
+                                "{}: {} — {e:#}",
+                                dir.display(),
+                                if is_invalid { "INVALID" } else { "COULD NOT READ" }
+                            );
+                        }
+                        results.push(serde_json::json!({"bundle": dir, "ok": false, "outcome": outcome, "error": format!("{e:#}"), "seconds": secs}));
+                    }
                 }
-                results.push(serde_json::json!({"bundle": dir, "ok": true, "verified": v, "seconds": secs}));
             }
             if json.json {
                 println!("{}", serde_json::Value::Array(results));
+            }
+            let total = bundles.len();
+            if invalid > 0 {
+                return Err(Invalid(format!("{invalid} of {total} bundles do not verify")).into());
+            }
+            if unreadable > 0 {
+                anyhow::bail!("{unreadable} of {total} bundles could not be read");
             }
             Ok(())
         }

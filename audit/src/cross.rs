@@ -31,6 +31,10 @@ pub struct Party {
     pub(crate) conflicts: Vec<(u64, NodeId, SignedCheckpoint, SignedCheckpoint)>,
     pub(crate) misses: Vec<(u64, u64, hotline_proto::NoticeId, NodeId, DeadlineKind, u64)>,
     pub(crate) tree: MerkleTree,
+    /// Other bundles of the same log given with this one: `(path, size, root, first
+    /// difference)`; none when this (longer or equal) log extends it, else the first entry at
+    /// which the two differ: a fork.
+    pub(crate) others: Vec<(PathBuf, u64, Hash32, Option<u64>)>,
     /// Time of the bundle's last entry (0 if empty): what a party signed at or after this time
     /// may be beyond the end of this bundle.
     pub(crate) end_ms: u64,
@@ -49,7 +53,9 @@ pub struct Finding {
     pub evidence: Vec<(String, u64)>,
 }
 
-/// Verifies and loads bundles; all must be of one network, one per party.
+/// Verifies and loads bundles; all must be of one network. Two bundles of one party's log (exported
+/// at different moments) are compared: the longer is audited, and the shorter must be a prefix
+/// of it, else the party signed two versions of its log (spec §15.6, reported by [`cross`]).
 pub fn load(dirs: &[PathBuf], threads: usize) -> Result<(Roster, Vec<Party>)> {
     let mut parties: Vec<Party> = Vec::new();
     let mut roster: Option<Roster> = None;
@@ -58,15 +64,32 @@ pub fn load(dirs: &[PathBuf], threads: usize) -> Result<(Roster, Vec<Party>)> {
         let (manifest, r) = bundle::open(dir)?;
         if let Some(first) = &roster {
             if first.network_id() != r.network_id() {
-                return Err(bundle::Invalid(format!("{} is of another network", dir.display())).into());
+                bail!(
+                    "{} is a bundle of network {:?} ({}), the first of network {:?} ({}): a cross-audit compares the logs of one network",
+                    dir.display(),
+                    r.network,
+                    r.network_id(),
+                    first.network,
+                    first.network_id()
+                );
             }
-        }
-        if parties.iter().any(|p| p.manifest.node == manifest.node) {
-            bail!("two bundles of {}'s log", manifest.name);
         }
         let party = index(dir, manifest, &r, verified.manifest.size)?;
         roster.get_or_insert(r);
-        parties.push(party);
+        match parties.iter().position(|p| p.manifest.node == party.manifest.node) {
+            None => parties.push(party),
+            Some(k) => {
+                let (mut long, short) = if party.manifest.size > parties[k].manifest.size {
+                    (party, parties.swap_remove(k))
+                } else {
+                    (parties.swap_remove(k), party)
+                };
+                let differs = (0..short.manifest.size).find(|&i| long.tree.leaf(i) != short.tree.leaf(i));
+                long.others.push((short.path, short.manifest.size, short.manifest.root, differs));
+                long.others.extend(short.others);
+                parties.push(long);
+            }
+        }
     }
     roster.map(|r| (r, parties)).ok_or_else(|| anyhow::anyhow!("no bundle given"))
 }
@@ -85,6 +108,7 @@ fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<P
         conflicts: Vec::new(),
         misses: Vec::new(),
         tree: MerkleTree::new(),
+        others: Vec::new(),
         end_ms: 0,
     };
     for leaf in bundle::leaves(dir, size)? {
@@ -159,6 +183,32 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
     };
     for a in parties {
         let an = &a.manifest.name;
+        for (path, size, root, differs) in &a.others {
+            let Some(first) = differs else {
+                finding(
+                    "earlier_bundle",
+                    false,
+                    format!(
+                        "{} is an earlier bundle of {an}'s log ({size} entries), a prefix of {} ({} entries); the longer is audited",
+                        path.display(),
+                        a.path.display(),
+                        a.manifest.size
+                    ),
+                    vec![],
+                );
+                continue;
+            };
+            finding(
+                "forked_log",
+                true,
+                format!(
+                    "{an} signed two versions of its log: entry {first} differs between {} ({size} entries, root {root}) and {}",
+                    path.display(),
+                    a.path.display()
+                ),
+                vec![(an.clone(), *first)],
+            );
+        }
         // Notices and acks a logged as sent, in each present addressee's log with the same bytes.
         for (hash, (i, frame, m)) in &a.sent {
             let targets: Vec<NodeId> = match m {

@@ -12,12 +12,17 @@ use hotline_sim::fixtures::{roster, sim_policy, test_key};
 /// Alpha's genuine log of a few simulated minutes with bravo: link tests both ways, their
 /// receipts, checkpoints and cosignatures.
 fn alpha_log() -> Vec<Vec<u8>> {
+    alpha_log_from(1_000_000, roster(2, sim_policy()))
+}
+
+/// Alpha's log as [`alpha_log`] makes it, starting at `t0` under `roster`.
+fn alpha_log_from(t0: u64, roster: hotline_proto::Roster) -> Vec<Vec<u8>> {
     let names = ["alpha", "bravo"];
     let mut nodes: Vec<Node> =
-        names.iter().map(|n| Node::new(test_key(n), roster(2, sim_policy()), 1_000_000).unwrap()).collect();
+        names.iter().map(|n| Node::new(test_key(n), roster.clone(), t0).unwrap()).collect();
     let mut logs = vec![Vec::new(), Vec::new()];
     for step in 0..40 {
-        let now = 1_000_000 + step * 10_000;
+        let now = t0 + step * 10_000;
         for i in 0..2 {
             nodes[i].handle_timeout(now);
             while let Some(batch) = nodes[i].poll_persist() {
@@ -200,4 +205,89 @@ fn hostile_and_incomplete_bundles_are_refused_by_name_within_bounds() {
     let (code, text) = audit(&["verify"], dir.path());
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("not an audit bundle"), "{text}");
+}
+
+/// Spec §15.3: a cosignature's timestamp is at most 2^63 − 1. A correctly signed line at 2^63
+/// is out of range, and says so, rather than "does not verify" (issue 11, item 9).
+#[test]
+fn a_cosignature_timestamp_beyond_c2sp_range_is_named_out_of_range() {
+    use hotline_proto::note;
+    let dir = tempfile::tempdir().unwrap();
+    let b = fresh(dir.path(), "far-future", &alpha_log());
+    let r = roster(2, sim_policy());
+    let bravo = test_key("bravo");
+    let bravo_id = hotline_proto::crypto::node_id(&bravo);
+    let newest = b.join("checkpoint");
+    let (checkpoint, mut lines) = note::parse_note(&std::fs::read_to_string(&newest).unwrap()).unwrap();
+    let t = 1u64 << 63;
+    let sig = checkpoint.cosign(&bravo, t);
+    let origin = note::origin_of(&r, &bravo_id).unwrap();
+    lines.retain(|l| l.name != origin);
+    lines.push(note::NoteSignature::cosignature(&origin, &bravo_id, t, &sig));
+    let text = note::note(&checkpoint, &lines);
+    std::fs::write(&newest, &text).unwrap();
+    std::fs::write(b.join("checkpoints").join(checkpoint.size.to_string()), &text).unwrap();
+    let (code, text) = audit(&["verify"], &b);
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("out of range") && !text.contains("bravo does not verify"), "{text}");
+}
+
+fn run(args: &[&str], bundles: &[&Path]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline-audit")).args(args).args(bundles).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `verify` checks every bundle given and names each, with `--json` too (issue 11, item 6);
+/// `cross` needs two bundles, refuses two networks as unreadable (not as tampering) and compares
+/// two bundles of one log: an earlier one is a note, a fork is a violation (item 7).
+#[test]
+fn every_bundle_is_reported_and_two_bundles_of_one_log_are_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaves = alpha_log();
+    let good = fresh(dir.path(), "good", &leaves);
+    let bad = fresh(dir.path(), "bad", &leaves);
+    std::fs::remove_file(bad.join("roster.bin")).unwrap();
+    let (code, out, err) = run(&["verify"], &[&bad, &good]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(out.contains(&format!("{}: INVALID", bad.display())), "{out}");
+    assert!(out.contains(&format!("{}: OK", good.display())), "the bundle after a bad one is checked: {out}");
+    assert!(err.contains("1 of 2 bundles do not verify"), "{err}");
+    let (code, out, _) = run(&["verify", "--json"], &[&bad, &good]);
+    assert_eq!(code, 4);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["ok"], false);
+    assert_eq!(v[0]["outcome"], "invalid");
+    assert!(v[0]["error"].as_str().unwrap().contains("roster.bin is missing"));
+    assert_eq!(v[1]["ok"], true);
+
+    // One bundle is not a cross-audit: bad usage.
+    let (code, out, err) = run(&["cross"], &[&good]);
+    assert_eq!(code, 2, "{out}{err}");
+    // Two networks: a failure to compare, not evidence of tampering.
+    let other_policy = hotline_proto::Policy { max_clock_skew_ms: 1234, ..sim_policy() };
+    let other = dir.path().join("other");
+    let other_roster = roster(2, other_policy.clone());
+    let alpha = hotline_proto::crypto::node_id(&test_key("alpha"));
+    hotline_audit::bundle::write(
+        &other,
+        &other_roster,
+        alpha,
+        &alpha_log_from(1_000_000, other_roster.clone()),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["cross"], &[&good, &other]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("compares the logs of one network"), "{err}");
+
+    // An earlier bundle of the same log: a note, and the longer one is audited.
+    let early = fresh(dir.path(), "early", &leaves[..leaves.len() / 2]);
+    let (code, out, err) = run(&["cross"], &[&early, &good]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("earlier_bundle"), "{out}");
+    // Two versions of alpha's log (the same key, another history): a violation naming entry 0.
+    let forked = fresh(dir.path(), "forked", &alpha_log_from(1_000_500, roster(2, sim_policy())));
+    let (code, out, err) = run(&["cross"], &[&good, &forked]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(out.contains("VIOLATION forked_log") && out.contains("entry 0 differs"), "{out}");
 }

@@ -86,6 +86,14 @@ pub fn node_id(key: &SigningKey) -> NodeId {
     NodeId(key.verifying_key().to_bytes())
 }
 
+/// Whether `key` is a roster-worthy Ed25519 public key (spec §3): it decodes as RFC 8032 §5.1.3
+/// requires, which includes a canonical encoding (`y < p`: a point also reachable as `y + p` is
+/// refused, so that one key has one id), and it is not of small order.
+pub fn usable_key(key: &NodeId) -> bool {
+    VerifyingKey::from_bytes(&key.0)
+        .is_ok_and(|k| !k.is_weak() && k.to_edwards().compress().to_bytes() == key.0)
+}
+
 /// Verifies a signature with `verify_strict`.
 pub fn verify(signer: &NodeId, context: Context, bytes: &[u8], sig: &Sig64) -> Result<(), Rejection> {
     let key = VerifyingKey::from_bytes(&signer.0)
@@ -126,5 +134,22 @@ mod tests {
         identity[0] = 1;
         let sig = Sig64([0u8; 64]);
         assert!(verify(&NodeId(identity), Context::Notice, b"", &sig).is_err());
+        assert!(!usable_key(&NodeId(identity)));
+    }
+
+    /// RFC 8032 §5.1.3: decoding fails for `y >= p`. The point with `y = 3` is also encoded as
+    /// `y = p + 3`, which `VerifyingKey::from_bytes` accepts; a roster must not (issue 11, item 8).
+    #[test]
+    fn a_key_encoded_non_canonically_is_not_usable() {
+        let mut canonical = [0u8; 32];
+        canonical[0] = 3;
+        assert!(usable_key(&NodeId(canonical)), "y = 3 is a point of large order");
+        // p + 3 = 2^255 - 16, little-endian.
+        let mut alias = [0xffu8; 32];
+        alias[0] = 0xf0;
+        alias[31] = 0x7f;
+        assert!(VerifyingKey::from_bytes(&alias).is_ok(), "the alias decodes in ed25519-dalek");
+        assert!(!usable_key(&NodeId(alias)));
+        assert!(usable_key(&node_id(&SigningKey::from_bytes(&[7u8; 32]))));
     }
 }

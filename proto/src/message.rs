@@ -443,6 +443,15 @@ impl Cosignature {
     pub fn verify(&self, roster: &Roster) -> Result<(), Rejection> {
         let origin = note::origin_of(roster, &self.log)
             .ok_or_else(|| Rejection::new(ErrorCode::UnknownReference, "the log is not a roster member"))?;
+        if self.timestamp_s > note::MAX_TIMESTAMP {
+            return Err(Rejection::new(
+                ErrorCode::InvalidField,
+                format!(
+                    "cosignature timestamp {} is beyond 2^63 - 1 (C2SP tlog-cosignature)",
+                    self.timestamp_s
+                ),
+            ));
+        }
         let checkpoint = Checkpoint { origin, size: self.size, root: self.root };
         if checkpoint.verify_cosignature(&self.signer, self.timestamp_s, &self.signature) {
             Ok(())

@@ -26,6 +26,10 @@ pub const COSIGNATURE_HEADER: &str = "cosignature/v1";
 /// Largest note text an auditor reads (a checkpoint with one signature per roster member).
 pub const MAX_NOTE: usize = 64 * 1024;
 
+/// The largest cosignature timestamp, as C2SP `tlog-cosignature` caps it: 2^63 − 1 seconds. A
+/// larger one is out of range, whatever its signature (spec §15.3).
+pub const MAX_TIMESTAMP: u64 = (1 << 63) - 1;
+
 /// Why a note does not parse or verify.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NoteError {
@@ -129,7 +133,7 @@ impl Checkpoint {
 
     /// Checks a cosignature (`verify_strict`).
     pub fn verify_cosignature(&self, cosigner: &NodeId, timestamp_s: u64, signature: &Sig64) -> bool {
-        timestamp_s < 1 << 63
+        timestamp_s <= MAX_TIMESTAMP
             && verify_raw(cosigner, self.cosigned_message(timestamp_s).as_bytes(), signature)
     }
 }

@@ -266,10 +266,13 @@ impl Roster {
                     format!("{}'s key is another member's", member.name),
                 ));
             }
-            if ed25519_dalek::VerifyingKey::from_bytes(&member.key.0).map_or(true, |k| k.is_weak()) {
+            if !crate::crypto::usable_key(&member.key) {
                 return Err(Rejection::field(
                     "members.key",
-                    format!("{}'s key is not a usable Ed25519 key", member.name),
+                    format!(
+                        "{}'s key is not a usable Ed25519 key (not a point, not canonically encoded, or of small order)",
+                        member.name
+                    ),
                 ));
             }
             if member.addresses.len() > MAX_ADDRESSES {

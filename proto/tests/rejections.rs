@@ -999,3 +999,42 @@ fn repeated_equivocation_is_logged_at_a_bounded_rate() {
     assert!(logged <= 16, "{logged} equivocation entries from one peer in one minute");
     h.still_accepts(BRAVO);
 }
+
+/// Spec §3: a member's key is canonically encoded. `y = p + 3` decodes to the point `y = 3` in
+/// ed25519-dalek, but one key must have one id (issue 11, item 8).
+#[test]
+fn a_roster_refuses_a_key_encoded_non_canonically() {
+    let mut alias = [0xffu8; 32];
+    alias[0] = 0xf0;
+    alias[31] = 0x7f;
+    let mut r = roster();
+    r.members[1].key = NodeId(alias);
+    let e = r.check().unwrap_err();
+    assert!(e.detail.contains("members.key") && e.detail.contains("canonically"), "{e}");
+    let mut canonical = [0u8; 32];
+    canonical[0] = 3;
+    r.members[1].key = NodeId(canonical);
+    r.check().expect("the same point, canonically encoded, is a usable key");
+}
+
+/// Spec §15.3: a cosignature timestamp beyond 2^63 − 1 is out of range (`invalid_field`),
+/// though correctly signed, not a bad signature (issue 11, item 9).
+#[test]
+fn a_cosignature_timestamp_beyond_c2sp_range_is_an_invalid_field() {
+    let r = roster();
+    let (alpha, bravo) = (id(0), id(1));
+    let origin = hotline_proto::note::origin_of(&r, &alpha).unwrap();
+    let checkpoint = hotline_proto::note::Checkpoint { origin, size: 7, root: Hash32([9; 32]) };
+    let cosignature = |t: u64| hotline_proto::Cosignature {
+        network: r.network_id(),
+        signer: bravo,
+        log: alpha,
+        size: 7,
+        root: Hash32([9; 32]),
+        timestamp_s: t,
+        signature: checkpoint.cosign(&key(1), t),
+    };
+    cosignature(hotline_proto::note::MAX_TIMESTAMP).verify(&r).expect("the largest timestamp is in range");
+    let e = cosignature(1 << 63).verify(&r).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidField, "{e}");
+}
