@@ -520,12 +520,23 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
     let network = manifest.network_id;
     let mut verifier = LogVerifier::new(roster.clone(), manifest.node, Check::Chain);
     let mut tiles = TileChecker { dir, pending: Vec::new(), checked: Vec::new() };
+    // The readable log is checked beside the entries; what is wrong with the signed data itself
+    // is reported first, so a difference found there waits for the end.
+    let mut readable = crate::jsonl::Checker::open(dir, &roster, manifest.node, manifest.size);
+    let mut check_line = |v: &VerifiedEntry, leaf: &[u8]| {
+        if let Ok(checker) = &mut readable {
+            if let Err(e) = checker.entry(v, leaf) {
+                readable = Err(e);
+            }
+        }
+    };
     let threads = threads.max(1);
     for_each_chunk(dir, manifest.size, |first, leaves| {
         let verified = check_chunk(&mut verifier, &roster, &network, &manifest.node, &leaves, threads)
             .map_err(|e| Invalid(format!("entry {}: {}", e.index, e.problem)))?;
-        for v in &verified {
+        for (v, leaf) in verified.iter().zip(&leaves) {
             tiles.push(0, v.leaf_hash)?;
+            check_line(v, leaf);
         }
         progress(first + leaves.len() as u64, manifest.size);
         Ok(())
@@ -539,6 +550,7 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
         return Err(Invalid("the tree of the entries does not have the root bundle.json names".into()).into());
     }
     tiles.finish()?;
+    readable.and_then(crate::jsonl::Checker::finish)?;
     let checkpoints = verifier.checkpoints().clone();
     let (notes, cosignatures) = verify_notes(dir, &roster, &manifest, &checkpoints)?;
     Ok(Verified { manifest, notes, cosignatures, checkpoints })

@@ -9,7 +9,7 @@
 //! nothing about the bundle.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::{BufRead, ErrorKind, Read};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -75,9 +75,32 @@ pub fn read_optional(path: &Path, max: u64, what: &str) -> Result<Option<Vec<u8>
     Ok(Some(bytes))
 }
 
-/// Whether `path` exists (as anything: what it is, [`read`] checks).
-pub fn exists(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok()
+/// Opens the regular file `path` to be read a bounded piece at a time ([`read_line`]); a missing
+/// file is [`Invalid`].
+pub fn reader(path: &Path, what: &str) -> Result<std::io::BufReader<File>> {
+    let (file, _) = open(path, what)?
+        .ok_or_else(|| Invalid(format!("{what} {} is missing: the bundle is incomplete", path.display())))?;
+    Ok(std::io::BufReader::new(file))
+}
+
+/// The next line of `reader` without its newline, at most `max` bytes (a longer one is
+/// [`Invalid`] and is not read whole), or `None` at the end.
+pub fn read_line(reader: &mut impl BufRead, max: u64, what: &str) -> Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let n = reader
+        .by_ref()
+        .take(max + 1)
+        .read_until(b'\n', &mut line)
+        .with_context(|| format!("reading {what}"))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if line.len() as u64 > max {
+        return Err(Invalid(format!("{what}: a line longer than {max} bytes")).into());
+    }
+    Ok(Some(line))
 }
 
 #[cfg(test)]

@@ -291,3 +291,52 @@ fn every_bundle_is_reported_and_two_bundles_of_one_log_are_compared() {
     assert_eq!(code, 4, "{out}{err}");
     assert!(out.contains("VIOLATION forked_log") && out.contains("entry 0 differs"), "{out}");
 }
+
+/// `log.jsonl`, the log an auditor reads, is verified line by line against the signed entries
+/// (issue 11, item 4; spec §15.5): an edited field is named by its path, an added or a missing
+/// line is found, while spacing and key order are not part of the rendering.
+#[test]
+fn the_readable_log_is_verified_against_the_signed_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaves = alpha_log();
+    let edit = |name: &str, f: &dyn Fn(&mut Vec<String>)| {
+        let b = fresh(dir.path(), name, &leaves);
+        let path = b.join("log.jsonl");
+        let mut lines: Vec<String> =
+            std::fs::read_to_string(&path).unwrap().lines().map(String::from).collect();
+        f(&mut lines);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        audit(&["verify"], &b)
+    };
+    // Spacing and key order: still the same values.
+    let (code, text) = edit("pretty", &|lines| {
+        let v: serde_json::Value = serde_json::from_str(&lines[3]).unwrap();
+        lines[3] = serde_json::to_string_pretty(&v).unwrap().replace('\n', " ");
+    });
+    assert_eq!(code, 0, "{text}");
+    // A nested field edited: named by its path.
+    let (code, text) = edit("edited", &|lines| {
+        let mut v: serde_json::Value = serde_json::from_str(&lines[3]).unwrap();
+        let t = v["time_ms"].as_u64().unwrap();
+        v["time_ms"] = (t + 1).into();
+        lines[3] = v.to_string();
+    });
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("line 4: it does not render entry 2: `time_ms` differs"), "{text}");
+    let (code, text) = edit("nested", &|lines| {
+        let mut v: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        v["detail"]["software"] = "hotline-proto/9.9.9".into();
+        lines[1] = v.to_string();
+    });
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("`detail.software` differs"), "{text}");
+    // A line added at the end, the last line removed.
+    let (code, text) = edit("added", &|lines| lines.push(lines[1].clone()));
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("a line after the last entry's"), "{text}");
+    let (code, text) = edit("removed", &|lines| {
+        lines.pop();
+    });
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains(&format!("it ends before entry {}", leaves.len() - 1)), "{text}");
+}
