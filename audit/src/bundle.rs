@@ -530,6 +530,9 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
             }
         }
     };
+    // The log's cosignatures of each checkpoint, in log order, as 16-byte digests: what the
+    // notes must hold, no more and no less (memory: 16 bytes a cosignature entry).
+    let mut cosigned: BTreeMap<u64, Vec<[u8; 16]>> = BTreeMap::new();
     let threads = threads.max(1);
     for_each_chunk(dir, manifest.size, |first, leaves| {
         let verified = check_chunk(&mut verifier, &roster, &network, &manifest.node, &leaves, threads)
@@ -537,6 +540,9 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
         for (v, leaf) in verified.iter().zip(&leaves) {
             tiles.push(0, v.leaf_hash)?;
             check_line(v, leaf);
+            if let Record::Cosignature { by, size, timestamp_s, signature, .. } = &v.entry.record {
+                cosigned.entry(*size).or_default().push(cosignature_digest(by, *timestamp_s, signature));
+            }
         }
         progress(first + leaves.len() as u64, manifest.size);
         Ok(())
@@ -552,7 +558,7 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
     tiles.finish()?;
     readable.and_then(crate::jsonl::Checker::finish)?;
     let checkpoints = verifier.checkpoints().clone();
-    let (notes, cosignatures) = verify_notes(dir, &roster, &manifest, &checkpoints)?;
+    let (notes, cosignatures) = verify_notes(dir, &roster, &manifest, &checkpoints, &cosigned)?;
     Ok(Verified { manifest, notes, cosignatures, checkpoints })
 }
 
@@ -565,6 +571,7 @@ fn verify_notes(
     roster: &Roster,
     manifest: &Manifest,
     checkpoints: &BTreeMap<u64, Hash32>,
+    cosigned: &BTreeMap<u64, Vec<[u8; 16]>>,
 ) -> Result<(usize, usize)> {
     let folder = dir.join("checkpoints");
     let mut paths = Vec::new();
@@ -594,7 +601,7 @@ fn verify_notes(
     let mut cosignature_lines = 0;
     for path in &paths {
         let bytes = files::read(path, note::MAX_NOTE as u64, "checkpoint note")?;
-        let (size, lines) = verify_note(path, &bytes, roster, manifest, checkpoints)?;
+        let (size, lines) = verify_note(path, &bytes, roster, manifest, checkpoints, cosigned)?;
         if *path != named(&size) {
             return Err(Invalid(format!(
                 "{}: it holds the checkpoint of size {size}; its name must be that size",
@@ -617,7 +624,7 @@ fn verify_notes(
             )
         }
         (Some(newest), Some(bytes)) => {
-            verify_note(&latest_path, &bytes, roster, manifest, checkpoints)?;
+            verify_note(&latest_path, &bytes, roster, manifest, checkpoints, cosigned)?;
             let copy = files::read(&named(newest), note::MAX_NOTE as u64, "checkpoint note")?;
             if copy != bytes {
                 return Err(Invalid(format!(
@@ -632,8 +639,21 @@ fn verify_notes(
     Ok((paths.len(), cosignature_lines))
 }
 
+/// A cosignature as the notes and the log are compared: by whom, when, the signature.
+fn cosignature_digest(by: &NodeId, timestamp_s: u64, signature: &Sig64) -> [u8; 16] {
+    let mut bytes = Vec::with_capacity(104);
+    bytes.extend_from_slice(&by.0);
+    bytes.extend_from_slice(&timestamp_s.to_be_bytes());
+    bytes.extend_from_slice(&signature.0);
+    let hash = hotline_proto::crypto::sha256(&bytes);
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&hash.0[..16]);
+    digest
+}
+
 /// One checkpoint note (`path` names it in errors): strict format, this log's origin, a
-/// checkpoint the log records, the log's signature and every cosignature line (key ids included).
+/// checkpoint the log records, the log's signature and every cosignature line (key ids included),
+/// and the cosignature lines exactly the log's cosignatures of that checkpoint, in log order.
 /// Returns the checkpoint's size and the number of cosignature lines.
 fn verify_note(
     path: &Path,
@@ -641,6 +661,7 @@ fn verify_note(
     roster: &Roster,
     manifest: &Manifest,
     checkpoints: &BTreeMap<u64, Hash32>,
+    cosigned: &BTreeMap<u64, Vec<[u8; 16]>>,
 ) -> Result<(u64, usize)> {
     let bad = |what: String| -> anyhow::Error { Invalid(format!("{}: {what}", path.display())).into() };
     let origin = note::origin(&manifest.network_id, &manifest.name);
@@ -659,6 +680,7 @@ fn verify_note(
     if !signature.is_some_and(|s| checkpoint.verify(&manifest.node, &s)) {
         return Err(bad("the log's note signature is missing or does not verify".into()));
     }
+    let mut digests = Vec::with_capacity(lines.len() - 1);
     for line in &lines[1..] {
         let cosigner = roster
             .members
@@ -676,6 +698,17 @@ fn verify_note(
         if !ok {
             return Err(bad(format!("cosignature by {} does not verify", cosigner.name)));
         }
+        if let Some((t, s)) = line.timestamped() {
+            digests.push(cosignature_digest(&cosigner.key, t, &s));
+        }
+    }
+    let logged = cosigned.get(&checkpoint.size).map_or(&[][..], Vec::as_slice);
+    if digests != logged {
+        return Err(bad(format!(
+            "its {} cosignature lines are not the {} cosignatures the log records of this checkpoint, in log order (a line removed, repeated or copied in)",
+            digests.len(),
+            logged.len()
+        )));
     }
     Ok((checkpoint.size, lines.len() - 1))
 }

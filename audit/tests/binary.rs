@@ -340,3 +340,50 @@ fn the_readable_log_is_verified_against_the_signed_entries() {
     assert_eq!(code, 4, "{text}");
     assert!(text.contains(&format!("it ends before entry {}", leaves.len() - 1)), "{text}");
 }
+
+/// Spec §15.5: a note's cosignature lines are exactly the log's cosignatures of its checkpoint,
+/// in log order: a line removed or repeated is found, though each line left verifies (issue 11,
+/// item 5; and item 16: a line by a key the roster does not know is refused, not ignored).
+#[test]
+fn a_note_holds_exactly_the_cosignatures_the_log_records() {
+    use hotline_proto::note;
+    let dir = tempfile::tempdir().unwrap();
+    let leaves = alpha_log();
+    let with_cosignature = |b: &Path| {
+        let mut notes: Vec<_> =
+            std::fs::read_dir(b.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
+        notes.sort();
+        notes
+            .into_iter()
+            .find(|p| note::parse_note(&std::fs::read_to_string(p).unwrap()).unwrap().1.len() > 1)
+            .expect("a note with a cosignature")
+    };
+    let rewrite = |name: &str, f: &dyn Fn(&mut Vec<note::NoteSignature>)| {
+        let b = fresh(dir.path(), name, &leaves);
+        let path = with_cosignature(&b);
+        let (checkpoint, mut lines) = note::parse_note(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut lines);
+        let text = note::note(&checkpoint, &lines);
+        // The newest note is `checkpoint` too.
+        if std::fs::read(b.join("checkpoint")).unwrap() == std::fs::read(&path).unwrap() {
+            std::fs::write(b.join("checkpoint"), &text).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        audit(&["verify"], &b)
+    };
+    let (code, text) = rewrite("removed", &|lines| {
+        lines.pop();
+    });
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("cosignatures the log records"), "{text}");
+    let (code, text) = rewrite("repeated", &|lines| lines.push(lines[1].clone()));
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("cosignatures the log records"), "{text}");
+    let (code, text) = rewrite("stranger", &|lines| {
+        let mut l = lines[1].clone();
+        l.name = "example.org/witness".into();
+        lines.push(l);
+    });
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("not a roster member"), "{text}");
+}
