@@ -380,6 +380,7 @@ impl LogVerifier {
                 .map_err(fail)?;
         }
         let message = self.embedded(&entry.record).map_err(|e| fail(e.to_string()))?;
+        own_time(&entry, message.as_ref()).map_err(fail)?;
         self.tree_records(index, &entry.record).map_err(fail)?;
         if let Record::LinkTest { peer, ours, theirs } = &entry.record {
             check_link_test(&self.node, peer, ours, theirs).map_err(fail)?;
@@ -459,6 +460,33 @@ impl LogVerifier {
         }
         Ok(Some(opened))
     }
+}
+
+/// A message the log's own node signed carries the time of the entry that records it (spec
+/// §7.1): a notice's `created_ms` and an acknowledgement's `acked_ms` that of its `sent` entry, a
+/// receipt's `received_ms` that of its `receipted` entry, and a cosignature's `timestamp_s` the
+/// second of its `cosigned` entry. Auditors rely on it to tell a bundle that ends before a
+/// message from one that lost it (§15.6).
+fn own_time(entry: &LogEntry, opened: Option<&Opened>) -> Result<(), String> {
+    let t = entry.time_ms;
+    let (what, signed) = match (&entry.record, opened.map(|o| &o.message)) {
+        (Record::Sent { .. }, Some(Message::Notice(n))) => ("notice's created_ms", n.created_ms),
+        (Record::Sent { .. }, Some(Message::Ack(a))) => ("acknowledgement's acked_ms", a.acked_ms),
+        (Record::Receipted { .. }, Some(Message::Receipt(r))) => ("receipt's received_ms", r.received_ms),
+        (Record::Cosigned { timestamp_s, .. }, _) => {
+            if *timestamp_s != t / 1000 {
+                return Err(format!(
+                    "cosigned entry at {t} ms holds a cosignature of timestamp {timestamp_s} s, not that second"
+                ));
+            }
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    if signed != t {
+        return Err(format!("{} entry at {t} ms holds a {what} of {signed}", entry.record.name()));
+    }
+    Ok(())
 }
 
 /// Every signature a leaf holds, checked strictly against the roster: the entry's own, the

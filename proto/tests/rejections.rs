@@ -1038,3 +1038,39 @@ fn a_cosignature_timestamp_beyond_c2sp_range_is_an_invalid_field() {
     let e = cosignature(1 << 63).verify(&r).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidField, "{e}");
 }
+
+/// Spec §7.1/§7.4: what a node signs carries its entry's time. An entry re-sealed (validly
+/// signed) a millisecond away from its notice's `created_ms`, or from its receipt's
+/// `received_ms`, is an invalid log (issue 11, item 12).
+#[test]
+fn an_own_message_carries_the_time_of_its_entry() {
+    let mut h = Harness::new();
+    h.deliver(BRAVO, &some_valid_frame()).expect("accepted");
+    h.flush();
+    let draft = Draft {
+        precedence: Precedence::Routine,
+        to: vec![(id(BRAVO), Role::Action)],
+        thread: None,
+        in_reply_to: None,
+        body: Body::Incident(incident("An own notice.")),
+    };
+    let now = h.tick();
+    h.node.send_notice(now, draft).expect("sent");
+    h.flush();
+    h.audit();
+    let verify = |log: &[Vec<u8>]| {
+        let mut verifier = LogVerifier::new(roster(), id(ALPHA), Check::Full);
+        log.iter().try_for_each(|leaf| verifier.push(leaf).map(|_| ()))
+    };
+    for kind in ["sent", "receipted"] {
+        let at =
+            h.log.iter().position(|l| decode_leaf(l).record.name() == kind).expect("an entry of the kind");
+        let mut log = h.log[..=at].to_vec();
+        let mut entry = decode_leaf(&log[at]);
+        entry.time_ms += 1;
+        log[at] = hotline_proto::wire::seal_entry(&key(ALPHA), &entry);
+        let e = verify(&log).expect_err("a message at another time than its entry");
+        assert_eq!(e.index, at as u64, "{e}");
+        assert!(e.problem.contains(&format!("{kind} entry at")), "{e}");
+    }
+}

@@ -187,34 +187,44 @@ fn build() -> Built {
         message_vector("heartbeat-echo", Kind::Heartbeat, &echo_frame, echo_hash, json!(echo)),
     ];
 
-    // alpha's log with one entry of every record kind, in a plausible order.
+    // alpha's log with one entry of every record kind, in a plausible order, each at a time that
+    // fits it: what alpha signed carries its entry's time (spec §7.1).
     let records = vec![
-        Record::Started { software: "hotline-proto/vectors".into() },
-        Record::Sent { frame: notice_frame.clone() },
-        Record::Accepted { frame: receipt_frame },
-        Record::Accepted { frame: clarification_frame },
-        Record::DeadlineMissed(DeadlineMissed {
-            notice: id,
-            party: b,
-            deadline: DeadlineKind::Ack,
-            deadline_ms: T0 + 600_000,
-        }),
-        Record::LinkDown(LinkDown { peer: c, last_heard_ms: T0 + 10 }),
-        Record::LinkUp { peer: c },
-        Record::SequenceGap(SequenceGap { peer: b, first: 2, last: 4 }),
-        Record::ClockSkew(ClockSkew { peer: b, offset_ms: -3_500 }),
-        Record::Rejected {
-            peer: c,
-            code: ErrorCode::BadSignature,
-            frame_hash: sha256(b"garbage"),
-            frame_len: 7,
-            suppressed: 0,
-        },
-        Record::Equivocation { frame: equivocating_frame, conflicts_with: clarification_hash },
-        Record::Accepted { frame: ack_frame },
-        Record::Receipted { frame: ack_receipt_frame },
-        Record::LinkTest { peer: b, ours: heartbeat_frame, theirs: echo_frame },
-        Record::ClockStep { expected_ms: T0 + 712_000, observed_ms: T0 + 712_000 + 3_600_000 },
+        (T0 - 60_000, Record::Started { software: "hotline-proto/vectors".into() }),
+        (T0, Record::Sent { frame: notice_frame.clone() }),
+        (T0 + 45, Record::Accepted { frame: receipt_frame }),
+        (T0 + 60, Record::Accepted { frame: clarification_frame }),
+        (
+            T0 + 5_000,
+            Record::DeadlineMissed(DeadlineMissed {
+                notice: id,
+                party: c,
+                deadline: DeadlineKind::Receipt,
+                deadline_ms: T0 + 5_000,
+            }),
+        ),
+        (T0 + 6_000, Record::SequenceGap(SequenceGap { peer: b, first: 2, last: 4 })),
+        (T0 + 7_000, Record::ClockSkew(ClockSkew { peer: b, offset_ms: -3_500 })),
+        (
+            T0 + 8_000,
+            Record::Rejected {
+                peer: c,
+                code: ErrorCode::BadSignature,
+                frame_hash: sha256(b"garbage"),
+                frame_len: 7,
+                suppressed: 0,
+            },
+        ),
+        (T0 + 9_000, Record::Equivocation { frame: equivocating_frame, conflicts_with: clarification_hash }),
+        (T0 + 30_300, Record::LinkTest { peer: b, ours: heartbeat_frame, theirs: echo_frame }),
+        (T0 + 180_010, Record::LinkDown(LinkDown { peer: c, last_heard_ms: T0 + 10 })),
+        (T0 + 200_000, Record::LinkUp { peer: c }),
+        (T0 + 240_030, Record::Accepted { frame: ack_frame }),
+        (T0 + 240_050, Record::Receipted { frame: ack_receipt_frame }),
+        (
+            T0 + 712_000 + 3_600_000,
+            Record::ClockStep { expected_ms: T0 + 712_000, observed_ms: T0 + 712_000 + 3_600_000 },
+        ),
     ];
     // Then a checkpoint of those entries, bravo's cosignature of it, alpha's cosignature of a
     // checkpoint of bravo's, and a conflict: bravo presenting another root for the same size.
@@ -226,18 +236,11 @@ fn build() -> Built {
     let mut records = records;
     let origin_a = origin(&network, "alpha");
     let origin_b = origin(&network, "bravo");
-    let mut seal_log = |records: Vec<Record>, tree: &mut MerkleTree| {
-        for record in records {
+    let mut seal_log = |records: Vec<(u64, Record)>, tree: &mut MerkleTree| {
+        for (time_ms, record) in records {
             let i = leaves.len();
             let name = record.name();
-            let entry = LogEntry {
-                network,
-                node: a,
-                index: i as u64,
-                prev,
-                time_ms: T0 + 700_000 + i as u64 * 1000,
-                record,
-            };
+            let entry = LogEntry { network, node: a, index: i as u64, prev, time_ms, record };
             let leaf = seal_entry(&alpha, &entry);
             let signed: hotline_proto::wire::SignedEntry =
                 hotline_proto::testing::codec::decode("leaf", &leaf, 1 << 20).unwrap();
@@ -258,24 +261,41 @@ fn build() -> Built {
     let root = tree.root_at(size).unwrap();
     let checkpoint = Checkpoint { origin: origin_a.clone(), size, root };
     let signed = SignedCheckpoint { size, root, signature: checkpoint.sign(&alpha) };
-    let cosigned_at = (T0 + 720_000) / 1000;
+    // bravo co-signs alpha's checkpoint at its own time; alpha co-signs bravo's a little later,
+    // in the second of its `cosigned` entry.
+    let cosigned_at = (T0 + 4_320_000) / 1000;
     let cosignature = checkpoint.cosign(&bravo, cosigned_at);
     let theirs = Checkpoint { origin: origin_b.clone(), size: 5, root: sha256(b"bravo's tree") };
     let theirs_signed = SignedCheckpoint { size: 5, root: theirs.root, signature: theirs.sign(&bravo) };
     let forked = Checkpoint { root: sha256(b"bravo's rewritten tree"), ..theirs.clone() };
     let forked_signed = SignedCheckpoint { size: 5, root: forked.root, signature: forked.sign(&bravo) };
-    let alpha_cosignature = theirs.cosign(&alpha, cosigned_at);
+    let alpha_cosigned_at = (T0 + 4_330_000) / 1000;
+    let alpha_cosignature = theirs.cosign(&alpha, alpha_cosigned_at);
     seal_log(
         vec![
-            Record::Checkpoint { checkpoint: signed },
-            Record::Cosignature { by: b, size, root, timestamp_s: cosigned_at, signature: cosignature },
-            Record::Cosigned {
-                log: b,
-                checkpoint: theirs_signed,
-                timestamp_s: cosigned_at,
-                signature: alpha_cosignature,
-            },
-            Record::LogConflict { log: b, cosigned: theirs_signed, presented: forked_signed, proof: vec![] },
+            (T0 + 4_315_000, Record::Checkpoint { checkpoint: signed }),
+            (
+                T0 + 4_320_500,
+                Record::Cosignature { by: b, size, root, timestamp_s: cosigned_at, signature: cosignature },
+            ),
+            (
+                alpha_cosigned_at * 1000 + 250,
+                Record::Cosigned {
+                    log: b,
+                    checkpoint: theirs_signed,
+                    timestamp_s: alpha_cosigned_at,
+                    signature: alpha_cosignature,
+                },
+            ),
+            (
+                T0 + 4_340_000,
+                Record::LogConflict {
+                    log: b,
+                    cosigned: theirs_signed,
+                    presented: forked_signed,
+                    proof: vec![],
+                },
+            ),
         ],
         &mut tree,
     );
