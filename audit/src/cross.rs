@@ -379,5 +379,41 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
             evidence: vec![first, second],
         });
     }
+    // Equivocation across recipients: one notice id, two validly signed notices, each accepted
+    // by another party (or logged as sent by the sender and accepted in another version). The
+    // sender's bundle need not be present: the two signatures are the proof (spec §15.6).
+    let mut versions: BTreeMap<hotline_proto::NoticeId, (Hash32, String, u64)> = BTreeMap::new();
+    let mut twice = Vec::new();
+    for p in parties {
+        let pn = &p.manifest.name;
+        let sent = p.sent.iter().map(|(h, (i, _, m))| (*h, *i, m));
+        let accepted = p.accepted.iter().map(|(h, (i, _, _, m))| (*h, *i, m));
+        for (hash, i, m) in sent.chain(accepted) {
+            let Message::Notice(n) = m else { continue };
+            match versions.get(&n.id()) {
+                Some((other, q, j)) if *other != hash => {
+                    twice.push((n.id(), (q.clone(), *j), (pn.clone(), i)))
+                }
+                Some(_) => {}
+                None => {
+                    versions.insert(n.id(), (hash, pn.clone(), i));
+                }
+            }
+        }
+    }
+    for (id, first, second) in twice {
+        out.push(Finding {
+            kind: "equivocation",
+            violation: true,
+            detail: format!(
+                "{} signed two different notices {} (one logged by {}, the other by {})",
+                name(&id.sender),
+                roster.notice_name(&id),
+                first.0,
+                second.0
+            ),
+            evidence: vec![first, second],
+        });
+    }
     out
 }
