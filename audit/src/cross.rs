@@ -35,6 +35,9 @@ pub struct Party {
     /// difference)`; none when this (longer or equal) log extends it, else the first entry at
     /// which the two differ: a fork.
     pub(crate) others: Vec<(PathBuf, u64, Hash32, Option<u64>)>,
+    /// The first entry signed at a time after the audit (beyond the roster's clock-skew
+    /// tolerance), and that time: no later bundle can ever settle what such an entry claims.
+    pub(crate) future: Option<(u64, u64)>,
     /// Time of the bundle's last entry (0 if empty): what a party signed at or after this time
     /// may be beyond the end of this bundle.
     pub(crate) end_ms: u64,
@@ -95,6 +98,12 @@ pub fn load(dirs: &[PathBuf], threads: usize) -> Result<(Roster, Vec<Party>)> {
 }
 
 fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<Party> {
+    // Entries are signed on the signer's clock, which may run ahead of the auditor's by the
+    // roster's tolerance; beyond it, the time is a claim about a future nobody has seen.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let latest_ms = now_ms.saturating_add(roster.policy.max_clock_skew_ms);
     let mut verifier = LogVerifier::new(roster.clone(), manifest.node, Check::Chain);
     let mut p = Party {
         path: dir.to_path_buf(),
@@ -109,6 +118,7 @@ fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<P
         misses: Vec::new(),
         tree: MerkleTree::new(),
         others: Vec::new(),
+        future: None,
         end_ms: 0,
     };
     for leaf in bundle::leaves(dir, size)? {
@@ -116,6 +126,9 @@ fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<P
         let (i, t) = (v.entry.index, v.entry.time_ms);
         p.tree.push(v.leaf_hash);
         p.end_ms = t;
+        if p.future.is_none() && t > latest_ms {
+            p.future = Some((i, t));
+        }
         match (v.entry.record, v.message) {
             (Record::Sent { frame }, Some(o)) => {
                 p.sent.insert(o.hash, (i, frame, o.message));
@@ -183,6 +196,16 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
     };
     for a in parties {
         let an = &a.manifest.name;
+        if let Some((i, t)) = a.future {
+            finding(
+                "signed_in_the_future",
+                true,
+                format!(
+                    "{an}'s log holds entries signed after the time of this audit (entry {i} at {t} ms): what they claim can never be settled by a later bundle"
+                ),
+                vec![(an.clone(), i)],
+            );
+        }
         for (path, size, root, differs) in &a.others {
             let Some(first) = differs else {
                 finding(

@@ -434,3 +434,21 @@ fn recipients_holding_two_versions_of_one_notice_prove_equivocation() {
     assert!(out.contains("VIOLATION equivocation") && out.contains("two different notices"), "{out}");
     assert!(out.contains("bravo entry") && out.contains("charlie entry"), "evidence on both sides: {out}");
 }
+
+/// Spec §15.6 (issue 11, item 28): a log signed at times after the audit is a violation at once,
+/// not a `stale_bundle` note that no later bundle could ever settle.
+#[test]
+fn a_log_signed_in_the_future_is_a_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let future = alpha_log_from(now_ms + 86_400_000, roster(2, sim_policy()));
+    let (a, b) = (fresh(dir.path(), "a", &future), fresh(dir.path(), "b", &future));
+    let (code, out, err) = run(&["cross"], &[&a, &b]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(out.contains("VIOLATION signed_in_the_future") && out.contains("alpha entry 0"), "{out}");
+    let present = alpha_log_from(now_ms - 86_400_000, roster(2, sim_policy()));
+    let (a, b) = (fresh(dir.path(), "c", &present), fresh(dir.path(), "d", &present));
+    let (code, out, err) = run(&["cross"], &[&a, &b]);
+    assert_eq!(code, 0, "{out}{err}");
+}
