@@ -357,17 +357,35 @@ impl LogVerifier {
             codec::decode("log entry", leaf, MAX_LOG_ENTRY).map_err(|e| fail(e.to_string()))?;
         let entry: LogEntry =
             codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).map_err(|e| fail(e.to_string()))?;
+        // Errors say which field of which entry is wrong, and what it should have been.
         if entry.network != self.network {
-            return Err(fail("entry names another network id".into()));
+            return Err(fail(format!(
+                "its `network` field is {}, not this log's network id {}",
+                entry.network.to_hex(),
+                self.network.to_hex()
+            )));
         }
         if entry.node != self.node {
-            return Err(fail(format!("entry belongs to node {}", entry.node.short())));
+            let whose = match self.roster.member(&entry.node) {
+                Some(m) => format!("member {}", m.name),
+                None => "no member of the roster".into(),
+            };
+            return Err(fail(format!(
+                "its `node` field is {} ({whose}), not this log's node {}: the field was altered or the entry is another log's",
+                entry.node.short(),
+                self.node.short()
+            )));
         }
         if entry.index != index {
-            return Err(fail(format!("entry claims index {}", entry.index)));
+            return Err(fail(format!("its `index` field is {}, but it is at position {index}", entry.index)));
         }
         if entry.prev != self.prev {
-            return Err(fail("hash chain broken: prev is not the previous entry's leaf hash".into()));
+            return Err(fail(match index.checked_sub(1) {
+                Some(before) => format!(
+                    "hash chain broken: its `prev` is not the leaf hash of entry {before}, so entry {before} or this one was altered"
+                ),
+                None => "hash chain broken: entry 0's `prev` is not 32 zero bytes".into(),
+            }));
         }
         if entry.time_ms < self.last_time {
             return Err(fail(format!(

@@ -1074,3 +1074,31 @@ fn an_own_message_carries_the_time_of_its_entry() {
         assert!(e.problem.contains(&format!("{kind} entry at")), "{e}");
     }
 }
+
+/// Spec §7.4 (issue 11, item 25): a verifier names the field and the entries that are wrong: an
+/// altered `node` field says it names no member, and a broken chain names both entries it joins.
+#[test]
+fn log_errors_name_the_field_and_the_entries() {
+    let mut h = Harness::new();
+    h.deliver(BRAVO, &some_valid_frame()).expect("accepted");
+    h.flush();
+    assert!(h.log.len() >= 3, "a log of a few entries");
+    let verify = |log: &[Vec<u8>]| {
+        let mut verifier = LogVerifier::new(roster(), id(ALPHA), Check::Full);
+        log.iter().try_for_each(|leaf| verifier.push(leaf).map(|_| ()))
+    };
+    let mut log = h.log.clone();
+    let mut entry = decode_leaf(&log[1]);
+    entry.node = NodeId([7; 32]);
+    log[1] = hotline_proto::wire::seal_entry(&key(ALPHA), &entry);
+    let e = verify(&log).unwrap_err();
+    assert_eq!(e.index, 1);
+    assert!(e.problem.contains("`node` field") && e.problem.contains("no member of the roster"), "{e}");
+    // Entry 1 re-signed with another time: entry 2 no longer chains to it.
+    let mut log = h.log.clone();
+    let mut entry = decode_leaf(&log[1]);
+    entry.time_ms += 1;
+    log[1] = hotline_proto::wire::seal_entry(&key(ALPHA), &entry);
+    let e = verify(&log).unwrap_err();
+    assert!(e.problem.contains("entry 1 or this one was altered"), "{e}");
+}
