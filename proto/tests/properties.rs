@@ -627,17 +627,22 @@ fn valid_frame(signer: usize) -> impl Strategy<Value = Vec<u8>> {
 
 /// A first log entry of alpha's log, signed by alpha, that a full audit accepts.
 fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
+    // What the node signs itself carries the time of its entry (spec §7.1): those records come
+    // with that time, the others take any.
+    let own = prop_oneof![
+        valid_notice(0).prop_map(|n| (n.created_ms, hotline_proto::wire::seal(&key(0), Kind::Notice, &n).0)),
+        valid_ack(0).prop_map(|a| (a.acked_ms, hotline_proto::wire::seal(&key(0), Kind::Ack, &a).0)),
+    ]
+    .prop_map(|(t, frame)| (Some(t), Record::Sent { frame }));
+    let receipted = valid_receipt(0).prop_map(|r| {
+        (
+            Some(r.received_ms),
+            Record::Receipted { frame: hotline_proto::wire::seal(&key(0), Kind::Receipt, &r).0 },
+        )
+    });
     let record = prop_oneof![
         short_string().prop_map(|software| Record::Started { software }),
-        prop_oneof![
-            valid_notice(0).prop_map(|n| hotline_proto::wire::seal(&key(0), Kind::Notice, &n).0),
-            valid_ack(0).prop_map(|a| hotline_proto::wire::seal(&key(0), Kind::Ack, &a).0),
-        ]
-        .prop_map(|frame| Record::Sent { frame }),
         valid_frame(1).prop_map(|frame| Record::Accepted { frame }),
-        valid_receipt(0).prop_map(|r| Record::Receipted {
-            frame: hotline_proto::wire::seal(&key(0), Kind::Receipt, &r).0
-        }),
         (valid_notice(2), hash32()).prop_map(|(n, conflicts_with)| Record::Equivocation {
             frame: hotline_proto::wire::seal(&key(2), Kind::Notice, &n).0,
             conflicts_with,
@@ -657,13 +662,14 @@ fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
         (any::<u64>(), any::<u64>())
             .prop_map(|(expected_ms, observed_ms)| Record::ClockStep { expected_ms, observed_ms }),
     ];
-    (any::<u64>(), record).prop_map(|(time_ms, record)| {
+    let any_time = record.prop_map(|record| (None, record));
+    (any::<u64>(), prop_oneof![own, receipted, any_time]).prop_map(|(time_ms, (own_time, record))| {
         let entry = LogEntry {
             network: roster().network_id(),
             node: id(0),
             index: 0,
             prev: Hash32([0; 32]),
-            time_ms,
+            time_ms: own_time.unwrap_or(time_ms),
             record,
         };
         seal_entry(&key(0), &entry)
