@@ -60,6 +60,16 @@ pub struct Finding {
 /// at different moments) are compared: the longer is audited, and the shorter must be a prefix
 /// of it, else the party signed two versions of its log (spec §15.6, reported by [`cross`]).
 pub fn load(dirs: &[PathBuf], threads: usize) -> Result<(Roster, Vec<Party>)> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    load_at(dirs, threads, now_ms)
+}
+
+/// [`load`], as of `now_ms` on the auditor's clock instead of the system's (a simulation audits
+/// logs of its own simulated time): entries signed after it, beyond the roster's clock-skew
+/// tolerance, are `signed_in_the_future`.
+pub fn load_at(dirs: &[PathBuf], threads: usize, now_ms: u64) -> Result<(Roster, Vec<Party>)> {
     let mut parties: Vec<Party> = Vec::new();
     let mut roster: Option<Roster> = None;
     for dir in dirs {
@@ -77,7 +87,7 @@ pub fn load(dirs: &[PathBuf], threads: usize) -> Result<(Roster, Vec<Party>)> {
                 );
             }
         }
-        let party = index(dir, manifest, &r, verified.manifest.size)?;
+        let party = index(dir, manifest, &r, verified.manifest.size, now_ms)?;
         roster.get_or_insert(r);
         match parties.iter().position(|p| p.manifest.node == party.manifest.node) {
             None => parties.push(party),
@@ -97,12 +107,9 @@ pub fn load(dirs: &[PathBuf], threads: usize) -> Result<(Roster, Vec<Party>)> {
     roster.map(|r| (r, parties)).ok_or_else(|| anyhow::anyhow!("no bundle given"))
 }
 
-fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64) -> Result<Party> {
+fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64, now_ms: u64) -> Result<Party> {
     // Entries are signed on the signer's clock, which may run ahead of the auditor's by the
     // roster's tolerance; beyond it, the time is a claim about a future nobody has seen.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let latest_ms = now_ms.saturating_add(roster.policy.max_clock_skew_ms);
     let mut verifier = LogVerifier::new(roster.clone(), manifest.node, Check::Chain);
     let mut p = Party {

@@ -394,7 +394,7 @@ fn a_note_holds_exactly_the_cosignatures_the_log_records() {
 fn recipients_holding_two_versions_of_one_notice_prove_equivocation() {
     use hotline_proto::{Addressee, Body, Kind, Notice, Precedence, Role};
     let r = roster(3, sim_policy());
-    let t0 = 1_800_000_000_000;
+    let t0 = 1_790_000_000_000;
     let (alpha, bravo, charlie) = (test_key("alpha"), test_key("bravo"), test_key("charlie"));
     let (a, b, c) = [&alpha, &bravo, &charlie].map(hotline_proto::crypto::node_id).into();
     let version = |text: &str, to: hotline_proto::NodeId| {

@@ -245,7 +245,10 @@ fn audit(sim: &Sim) -> hotline_audit::report::Report {
             path
         })
         .collect();
-    let (roster, parties) = hotline_audit::cross::load(&bundles, 1).unwrap();
+    // The simulation's present: its logs are of simulated time, not of today.
+    let present =
+        sim.nodes.iter().filter_map(|n| n.entries.last().map(|e| e.entry.time_ms)).max().unwrap_or(0);
+    let (roster, parties) = hotline_audit::cross::load_at(&bundles, 1, present).unwrap();
     let findings = hotline_audit::cross::cross(&roster, &parties);
     let violations: Vec<_> = findings.iter().filter(|f| f.violation).collect();
     assert!(violations.is_empty(), "{violations:#?}");
