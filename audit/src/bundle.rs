@@ -598,6 +598,8 @@ fn verify_notes(
         ))
         .into());
     }
+    let newest = checkpoints.keys().next_back().map(named);
+    let mut newest_bytes = None;
     let mut cosignature_lines = 0;
     for path in &paths {
         let bytes = files::read(path, note::MAX_NOTE as u64, "checkpoint note")?;
@@ -610,29 +612,28 @@ fn verify_notes(
             .into());
         }
         cosignature_lines += lines;
+        if newest.as_ref() == Some(path) {
+            newest_bytes = Some(bytes);
+        }
     }
+    // `checkpoint` is required exactly when the log has a checkpoint, and is the newest note.
     let latest_path = dir.join("checkpoint");
-    let latest = files::read_optional(&latest_path, note::MAX_NOTE as u64, "checkpoint note")?;
-    match (checkpoints.keys().next_back(), latest) {
-        (None, None) => {}
-        (None, Some(_)) => {
-            return Err(Invalid(format!("{}: the log has no checkpoint", latest_path.display())).into())
-        }
-        (Some(_), None) => {
-            return Err(
-                Invalid(format!("{} is missing: the bundle is incomplete", latest_path.display())).into()
-            )
-        }
-        (Some(newest), Some(bytes)) => {
+    match (&newest, newest_bytes) {
+        (Some(newest), Some(copy)) => {
+            let bytes = files::read(&latest_path, note::MAX_NOTE as u64, "checkpoint note")?;
             verify_note(&latest_path, &bytes, roster, manifest, checkpoints, cosigned)?;
-            let copy = files::read(&named(newest), note::MAX_NOTE as u64, "checkpoint note")?;
             if copy != bytes {
                 return Err(Invalid(format!(
                     "{} is not the newest checkpoint note, {}",
                     latest_path.display(),
-                    named(newest).display()
+                    newest.display()
                 ))
                 .into());
+            }
+        }
+        _ => {
+            if files::read_optional(&latest_path, note::MAX_NOTE as u64, "checkpoint note")?.is_some() {
+                return Err(Invalid(format!("{}: the log has no checkpoint", latest_path.display())).into());
             }
         }
     }
