@@ -345,7 +345,7 @@ pub fn kind_of(b: u8) -> Kind {
 
 /// Re-signs the note signature of a checkpoint of `log`'s log with `key`.
 pub fn resign_checkpoint(fx: &Fixture, key: &SigningKey, log: &NodeId, c: &mut SignedCheckpoint) {
-    if let Some(cp) = c.checkpoint(&fx.roster, log) {
+    if let Some(cp) = c.checkpoint(&fx.roster, &fx.roster.network_id(), log) {
         c.signature = cp.sign(key);
     }
 }

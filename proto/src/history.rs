@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::codec;
-use crate::crypto::leaf_hash;
-use crate::ids::{Hash32, NoticeId};
+use crate::crypto::{self, leaf_hash, Context};
+use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::limits::MAX_LOG_ENTRY;
 use crate::log::{DeadlineMissed, LogEntry, Record, SignedEntry};
 use crate::merkle::MerkleTree;
@@ -103,6 +103,56 @@ pub(crate) fn open_leaf(leaf: &[u8]) -> Option<(LogEntry, Option<Opened>)> {
         _ => None,
     };
     Some((entry, opened))
+}
+
+/// The durable leaves about `notice` logged before index `below`, each checked before the core
+/// relies on it, for the disk can lie (spec §6.11): it decodes, it is an entry of `node`'s log in
+/// `network` signed by `node` (the signature covers every byte of it, embedded frames included,
+/// which were verified in full when it was logged), it concerns `notice`, and the indexes
+/// increase. One signature check per leaf; a failure names the entry and refuses the read.
+pub(crate) fn about_checked(
+    history: &dyn History,
+    network: &Hash32,
+    node: &NodeId,
+    notice: &NoticeId,
+    below: u64,
+) -> Result<Vec<Vec<u8>>, HistoryError> {
+    let mut leaves = history.about(notice)?;
+    let mut next = 0u64;
+    let mut kept = 0;
+    for (i, leaf) in leaves.iter().enumerate() {
+        let damaged = |index: u64, what: &str| {
+            HistoryError(format!("the store's entry {index} about {notice} is damaged: {what}"))
+        };
+        let signed: SignedEntry =
+            codec::decode("log entry", leaf, MAX_LOG_ENTRY).map_err(|e| damaged(next, &e.to_string()))?;
+        let entry: LogEntry = codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY)
+            .map_err(|e| damaged(next, &e.to_string()))?;
+        if entry.index >= below {
+            break;
+        }
+        if entry.network != *network || entry.node != *node {
+            return Err(damaged(entry.index, "it is not an entry of this node's log"));
+        }
+        if entry.index < next {
+            return Err(damaged(entry.index, "the index lists it out of order"));
+        }
+        crypto::verify(node, Context::LogEntry, &signed.entry, &signed.signature)
+            .map_err(|_| damaged(entry.index, "its signature does not verify"))?;
+        let opened = match &entry.record {
+            Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
+                message::decode_trusted(frame).ok()
+            }
+            _ => None,
+        };
+        if concerns(&entry.record, opened.as_ref().map(|o| &o.message)) != Some(*notice) {
+            return Err(damaged(entry.index, "the index files it under a notice it is not about"));
+        }
+        next = entry.index.saturating_add(1);
+        kept = i + 1;
+    }
+    leaves.truncate(kept);
+    Ok(leaves)
 }
 
 /// A history in memory: for the simulator, tests and benchmarks, and as the model any store's

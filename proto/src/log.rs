@@ -546,9 +546,9 @@ fn check_signatures(
         | Record::Equivocation { frame, .. } => {
             verify(message::open(frame, roster, &network).map(|_| ()))?;
         }
-        Record::Checkpoint { checkpoint } => verify(checkpoint.verify(roster, node))?,
+        Record::Checkpoint { checkpoint } => verify(checkpoint.verify(roster, &network, node))?,
         Record::Cosigned { log, checkpoint, timestamp_s, signature } => {
-            verify(checkpoint.verify(roster, log))?;
+            verify(checkpoint.verify(roster, &network, log))?;
             let (size, root) = (checkpoint.size, checkpoint.root);
             let c = Cosignature {
                 network,
@@ -574,8 +574,8 @@ fn check_signatures(
             verify(c.verify(roster))?;
         }
         Record::LogConflict { log, cosigned, presented, .. } => {
-            verify(cosigned.verify(roster, log))?;
-            verify(presented.verify(roster, log))?;
+            verify(cosigned.verify(roster, &network, log))?;
+            verify(presented.verify(roster, &network, log))?;
         }
         Record::LinkTest { ours, theirs, .. } => {
             verify(message::open(ours, roster, &network).map(|_| ()))?;

@@ -401,15 +401,16 @@ pub struct SignedCheckpoint {
 }
 
 impl SignedCheckpoint {
-    /// The checkpoint of `log`'s log in `roster`'s network, if `log` is a member.
-    pub fn checkpoint(&self, roster: &Roster, log: &NodeId) -> Option<Checkpoint> {
-        Some(Checkpoint { origin: note::origin_of(roster, log)?, size: self.size, root: self.root })
+    /// The checkpoint of `log`'s log in `roster`'s network (whose id is `network`), if `log` is
+    /// a member.
+    pub fn checkpoint(&self, roster: &Roster, network: &Hash32, log: &NodeId) -> Option<Checkpoint> {
+        Some(Checkpoint { origin: note::origin_in(roster, network, log)?, size: self.size, root: self.root })
     }
 
     /// Checks the log's note signature.
-    pub fn verify(&self, roster: &Roster, log: &NodeId) -> Result<(), Rejection> {
+    pub fn verify(&self, roster: &Roster, network: &Hash32, log: &NodeId) -> Result<(), Rejection> {
         let checkpoint = self
-            .checkpoint(roster, log)
+            .checkpoint(roster, network, log)
             .ok_or_else(|| Rejection::new(ErrorCode::UnknownSigner, "the log is not a roster member"))?;
         if checkpoint.verify(log, &self.signature) {
             Ok(())
@@ -439,9 +440,10 @@ pub struct Cosignature {
 }
 
 impl Cosignature {
-    /// Checks the cosignature against the roster.
+    /// Checks the cosignature against the roster, in the network it names (which [`open`]
+    /// checks is the receiver's before it gets here).
     pub fn verify(&self, roster: &Roster) -> Result<(), Rejection> {
-        let origin = note::origin_of(roster, &self.log)
+        let origin = note::origin_in(roster, &self.network, &self.log)
             .ok_or_else(|| Rejection::new(ErrorCode::UnknownReference, "the log is not a roster member"))?;
         if self.timestamp_s > note::MAX_TIMESTAMP {
             return Err(Rejection::new(
@@ -619,7 +621,7 @@ pub fn open(frame_bytes: &[u8], roster: &Roster, network: &Hash32) -> Result<Ope
             if offer.proof_from > offer.checkpoint.size {
                 return Err(Rejection::field("proof_from", "beyond the checkpoint"));
             }
-            offer.checkpoint.verify(roster, &offer.signer)?;
+            offer.checkpoint.verify(roster, network, &offer.signer)?;
         }
         Message::Cosignature(cosignature) => {
             if cosignature.log == cosignature.signer {
@@ -632,7 +634,7 @@ pub fn open(frame_bytes: &[u8], roster: &Roster, network: &Hash32) -> Result<Ope
                 return Err(Rejection::field("to", "a heartbeat goes to another roster member"));
             }
             if let Some(checkpoint) = &heartbeat.cosigned {
-                checkpoint.verify(roster, &heartbeat.to)?;
+                checkpoint.verify(roster, network, &heartbeat.to)?;
             }
         }
     }

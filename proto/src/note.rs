@@ -52,7 +52,14 @@ pub fn origin(network: &Hash32, name: &str) -> String {
 
 /// The origin of `node`'s log in `roster`'s network, if it is a member.
 pub fn origin_of(roster: &Roster, node: &NodeId) -> Option<String> {
-    roster.member(node).map(|m| origin(&roster.network_id(), &m.name))
+    origin_in(roster, &roster.network_id(), node)
+}
+
+/// [`origin_of`] with the roster's network id already known: what every signature check on a
+/// node's path uses, since computing the id encodes and hashes the whole roster (256 members:
+/// more than verifying the signature itself).
+pub fn origin_in(roster: &Roster, network: &Hash32, node: &NodeId) -> Option<String> {
+    roster.member(node).map(|m| origin(network, &m.name))
 }
 
 /// A signed-note key id: `SHA-256(name ‖ "\n" ‖ alg ‖ key)[..4]`.

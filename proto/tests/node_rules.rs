@@ -4,7 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use hotline_proto::crypto::sha256;
-use hotline_proto::testing::desk::{deliver, kinds};
+use hotline_proto::testing::desk::{deliver, history_of, kinds};
 use hotline_proto::testing::fixtures::{en, id, test_key};
 use hotline_proto::testing::{decode_trusted, Desk, Pair};
 use hotline_proto::{
@@ -874,13 +874,31 @@ fn a_snapshot_that_does_not_fit_the_log_is_refused() {
     b.node.checkpoint(T0 + 2);
     b.sync();
     let disk = b.disk.clone();
+    let resume_on =
+        |stored: &[Vec<u8>], snapshot: &[u8], before: Option<&[u8]>, tail: &[Vec<u8>], key: &str| {
+            let history: Box<dyn hotline_proto::History> = Box::new(history_of(stored));
+            Node::resume(test_key(key), roster(2), snapshot, before, tail, history, T0 + 10).map(|_| ())
+        };
     let resume = |snapshot: &[u8], before: Option<&[u8]>, tail: &[Vec<u8>], key: &str| {
-        let history: Box<dyn hotline_proto::History> = Box::new(hotline_proto::SharedHistory::default());
-        Node::resume(test_key(key), roster(2), snapshot, before, tail, history, T0 + 10).map(|_| ())
+        resume_on(&disk, snapshot, before, tail, key)
     };
     assert!(resume(&snapshot, Some(&disk[at - 1]), &disk[at..], "bravo").is_ok());
     let refused =
         |r: Result<(), hotline_proto::StartError>| matches!(r, Err(hotline_proto::StartError::Snapshot(_)));
+    // The open notice it names (bravo owes its acknowledgement) is read back from the history,
+    // and checked: a damaged entry of it there makes the snapshot unusable, never applied.
+    let accepted = (0..at)
+        .find(|&i| matches!(decode_record(&disk[i]), Record::Accepted { .. }))
+        .expect("bravo accepted the notice before the snapshot");
+    let mut damaged = disk.clone();
+    let n = damaged[accepted].len();
+    damaged[accepted][n - 1] ^= 1;
+    match resume_on(&damaged, &snapshot, Some(&disk[at - 1]), &disk[at..], "bravo") {
+        Err(hotline_proto::StartError::Snapshot(e)) => {
+            assert!(e.contains(&format!("entry {accepted} ")) && e.contains("signature"), "{e}")
+        }
+        other => panic!("a damaged history entry: {other:?}"),
+    }
     // Another node's key.
     assert!(refused(resume(&snapshot, Some(&disk[at - 1]), &disk[at..], "alpha")));
     // A byte changed anywhere in it.

@@ -75,7 +75,7 @@ impl Node {
     fn sign_checkpoint(&mut self, now: u64) {
         let size = self.log_len;
         let root = self.tree.root();
-        let Some(origin) = crate::note::origin_of(&self.roster, &self.id) else { return };
+        let Some(origin) = crate::note::origin_in(&self.roster, &self.network, &self.id) else { return };
         let signature = Checkpoint { origin, size, root }.sign(&self.key);
         let checkpoint = SignedCheckpoint { size, root, signature };
         self.append(now, Record::Checkpoint { checkpoint });
@@ -171,7 +171,9 @@ impl Node {
             // Consistent with the last one, or the first this node sees: co-sign.
             _ => {
                 let timestamp_s = now / 1000;
-                let Some(checkpoint) = presented.checkpoint(&self.roster, &from) else { return Ok(()) };
+                let Some(checkpoint) = presented.checkpoint(&self.roster, &self.network, &from) else {
+                    return Ok(());
+                };
                 let signature = checkpoint.cosign(&self.key, timestamp_s);
                 self.append(
                     now,

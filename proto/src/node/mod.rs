@@ -21,7 +21,7 @@ use crate::deadline::Deadline;
 
 use crate::crypto::leaf_hash;
 use crate::error::{CommandError, StartError};
-use crate::history::{History, HistoryError};
+use crate::history::{about_checked, History, HistoryError};
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{
     seal_entry, verify_leaf_signatures, Check, ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry,
@@ -564,7 +564,9 @@ impl Node {
             return Ok(true);
         }
         let Some(history) = self.history.as_ref() else { return Ok(false) };
-        let leaves = history.about(id)?;
+        // Only durable entries: at a replay the history also holds the entries still to be
+        // applied, which must not be counted twice.
+        let leaves = about_checked(history.as_ref(), &self.network, &self.id, id, self.durable)?;
         match Work::fold(&self.id, &leaves) {
             Some(Work::Out(o)) => {
                 self.outgoing.insert(*id, o);

@@ -8,6 +8,10 @@
 //! and applies only the entries after it, each verified in full, signatures included: restart
 //! time and memory depend on the open work and the roster, never on the log's length.
 //!
+//! Open notices and the frames awaiting a receipt are saved by reference (the notice's id):
+//! their entries are in the history already, and copying megabytes of them into every snapshot
+//! of a flood stalled the node's event loop (BENCHMARKS.md, the flood's p99.9).
+//!
 //! What is saved is exactly what the entries establish; what lives outside the log (timers,
 //! retransmission backoff, when a peer was last heard, output queues) is rebuilt by the restart
 //! as it is after a full replay, so both ways of starting give the same node.
@@ -18,13 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::crypto::{self, leaf_hash, Context};
-use crate::ids::{Hash32, NodeId, Sig64};
-use crate::log::{Check, LogVerifier};
+use crate::history::{about_checked, open_leaf};
+use crate::ids::{Hash32, NodeId, NoticeId, Sig64};
+use crate::log::{Check, LogEntry, LogVerifier, Record};
 use crate::merkle::CompactTree;
 use crate::message::SignedCheckpoint;
 use crate::precedence::Precedence;
 
-use super::state::{Incoming, Outgoing, Retx};
+use super::state::{Retx, Work};
 use super::tree::Tree;
 use super::Node;
 
@@ -47,7 +52,7 @@ pub(super) fn due(entries_since: u64, bytes_since: u64, last_len: u64) -> bool {
 pub const MAX_SNAPSHOT: usize = 256 << 20;
 
 /// The format of the saved state; another version is not read (the log is replayed instead).
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct SavedPeer {
@@ -58,8 +63,9 @@ struct SavedPeer {
     recv_above: Vec<u64>,
     recv_reported_upto: u64,
     last_link_test_ms: Option<u64>,
-    /// Messages awaiting the peer's receipt: hash, precedence, frame.
-    retx: Vec<(Hash32, Precedence, Vec<u8>)>,
+    /// Messages awaiting the peer's receipt: hash, precedence, and the notice whose `sent`
+    /// entry (of the notice itself, or of this node's acknowledgement of it) holds the frame.
+    retx: Vec<(Hash32, Precedence, NoticeId)>,
     cosigned_mine: u64,
     theirs: Vec<(SignedCheckpoint, u64, Sig64)>,
     conflicts: Vec<(u64, Hash32)>,
@@ -78,8 +84,10 @@ struct Saved {
     grown_since_checkpoint: bool,
     next_seq: u64,
     peers: Vec<SavedPeer>,
-    outgoing: Vec<Outgoing>,
-    incoming: Vec<Incoming>,
+    /// The notices with open work, by id: what is known of each is read back from the
+    /// history's entries about it (spec §6.11), so that a flood of open notices costs a
+    /// snapshot tens of bytes each, not their frames again.
+    open: Vec<NoticeId>,
     equivocations: Vec<Hash32>,
 }
 
@@ -94,7 +102,6 @@ struct Sealed {
 impl Node {
     /// The node's state after its `log_len` entries, sealed for the store (spec §6.12).
     pub fn snapshot(&self) -> Vec<u8> {
-        let forgetting = self.history.is_some();
         let peers = self
             .peers
             .iter()
@@ -106,14 +113,19 @@ impl Node {
                 recv_above: p.recv.above.iter().copied().collect(),
                 recv_reported_upto: p.recv.reported_upto,
                 last_link_test_ms: p.last_link_test_ms,
-                retx: p.retx.iter().map(|(h, r)| (*h, r.precedence, r.frame.clone())).collect(),
+                retx: p.retx.iter().map(|(h, r)| (*h, r.precedence, r.notice)).collect(),
                 cosigned_mine: p.checkpoints.cosigned_mine,
                 theirs: p.checkpoints.theirs.values().copied().collect(),
                 conflicts: p.checkpoints.conflicts.clone(),
             })
             .collect();
-        // With a history, closed work is not saved: every entry about it is durable once the
-        // snapshot is.
+        let open = self
+            .outgoing
+            .iter()
+            .filter(|(_, o)| !o.closed())
+            .map(|(id, _)| *id)
+            .chain(self.incoming.iter().filter(|(_, i)| !i.closed()).map(|(id, _)| *id))
+            .collect();
         let saved = Saved {
             version: VERSION,
             network: self.network,
@@ -126,8 +138,7 @@ impl Node {
             grown_since_checkpoint: self.grown_since_checkpoint,
             next_seq: self.next_seq,
             peers,
-            outgoing: self.outgoing.values().filter(|o| !(forgetting && o.closed())).cloned().collect(),
-            incoming: self.incoming.values().filter(|i| !(forgetting && i.closed())).cloned().collect(),
+            open,
             equivocations: self.equivocations.iter().copied().collect(),
         };
         let state = codec::encode(&saved);
@@ -171,28 +182,53 @@ impl Node {
         self.own_checkpoints = saved.own_checkpoints.iter().map(|c| (c.size, *c)).collect();
         self.grown_since_checkpoint = saved.grown_since_checkpoint;
         self.next_seq = saved.next_seq;
+        // The open notices, each folded from its durable entries before the snapshot's point
+        // (checked as they are read: the disk can lie), and the leaves kept for the frames
+        // awaiting a receipt.
+        let mut leaves: BTreeMap<NoticeId, Vec<Vec<u8>>> = BTreeMap::new();
+        for id in saved.open {
+            let about = self.about_before(&id, saved.log_len)?;
+            match Work::fold(&self.id, &about) {
+                Some(Work::Out(o)) if id.sender == self.id => {
+                    self.outgoing.insert(id, o);
+                }
+                Some(Work::In(i)) if id.sender != self.id => {
+                    self.incoming.insert(id, i);
+                }
+                _ => return Err(format!("the store holds no entry that starts open notice {id}")),
+            }
+            leaves.insert(id, about);
+        }
         let rto = self.roster.policy.retransmit_initial_ms;
         for sp in saved.peers {
-            let Some(p) = self.peers.get_mut(&sp.id) else {
+            if !self.peers.contains_key(&sp.id) {
                 return Err(format!("it names {}, who is not a peer", sp.id.short()));
-            };
+            }
+            let mut retx = BTreeMap::new();
+            for (hash, precedence, notice) in sp.retx {
+                let about = match leaves.entry(notice) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(self.about_before(&notice, saved.log_len)?)
+                    }
+                };
+                let frame = sent_frame(about, &hash).ok_or_else(|| {
+                    format!("the store holds no message {} about {notice} to retransmit", hash.to_hex())
+                })?;
+                retx.insert(hash, Retx { frame, precedence, notice, next_ms: 0, rto_ms: rto });
+            }
+            let Some(p) = self.peers.get_mut(&sp.id) else { continue };
             p.up = sp.up;
             p.link_seq_out = sp.link_seq_out;
             p.recv.contiguous = sp.recv_contiguous;
             p.recv.above = sp.recv_above.into_iter().collect();
             p.recv.reported_upto = sp.recv_reported_upto;
             p.last_link_test_ms = sp.last_link_test_ms;
-            p.retx = sp
-                .retx
-                .into_iter()
-                .map(|(hash, precedence, frame)| (hash, Retx { frame, precedence, next_ms: 0, rto_ms: rto }))
-                .collect();
+            p.retx = retx;
             p.checkpoints.cosigned_mine = sp.cosigned_mine;
             p.checkpoints.theirs = sp.theirs.into_iter().map(|c| (c.0.size, c)).collect();
             p.checkpoints.conflicts = sp.conflicts;
         }
-        self.outgoing = saved.outgoing.into_iter().map(|o| (o.notice.id(), o)).collect();
-        self.incoming = saved.incoming.into_iter().map(|i| (i.notice.id(), i)).collect();
         self.equivocations = saved.equivocations.into_iter().collect();
         let checkpoints: BTreeMap<u64, Hash32> =
             self.own_checkpoints.values().map(|c| (c.size, c.root)).collect();
@@ -206,6 +242,25 @@ impl Node {
             checkpoints,
         ))
     }
+}
+
+impl Node {
+    /// The entries about `notice` before the snapshot's point `below`, read and checked.
+    fn about_before(&self, notice: &NoticeId, below: u64) -> Result<Vec<Vec<u8>>, String> {
+        let history = self.history.as_ref().ok_or("a node without a history cannot start from a snapshot")?;
+        about_checked(history.as_ref(), &self.network, &self.id, notice, below).map_err(|e| e.to_string())
+    }
+}
+
+/// The frame of the message with `hash` that one of `leaves` (a notice's entries) records as
+/// sent by this node.
+fn sent_frame(leaves: &[Vec<u8>], hash: &Hash32) -> Option<Vec<u8>> {
+    leaves.iter().find_map(|leaf| match open_leaf(leaf)? {
+        (LogEntry { record: Record::Sent { .. }, .. }, Some(opened)) if opened.hash == *hash => {
+            Some(opened.frame)
+        }
+        _ => None,
+    })
 }
 
 /// Seals `state` as a snapshot signed by `key`, whatever it holds: for fuzzing the decoder behind

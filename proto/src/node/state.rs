@@ -22,6 +22,9 @@ use super::{Node, Now};
 pub(super) struct Retx {
     pub frame: Vec<u8>,
     pub precedence: Precedence,
+    /// The notice it is (or acknowledges): a snapshot names it, and a restart reads the frame
+    /// back from the `sent` entry about it.
+    pub notice: NoticeId,
     /// When the timer fires next; a timer at another time is stale.
     pub next_ms: u64,
     pub rto_ms: u64,
@@ -402,7 +405,7 @@ impl Node {
                 let me = self.id;
                 self.cancel(Timer::Deadline { notice: a.notice, party: me, kind: DeadlineKind::Ack });
                 self.cancel(Timer::Warn { notice: a.notice, party: me });
-                self.start_retransmission(to, hash, precedence, frame);
+                self.start_retransmission(to, a.notice, hash, precedence, frame);
             }
             (Record::Accepted { .. }, Some((Message::Notice(n), _, _))) => self.apply_accepted_notice(n),
             (Record::Accepted { .. }, Some((Message::Receipt(r), _, _))) => {
@@ -462,7 +465,7 @@ impl Node {
             if let Some(peer) = self.peers.get_mut(&a.node) {
                 peer.link_seq_out = peer.link_seq_out.max(a.link_seq);
             }
-            self.start_retransmission(a.node, hash, n.precedence, frame);
+            self.start_retransmission(a.node, n.id(), hash, n.precedence, frame);
             let notice = n.id();
             self.schedule(
                 receipt.due_ms(),
@@ -502,6 +505,7 @@ impl Node {
     fn start_retransmission(
         &mut self,
         peer: crate::NodeId,
+        notice: NoticeId,
         hash: Hash32,
         precedence: Precedence,
         frame: &[u8],
@@ -509,7 +513,7 @@ impl Node {
         let rto = self.roster.policy.retransmit_initial_ms;
         let next_ms = self.mono.saturating_add(rto);
         if let Some(p) = self.peers.get_mut(&peer) {
-            p.retx.insert(hash, Retx { frame: frame.to_vec(), precedence, next_ms, rto_ms: rto });
+            p.retx.insert(hash, Retx { frame: frame.to_vec(), precedence, notice, next_ms, rto_ms: rto });
             self.schedule(next_ms, Timer::Retransmit { peer, hash });
         }
     }

@@ -22,7 +22,8 @@ pub struct Desk {
     pub snapshot: Option<(usize, Vec<u8>)>,
 }
 
-fn history_of(disk: &[Vec<u8>]) -> SharedHistory {
+/// A history holding `disk`'s leaves, indexed.
+pub fn history_of(disk: &[Vec<u8>]) -> SharedHistory {
     let mut history = MemHistory::new();
     for leaf in disk {
         history.push(leaf.clone());
