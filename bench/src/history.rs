@@ -104,7 +104,7 @@ pub fn make(homes: &[Home], target: u64, traffic: Traffic, mut progress: impl Fn
     let mut members = Vec::with_capacity(homes.len());
     for home in homes {
         let (store, start) = Store::open(&home.store_path())?;
-        if !start.tail.is_empty() || start.snapshot.is_some() {
+        if start.len > 0 {
             anyhow::bail!("{} already holds a log", home.store_path().display());
         }
         let history: Box<dyn History> = Box::new(store.reader());

@@ -51,11 +51,14 @@ fn restore(
             }
             Err(e) => return Err(e.into()),
         }
-        drop(start);
-        let leaves = reader.leaves()?;
-        return Ok(Node::restore_with(key.clone(), roster.clone(), &leaves, Some(history()), now())?);
     }
-    Ok(Node::restore_with(key.clone(), roster.clone(), &start.tail, Some(history()), now())?)
+    // The whole log, verified as it streams by: memory holds a chunk of it, never all of it.
+    let mut leaves = reader.stream(start.len);
+    drop(start);
+    let node = Node::restore_with(key.clone(), roster.clone(), &mut leaves, Some(history()), now());
+    // A read that failed ended the stream early: the node built from the shorter log is dropped.
+    leaves.finish()?;
+    Ok(node?)
 }
 
 /// Runs the node in `home` until SIGINT or SIGTERM.

@@ -119,15 +119,18 @@ impl Batch {
 }
 
 /// What a restart reads (spec §6.12): the latest snapshot, the leaf just before it, and the
-/// leaves after it; without a snapshot, every leaf.
+/// leaves after it. Without a usable snapshot it holds nothing: the log is then replayed from a
+/// [`Reader::stream`], a chunk at a time, never read whole into memory.
 #[derive(Debug, Default)]
 pub struct Start {
     /// The snapshot and the log length it was taken at.
     pub snapshot: Option<Vec<u8>>,
     /// The leaf before the snapshot's point.
     pub before: Option<Vec<u8>>,
-    /// The leaves from the snapshot's point (or from 0) on.
+    /// The leaves from the snapshot's point on (none without a snapshot).
     pub tail: Vec<Vec<u8>>,
+    /// The number of durable leaves.
+    pub len: u64,
 }
 
 /// The database, shared by the writer and the readers; empty while the writer reopens it.
@@ -214,10 +217,12 @@ impl History for Reader {
 }
 
 impl Reader {
-    /// Every durable leaf, in order (a full replay: the cost is the log's).
-    pub fn leaves(&self) -> Result<Vec<Vec<u8>>> {
-        let db = current(&self.0)?;
-        all_leaves(db.as_ref())
+    /// The first `len` durable leaves, in order, read [`CHUNK`] at a time as they are consumed:
+    /// a full replay's memory is a chunk's, whatever the log's length. A read that fails ends
+    /// the stream early; [`LeafStream::finish`] then says why, and what was built from the
+    /// shorter stream must be dropped.
+    pub fn stream(&self, len: u64) -> LeafStream {
+        LeafStream { reader: self.clone(), next: 0, len, chunk: Vec::new().into_iter(), error: None }
     }
 
     /// At most `limit` durable leaves from `from` on, and how many are durable: a chunk of an
@@ -225,6 +230,58 @@ impl Reader {
     pub fn chunk(&self, from: u64, limit: u64) -> Result<(Vec<Vec<u8>>, u64)> {
         let db = current(&self.0)?;
         chunk_of(db.as_ref(), from, limit)
+    }
+}
+
+/// The leaves of a [`Reader::stream`].
+pub struct LeafStream {
+    reader: Reader,
+    next: u64,
+    len: u64,
+    chunk: std::vec::IntoIter<Vec<u8>>,
+    error: Option<anyhow::Error>,
+}
+
+impl Iterator for LeafStream {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if let Some(leaf) = self.chunk.next() {
+            return Some(leaf);
+        }
+        if self.next >= self.len || self.error.is_some() {
+            return None;
+        }
+        let limit = CHUNK.min(self.len - self.next);
+        match self.reader.chunk(self.next, limit) {
+            Ok((leaves, _)) if leaves.len() as u64 == limit => {
+                self.next += limit;
+                self.chunk = leaves.into_iter();
+                self.chunk.next()
+            }
+            Ok((leaves, len)) => {
+                let missing = self.next + leaves.len() as u64;
+                self.error = Some(anyhow::anyhow!(
+                    "the store holds {len} entries, not the {} it held when it opened: entry {missing} is missing",
+                    self.len
+                ));
+                None
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+impl LeafStream {
+    /// Whether every leaf was read: the error that ended the stream early, if one did.
+    pub fn finish(self) -> Result<()> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
@@ -329,6 +386,7 @@ impl Store {
                 },
                 tail: leaf_range(&log, at, len)?,
                 snapshot: Some(snapshot),
+                len,
             },
             Some((at, _)) => {
                 tracing::warn!(
@@ -336,9 +394,9 @@ impl Store {
                     entries = len,
                     "the snapshot is beyond the log; replaying the log"
                 );
-                Start { tail: leaf_range(&log, 0, len)?, ..Start::default() }
+                Start { len, ..Start::default() }
             }
-            None => Start { tail: leaf_range(&log, 0, len)?, ..Start::default() },
+            None => Start { len, ..Start::default() },
         };
         drop((log, saved, tx));
         let slot = Arc::new(Mutex::new(Some(Arc::new(db))));
@@ -670,7 +728,11 @@ mod tests {
         assert!(store.append(5, &[b"x".to_vec()]).is_err());
         drop(store);
         let (store, start) = Store::open(&path).unwrap();
-        assert_eq!(start.tail, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert!(start.tail.is_empty() && start.snapshot.is_none() && start.len == 3);
+        let mut stream = store.reader().stream(start.len);
+        let leaves: Vec<Vec<u8>> = stream.by_ref().collect();
+        stream.finish().unwrap();
+        assert_eq!(leaves, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(store.len(), 3);
     }
 
