@@ -62,6 +62,9 @@ struct Member {
     /// The thread this member's notices go in, and how many it holds.
     thread: Option<(NoticeId, u64)>,
     sent: u64,
+    /// The store's length when old entries were last moved to segment files (as the node's
+    /// writer does when idle), so that a synthetic history is stored as a node's would be.
+    archived_at: u64,
 }
 
 /// What a run made.
@@ -111,7 +114,7 @@ pub fn make(homes: &[Home], target: u64, traffic: Traffic, mut progress: impl Fn
         let node =
             Node::restore_with(home.key()?, roster.clone(), std::iter::empty::<&[u8]>(), Some(history), t0)
                 .map_err(|e| anyhow!("{e}"))?;
-        members.push(Member { node, store, owed: VecDeque::new(), thread: None, sent: 0 });
+        members.push(Member { node, store, owed: VecDeque::new(), thread: None, sent: 0, archived_at: 0 });
     }
     let ids: Vec<NodeId> = members.iter().map(|m| m.node.id()).collect();
     let mut wire: VecDeque<(usize, hotline_proto::Transmit)> = VecDeque::new();
@@ -223,6 +226,10 @@ fn pump(
                     .with_context(|| format!("storing member {i}'s entries"))?;
             }
             m.node.persisted(m.store.len());
+            if m.store.len() >= m.archived_at + 4096 {
+                while m.store.archive_step().with_context(|| format!("archiving member {i}'s entries"))? {}
+                m.archived_at = m.store.len();
+            }
             while let Some(transmit) = m.node.poll_transmit() {
                 wire.push_back((i, transmit));
             }

@@ -218,17 +218,18 @@ pub(crate) fn summary(r: &Value) -> String {
     table(
         &mut s,
         "Recovery: process start to serving",
-        "| entries | start to serving | restart to serving | restart after kill -9 | memory after | after the restart | store |\n|---|---|---|---|---|---|---|",
+        "| entries | start to serving | restart to serving | restart after kill -9 | memory after | after the restart | database | segments |\n|---|---|---|---|---|---|---|---|",
         &r["recovery"],
         &|k, x| {
             format!(
-                "| {k} | {:.3} s | {:.3} s | {:.3} s | {:.1} MiB | {:.1} MiB | {:.0} MiB |",
+                "| {k} | {:.3} s | {:.3} s | {:.3} s | {:.1} MiB | {:.1} MiB | {:.0} MiB | {:.0} MiB |",
                 f(x, "start_to_serving_s"),
                 f(x, "restart_to_serving_s"),
                 f(x, "restart_after_kill9_s"),
                 f(x, "rss_kib") / 1024.0,
                 f(x, "rss_after_restart_kib") / 1024.0,
-                f(x, "store_bytes") / 1048576.0
+                f(x, "store_bytes") / 1048576.0,
+                f(x, "segments_bytes") / 1048576.0
             )
         },
     );

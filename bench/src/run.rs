@@ -474,7 +474,11 @@ fn recovery(dir: &Path, sizes: &Sizes) -> Result<Value> {
         let made = crate::history::make(&net.homes, n as u64, crate::history::Traffic::default(), |len| {
             eprintln!("bench: recovery: {len} entries")
         })?;
-        let store_bytes = std::fs::metadata(net.homes[0].store_path()).map_or(0, |m| m.len());
+        let store_path = net.homes[0].store_path();
+        let store_bytes = std::fs::metadata(&store_path).map_or(0, |m| m.len());
+        let segments_bytes: u64 = std::fs::read_dir(store_path.with_extension("segments"))
+            .map(|dir| dir.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0);
         let first = net.start(0)?;
         std::thread::sleep(Duration::from_secs(2));
         let rss_first = net.rss_kib()[0];
@@ -490,6 +494,7 @@ fn recovery(dir: &Path, sizes: &Sizes) -> Result<Value> {
             "entries": made.entries[0],
             "history": made.json(),
             "store_bytes": store_bytes,
+            "segments_bytes": segments_bytes,
             "start_to_serving_s": first.as_secs_f64(),
             "restart_to_serving_s": again.as_secs_f64(),
             "restart_after_kill9_s": crashed.as_secs_f64(),

@@ -15,6 +15,9 @@ struct Measured {
     entries: u64,
     start: Duration,
     rss_kib: u64,
+    /// The database file and the segment files old entries moved to.
+    database: u64,
+    segments: u64,
 }
 
 fn measure(entries: u64, export: bool) -> Measured {
@@ -38,7 +41,12 @@ fn measure(entries: u64, export: bool) -> Measured {
             serde_json::from_slice(&std::fs::read(out.join("bundle.json")).unwrap()).unwrap();
         assert!(manifest["size"].as_u64().unwrap() > made.entries[0], "{manifest}");
     }
-    Measured { entries: made.entries[0], start, rss_kib: rss }
+    let store = net.home("alpha").store_path();
+    let database = std::fs::metadata(&store).unwrap().len();
+    let segments = std::fs::read_dir(store.with_extension("segments"))
+        .map(|d| d.flatten().map(|e| e.metadata().unwrap().len()).sum())
+        .unwrap_or(0);
+    Measured { entries: made.entries[0], start, rss_kib: rss, database, segments }
 }
 
 #[test]
@@ -46,8 +54,23 @@ fn memory_and_restart_do_not_grow_with_the_log() {
     let small = measure(10_000, false);
     let large = measure(100_000, true);
     for m in [&small, &large] {
-        eprintln!("{} entries: started in {:?}, {} KiB resident", m.entries, m.start, m.rss_kib);
+        eprintln!(
+            "{} entries: started in {:?}, {} KiB resident, database {} B, segments {} B",
+            m.entries, m.start, m.rss_kib, m.database, m.segments
+        );
     }
+    // The database holds the recent log, the index and the tiles; old entries are in segment
+    // files (redb's memory follows its file's size). Ten times the log, far less than ten times
+    // the database (without segments: 8 times).
+    assert!(large.segments > large.database, "old entries were not moved to segments");
+    assert!(
+        large.database <= small.database * 4,
+        "the database grows with the log: {} B at {} entries, {} B at {}",
+        small.database,
+        small.entries,
+        large.database,
+        large.entries
+    );
     assert!(
         large.rss_kib <= small.rss_kib + small.rss_kib / 4,
         "memory grows with the log: {} KiB at {} entries, {} KiB at {}",

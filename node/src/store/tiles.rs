@@ -85,6 +85,30 @@ pub(super) fn subtree(
     Ok(bytes.value().get(from..to).and_then(|b| perfect_root(&hashes(b))))
 }
 
+/// The leaf hashes of leaves `from..to`, from the level-0 tiles; an error if they lack any.
+pub(super) fn leaf_hashes(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Hash32>> {
+    let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+    let mut at = from;
+    while at < to {
+        let (tile, offset) = (at / WIDTH, at % WIDTH);
+        let take = (WIDTH - offset).min(to - at);
+        let bytes = table.get(key(0, tile))?;
+        let hashes = bytes
+            .as_ref()
+            .and_then(|b| b.value().get((offset * 32) as usize..((offset + take) * 32) as usize));
+        let Some(hashes) = hashes else {
+            bail!("the hash tiles lack leaf {at}: the store is damaged; restore it from a backup");
+        };
+        out.extend(self::hashes(hashes));
+        at += take;
+    }
+    Ok(out)
+}
+
 /// How many leaves the tiles cover: the level-0 tiles' hashes.
 pub(super) fn covered(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
     let last = table.range(key(0, 0)..key(1, 0))?.next_back().transpose()?;
