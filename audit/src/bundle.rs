@@ -353,6 +353,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 pub struct Verified {
     /// The manifest.
     pub manifest: Manifest,
+    /// The roster the bundle holds, checked against the manifest's network id.
+    pub roster: Roster,
     /// Checkpoint notes checked, and cosignature lines among them.
     pub notes: usize,
     /// Cosignature lines verified.
@@ -515,7 +517,21 @@ impl TileChecker<'_> {
 
 /// Verifies a bundle (spec §15.5). `threads` signature workers; `progress` is called with the
 /// number of entries verified so far.
-pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) -> Result<Verified> {
+pub fn verify(dir: &Path, threads: usize, progress: impl FnMut(u64, u64)) -> Result<Verified> {
+    verify_with(dir, threads, progress, |_, _, _| Ok(()))
+}
+
+/// [`verify`], handing `visit` every entry as it is verified, in log order, with the manifest
+/// and roster it was verified against: what an audit concludes it concludes from the bytes that
+/// were verified, read once (a file that changes between two reads — a FIFO, a network file
+/// system — cannot show the verifier one log and the report another). What `visit` built is
+/// worth nothing unless this returns `Ok`.
+pub fn verify_with(
+    dir: &Path,
+    threads: usize,
+    mut progress: impl FnMut(u64, u64),
+    mut visit: impl FnMut(&Manifest, &Roster, &VerifiedEntry) -> Result<()>,
+) -> Result<Verified> {
     let (manifest, roster) = open(dir)?;
     let network = manifest.network_id;
     let mut verifier = LogVerifier::new(roster.clone(), manifest.node, Check::Chain);
@@ -540,6 +556,7 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
         for (v, leaf) in verified.iter().zip(&leaves) {
             tiles.push(0, v.leaf_hash)?;
             check_line(v, leaf);
+            visit(&manifest, &roster, v)?;
             if let Record::Cosignature { by, size, timestamp_s, signature, .. } = &v.entry.record {
                 cosigned.entry(*size).or_default().push(cosignature_digest(by, *timestamp_s, signature));
             }
@@ -559,7 +576,7 @@ pub fn verify(dir: &Path, threads: usize, mut progress: impl FnMut(u64, u64)) ->
     readable.and_then(crate::jsonl::Checker::finish)?;
     let checkpoints = verifier.checkpoints().clone();
     let (notes, cosignatures) = verify_notes(dir, &roster, &manifest, &checkpoints, &cosigned)?;
-    Ok(Verified { manifest, notes, cosignatures, checkpoints })
+    Ok(Verified { manifest, roster, notes, cosignatures, checkpoints })
 }
 
 /// Every note under `checkpoints/` and `checkpoint`: strict format, the log's signature, every
@@ -712,16 +729,6 @@ fn verify_note(
         )));
     }
     Ok((checkpoint.size, lines.len() - 1))
-}
-
-/// Reads every leaf of a bundle that verified (for the cross-audit and the report).
-pub fn leaves(dir: &Path, size: u64) -> Result<Vec<Vec<u8>>> {
-    let mut all = Vec::with_capacity(size as usize);
-    for_each_chunk(dir, size, |_, chunk| {
-        all.extend(chunk);
-        Ok(())
-    })?;
-    Ok(all)
 }
 
 #[cfg(test)]

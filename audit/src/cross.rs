@@ -1,6 +1,7 @@
 //! The auditor's reconciliation of several parties' bundles (spec §15.6). It needs public keys
-//! only: every bundle is verified first ([`crate::bundle::verify`]), then read whole (a
-//! cross-audit compares logs with each other, so it holds them; verification alone streams).
+//! only. Each bundle is read once: its facts are gathered from the entries as they are verified
+//! ([`crate::bundle::verify_with`]), so no verdict rests on bytes read a second time (a cross-audit
+//! compares logs with each other, so it holds their facts; verification alone streams).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use anyhow::{bail, Result};
 use hotline_proto::merkle::MerkleTree;
 use hotline_proto::DeadlineMissed;
 use hotline_proto::SignedCheckpoint;
-use hotline_proto::{Check, LogVerifier};
+use hotline_proto::VerifiedEntry;
 use hotline_proto::{DeadlineKind, Hash32, Message, NodeId, Record, Roster};
 use serde::Serialize;
 
@@ -73,8 +74,18 @@ pub fn load_at(dirs: &[PathBuf], threads: usize, now_ms: u64) -> Result<(Roster,
     let mut parties: Vec<Party> = Vec::new();
     let mut roster: Option<Roster> = None;
     for dir in dirs {
-        let verified = bundle::verify(dir, threads, |_, _| {})?;
-        let (manifest, r) = bundle::open(dir)?;
+        let mut gathered: Option<Party> = None;
+        let verified = bundle::verify_with(
+            dir,
+            threads,
+            |_, _| {},
+            |manifest, roster, v| {
+                gathered.get_or_insert_with(|| Party::new(dir, manifest.clone())).record(roster, v, now_ms);
+                Ok(())
+            },
+        )?;
+        let party = gathered.unwrap_or_else(|| Party::new(dir, verified.manifest.clone()));
+        let r = verified.roster;
         if let Some(first) = &roster {
             if first.network_id() != r.network_id() {
                 bail!(
@@ -87,7 +98,6 @@ pub fn load_at(dirs: &[PathBuf], threads: usize, now_ms: u64) -> Result<(Roster,
                 );
             }
         }
-        let party = index(dir, manifest, &r, verified.manifest.size, now_ms)?;
         roster.get_or_insert(r);
         match parties.iter().position(|p| p.manifest.node == party.manifest.node) {
             None => parties.push(party),
@@ -107,62 +117,64 @@ pub fn load_at(dirs: &[PathBuf], threads: usize, now_ms: u64) -> Result<(Roster,
     roster.map(|r| (r, parties)).ok_or_else(|| anyhow::anyhow!("no bundle given"))
 }
 
-fn index(dir: &Path, manifest: Manifest, roster: &Roster, size: u64, now_ms: u64) -> Result<Party> {
-    // Entries are signed on the signer's clock, which may run ahead of the auditor's by the
-    // roster's tolerance; beyond it, the time is a claim about a future nobody has seen.
-    let latest_ms = now_ms.saturating_add(roster.policy.max_clock_skew_ms);
-    let mut verifier = LogVerifier::new(roster.clone(), manifest.node, Check::Chain);
-    let mut p = Party {
-        path: dir.to_path_buf(),
-        manifest,
-        sent: BTreeMap::new(),
-        accepted: BTreeMap::new(),
-        receipted: BTreeMap::new(),
-        cosigned: Vec::new(),
-        cosignatures: Vec::new(),
-        checkpoints: Vec::new(),
-        conflicts: Vec::new(),
-        misses: Vec::new(),
-        tree: MerkleTree::new(),
-        others: Vec::new(),
-        future: None,
-        end_ms: 0,
-    };
-    for leaf in bundle::leaves(dir, size)? {
-        let v = verifier.push(&leaf).map_err(|e| bundle::Invalid(e.to_string()))?;
+impl Party {
+    fn new(dir: &Path, manifest: Manifest) -> Party {
+        Party {
+            path: dir.to_path_buf(),
+            manifest,
+            sent: BTreeMap::new(),
+            accepted: BTreeMap::new(),
+            receipted: BTreeMap::new(),
+            cosigned: Vec::new(),
+            cosignatures: Vec::new(),
+            checkpoints: Vec::new(),
+            conflicts: Vec::new(),
+            misses: Vec::new(),
+            tree: MerkleTree::new(),
+            others: Vec::new(),
+            future: None,
+            end_ms: 0,
+        }
+    }
+
+    /// Gathers the facts of the next verified entry.
+    fn record(&mut self, roster: &Roster, v: &VerifiedEntry, now_ms: u64) {
+        // Entries are signed on the signer's clock, which may run ahead of the auditor's by the
+        // roster's tolerance; beyond it, the time is a claim about a future nobody has seen.
+        let latest_ms = now_ms.saturating_add(roster.policy.max_clock_skew_ms);
+        let p = self;
         let (i, t) = (v.entry.index, v.entry.time_ms);
         p.tree.push(v.leaf_hash);
         p.end_ms = t;
         if p.future.is_none() && t > latest_ms {
             p.future = Some((i, t));
         }
-        match (v.entry.record, v.message) {
+        match (&v.entry.record, &v.message) {
             (Record::Sent { frame }, Some(o)) => {
-                p.sent.insert(o.hash, (i, frame, o.message));
+                p.sent.insert(o.hash, (i, frame.clone(), o.message.clone()));
             }
             (Record::Accepted { frame }, Some(o)) => {
-                p.accepted.insert(o.hash, (i, t, frame, o.message));
+                p.accepted.insert(o.hash, (i, t, frame.clone(), o.message.clone()));
             }
             (Record::Receipted { frame }, Some(o)) => {
-                p.receipted.insert(o.hash, (i, frame));
+                p.receipted.insert(o.hash, (i, frame.clone()));
             }
-            (Record::Checkpoint { checkpoint }, _) => p.checkpoints.push((i, checkpoint)),
+            (Record::Checkpoint { checkpoint }, _) => p.checkpoints.push((i, *checkpoint)),
             (Record::Cosigned { log, checkpoint, timestamp_s, .. }, _) => {
-                p.cosigned.push((i, log, checkpoint, timestamp_s))
+                p.cosigned.push((i, *log, *checkpoint, *timestamp_s))
             }
             (Record::Cosignature { by, size, root, timestamp_s, .. }, _) => {
-                p.cosignatures.push((i, by, size, root, timestamp_s))
+                p.cosignatures.push((i, *by, *size, *root, *timestamp_s))
             }
             (Record::LogConflict { log, cosigned, presented, .. }, _) => {
-                p.conflicts.push((i, log, cosigned, presented))
+                p.conflicts.push((i, *log, *cosigned, *presented))
             }
             (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }), _) => {
-                p.misses.push((i, t, notice, party, deadline, deadline_ms))
+                p.misses.push((i, t, *notice, *party, *deadline, *deadline_ms))
             }
             _ => {}
         }
     }
-    Ok(p)
 }
 
 /// When `m`'s signer logged it: the time the message carries, which is the time of the signer's
@@ -446,4 +458,39 @@ pub fn cross(roster: &Roster, parties: &[Party]) -> Vec<Finding> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_sim::fixtures::{idle_logs, roster, sim_policy, test_key};
+
+    /// Issue 11, item 27: a cross-audit (and so the report, which is built from it) reads each
+    /// bundle file once, and concludes from the bytes it verified: a file that serves genuine
+    /// bytes to the verifier and forged ones to a second read has no second read to fool.
+    #[test]
+    fn a_cross_audit_reads_every_bundle_file_once() {
+        let roster = roster(2, sim_policy());
+        let logs = idle_logs(1_000_000, &roster, 40);
+        let dir = tempfile::tempdir().unwrap();
+        let mut bundles = Vec::new();
+        for (i, name) in ["alpha", "bravo"].iter().enumerate() {
+            let path = dir.path().join(name);
+            let id = hotline_proto::crypto::node_id(&test_key(name));
+            bundle::write(&path, &roster, id, &logs[i]).unwrap();
+            bundles.push(path);
+        }
+        crate::files::opened::take();
+        let (_, parties) = load_at(&bundles, 1, 2_000_000).unwrap();
+        assert_eq!(parties.len(), 2);
+        assert!(
+            parties.iter().all(|p| !p.cosigned.is_empty() && !p.checkpoints.is_empty()),
+            "facts gathered"
+        );
+        let opened = crate::files::opened::take();
+        let entry_bundles = opened.keys().filter(|p| p.to_string_lossy().contains("tile/entries")).count();
+        assert!(entry_bundles >= 2, "{opened:?}");
+        let twice: Vec<_> = opened.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "read more than once: {twice:?}");
+    }
 }

@@ -33,6 +33,8 @@ fn open(path: &Path, what: &str) -> Result<Option<(File, u64)>> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("opening {what} {}", path.display())),
     };
+    #[cfg(test)]
+    opened::count(path);
     let meta = file.metadata().with_context(|| format!("reading {what} {}", path.display()))?;
     if !meta.is_file() {
         return Err(Invalid(format!(
@@ -135,5 +137,27 @@ mod tests {
                 assert!(invalid(read(&fifo, 5, "tile")).contains("not a regular file"));
             }
         }
+    }
+}
+
+/// How many times this thread opened each bundle file: what a test of "every verdict comes from
+/// the bytes verified, read once" counts.
+#[cfg(test)]
+pub(crate) mod opened {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    thread_local! {
+        static OPENED: RefCell<BTreeMap<PathBuf, u32>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub(crate) fn count(path: &Path) {
+        OPENED.with(|o| *o.borrow_mut().entry(path.to_path_buf()).or_default() += 1);
+    }
+
+    /// The counts so far, and a fresh start.
+    pub(crate) fn take() -> BTreeMap<PathBuf, u32> {
+        OPENED.with(|o| std::mem::take(&mut *o.borrow_mut()))
     }
 }

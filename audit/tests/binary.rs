@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use hotline_proto::Node;
 use hotline_sim::fixtures::{roster, sim_policy, test_key};
 
 /// Alpha's genuine log of a few simulated minutes with bravo: link tests both ways, their
@@ -17,26 +16,7 @@ fn alpha_log() -> Vec<Vec<u8>> {
 
 /// Alpha's log as [`alpha_log`] makes it, starting at `t0` under `roster`.
 fn alpha_log_from(t0: u64, roster: hotline_proto::Roster) -> Vec<Vec<u8>> {
-    let names = ["alpha", "bravo"];
-    let mut nodes: Vec<Node> =
-        names.iter().map(|n| Node::new(test_key(n), roster.clone(), t0).unwrap()).collect();
-    let mut logs = vec![Vec::new(), Vec::new()];
-    for step in 0..40 {
-        let now = t0 + step * 10_000;
-        for i in 0..2 {
-            nodes[i].handle_timeout(now);
-            while let Some(batch) = nodes[i].poll_persist() {
-                logs[i].extend(batch.leaves);
-                let len = logs[i].len() as u64;
-                nodes[i].persisted(len);
-            }
-            let from = nodes[i].id();
-            while let Some(t) = nodes[i].poll_transmit() {
-                let _ = nodes[1 - i].handle_frame(now, from, &t.frame);
-            }
-        }
-    }
-    logs.swap_remove(0)
+    hotline_sim::fixtures::idle_logs(t0, &roster, 40).swap_remove(0)
 }
 
 fn audit(args: &[&str], bundle: &Path) -> (i32, String) {
@@ -418,7 +398,7 @@ fn recipients_holding_two_versions_of_one_notice_prove_equivocation() {
     let dir = tempfile::tempdir().unwrap();
     let mut bundles = Vec::new();
     for (key, me, text) in [(&bravo, b, "The ship is civilian."), (&charlie, c, "The ship is military.")] {
-        let mut node = Node::new(key.clone(), r.clone(), t0).unwrap();
+        let mut node = hotline_proto::Node::new(key.clone(), r.clone(), t0).unwrap();
         node.handle_frame(t0 + 20, a, &version(text, me)).expect("each recipient accepts its version");
         let mut leaves = Vec::new();
         while let Some(batch) = node.poll_persist() {

@@ -194,3 +194,31 @@ pub fn s4_incident(stage: Completeness, step: u32) -> Incident {
         attachments: vec![],
     }
 }
+
+/// The logs of the first `roster.members.len()` test parties of `roster`, run for `steps` rounds
+/// of ten seconds from `t0` over a perfect network: link tests, their receipts, checkpoints and
+/// cosignatures. A genuine network's logs, for tests of what reads them.
+pub fn idle_logs(t0: u64, roster: &Roster, steps: u64) -> Vec<Vec<Vec<u8>>> {
+    let n = roster.members.len();
+    let mut nodes: Vec<crate::Node> =
+        (0..n).filter_map(|i| crate::Node::new(test_key(party(i)), roster.clone(), t0).ok()).collect();
+    let mut logs = vec![Vec::new(); nodes.len()];
+    for step in 0..steps {
+        let now = t0 + step * 10_000;
+        for i in 0..nodes.len() {
+            nodes[i].handle_timeout(now);
+            while let Some(batch) = nodes[i].poll_persist() {
+                logs[i].extend(batch.leaves);
+                let len = logs[i].len() as u64;
+                nodes[i].persisted(len);
+            }
+            let from = nodes[i].id();
+            while let Some(t) = nodes[i].poll_transmit() {
+                if let Some(to) = nodes.iter().position(|m| m.id() == t.to) {
+                    let _ = nodes[to].handle_frame(now, from, &t.frame);
+                }
+            }
+        }
+    }
+    logs
+}
