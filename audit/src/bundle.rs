@@ -109,14 +109,21 @@ impl TileBuilder {
         Ok(())
     }
 
-    fn finish(mut self, dir: &Path) -> Result<()> {
+    /// Writes the partial tiles of the right edge as they stand: those of the tree of the leaves
+    /// pushed so far (tlog-tiles serves them for every published checkpoint's size).
+    fn write_edge(&mut self, dir: &Path) -> Result<()> {
         for level in 0..self.pending.len() {
             let tile = std::mem::take(&mut self.pending[level]);
             if !tile.is_empty() {
                 self.write(dir, level, &tile)?;
             }
+            self.pending[level] = tile;
         }
         Ok(())
+    }
+
+    fn finish(mut self, dir: &Path) -> Result<()> {
+        self.write_edge(dir)
     }
 }
 
@@ -209,6 +216,15 @@ impl Writer {
             check_chunk(&mut self.verifier, &self.roster, &self.network, &self.node, leaves, self.threads)
                 .map_err(|e| anyhow!("the log does not verify: {e}"))?;
         for (v, leaf) in verified.into_iter().zip(leaves) {
+            if checkpoint_of_the_entries_before(&v) {
+                // A checkpoint of the log up to here: its partial tiles, so that a generic
+                // tlog-tiles client can check the checkpoint against the tiles (spec §15.5).
+                self.tiles.write_edge(&self.dir)?;
+                if self.in_bundle > 0 {
+                    let path = self.dir.join(tile_path("entries", self.bundles, self.in_bundle));
+                    write_file(&path, &self.bundle)?;
+                }
+            }
             let len = u16::try_from(leaf.len()).map_err(|_| anyhow!("a leaf is longer than 65535 bytes"))?;
             self.bundle.extend_from_slice(&len.to_be_bytes());
             self.bundle.extend_from_slice(leaf);
@@ -268,6 +284,12 @@ impl Writer {
         write_file(&dir.join("bundle.json"), (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
         Ok(manifest)
     }
+}
+
+/// Whether `v` is a checkpoint record of the entries before it (the log's own checkpoints sit
+/// at the index of their size, spec §6.6): the size whose partial tiles the bundle holds.
+fn checkpoint_of_the_entries_before(v: &VerifiedEntry) -> bool {
+    matches!(&v.entry.record, Record::Checkpoint { checkpoint } if checkpoint.size == v.entry.index)
 }
 
 /// Collects checkpoint records and the cosignatures of each.
@@ -503,6 +525,20 @@ impl TileChecker<'_> {
         Ok(())
     }
 
+    /// The partial tiles of the tree of the leaves pushed so far, as they stand.
+    fn check_edge(&mut self) -> Result<()> {
+        for level in 0..self.pending.len() {
+            let tile = std::mem::take(&mut self.pending[level]);
+            let checked = self.checked[level];
+            if !tile.is_empty() {
+                self.check(level, &tile)?;
+                self.checked[level] = checked;
+            }
+            self.pending[level] = tile;
+        }
+        Ok(())
+    }
+
     /// The partial tiles at the right edge.
     fn finish(mut self) -> Result<()> {
         for level in 0..self.pending.len() {
@@ -554,6 +590,23 @@ pub fn verify_with(
         let verified = check_chunk(&mut verifier, &roster, &network, &manifest.node, &leaves, threads)
             .map_err(|e| Invalid(format!("entry {}: {}", e.index, e.problem)))?;
         for (v, leaf) in verified.iter().zip(&leaves) {
+            if checkpoint_of_the_entries_before(v) {
+                // The partial tiles of the checkpoint's size: hash tiles and entries.
+                tiles.check_edge()?;
+                let (at, width) = (v.entry.index, v.entry.index % WIDTH);
+                if width > 0 {
+                    let from = usize::try_from(at - width - first).unwrap_or(usize::MAX);
+                    let want = leaves.get(from..from + width as usize);
+                    if want != Some(read_entry_bundle(dir, at / WIDTH, width)?.as_slice()) {
+                        return Err(Invalid(format!(
+                            "entry bundle {}: it is not the first {width} entries of entry bundle {}",
+                            dir.join(tile_path("entries", at / WIDTH, width)).display(),
+                            at / WIDTH
+                        ))
+                        .into());
+                    }
+                }
+            }
             tiles.push(0, v.leaf_hash)?;
             check_line(v, leaf);
             visit(&manifest, &roster, v)?;

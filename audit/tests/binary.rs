@@ -99,7 +99,9 @@ fn join(leaves: &[Vec<u8>]) -> Vec<u8> {
 fn hostile_and_incomplete_bundles_are_refused_by_name_within_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let leaves = alpha_log();
-    let entries = |b: &Path| first_file(&b.join("tile/entries"));
+    // The entry bundle of the whole log (the others are checkpoints' partial bundles).
+    assert!(leaves.len() < 256, "one entry bundle");
+    let entries = |b: &Path| b.join(format!("tile/entries/000.p/{}", leaves.len()));
     let alpha = hotline_proto::crypto::node_id(&test_key("alpha"));
     let mut verifier =
         hotline_proto::LogVerifier::new(roster(2, sim_policy()), alpha, hotline_proto::Check::Chain);
@@ -116,6 +118,28 @@ fn hostile_and_incomplete_bundles_are_refused_by_name_within_bounds() {
     let (code, text) = audit(&["verify"], &b);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains(&format!("{checkpoints} checkpoint notes")), "{text}");
+
+    // Every checkpoint's size has its partial tiles (spec §15.5), checked like the others: a
+    // partial entry bundle or hash tile of an earlier checkpoint that is not the log's is refused.
+    let mut v = hotline_proto::LogVerifier::new(roster(2, sim_policy()), alpha, hotline_proto::Check::Chain);
+    let first_checkpoint = leaves
+        .iter()
+        .map(|l| v.push(l).unwrap().entry)
+        .find(|e| matches!(e.record, hotline_proto::Record::Checkpoint { .. }) && e.index % 256 > 0)
+        .expect("a checkpoint of a non-empty log")
+        .index;
+    for file in [format!("tile/entries/000.p/{first_checkpoint}"), format!("tile/0/000.p/{first_checkpoint}")]
+    {
+        let b = fresh(dir.path(), &format!("edge-{}", file.replace('/', "-")), &leaves);
+        let path = b.join(&file);
+        let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let (code, text) = audit(&["verify"], &b);
+        assert_eq!(code, 4, "{file}: {text}");
+        assert!(text.contains(&file), "{file} not named: {text}");
+    }
 
     // An entry bundle of zeros: 256 empty leaves and then megabytes; refused, naming what follows.
     let b = fresh(dir.path(), "zeros", &leaves);
