@@ -375,7 +375,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 pub struct Verified {
     /// The manifest.
     pub manifest: Manifest,
-    /// The roster the bundle holds, checked against the manifest's network id.
+    /// The roster the bundle holds, checked against the manifest's network id (not printed:
+    /// `roster.bin` is in the bundle).
+    #[serde(skip)]
     pub roster: Roster,
     /// Checkpoint notes checked, and cosignature lines among them.
     pub notes: usize,

@@ -133,7 +133,11 @@ pub fn run(command: AuditCommand) -> Result<()> {
                 }
             }
             if json.json {
-                println!("{}", serde_json::Value::Array(results));
+                let ok = invalid == 0 && unreadable == 0;
+                println!(
+                    "{}",
+                    serde_json::json!({"format": "cbm-hotline-audit-verify/1", "ok": ok, "bundles": results})
+                );
             }
             let total = bundles.len();
             if invalid > 0 {
@@ -151,7 +155,7 @@ pub fn run(command: AuditCommand) -> Result<()> {
             if json.json {
                 println!(
                     "{}",
-                    serde_json::json!({"parties": parties.len(), "violations": violations, "findings": findings})
+                    serde_json::json!({"format": "cbm-hotline-audit-cross/1", "parties": parties.len(), "violations": violations, "findings": findings})
                 );
             } else {
                 for f in &findings {

@@ -42,6 +42,11 @@ pub struct Party {
     /// Time of the bundle's last entry (0 if empty): what a party signed at or after this time
     /// may be beyond the end of this bundle.
     pub(crate) end_ms: u64,
+    /// Time of its first entry, if any.
+    pub(crate) start_ms: Option<u64>,
+    /// The peers' clocks this log recorded as skewed: (entry, time, peer, offset in ms, peer
+    /// minus this node).
+    pub(crate) skews: Vec<(u64, u64, NodeId, i64)>,
 }
 
 /// A discrepancy between logs, with the entries that prove it.
@@ -134,6 +139,8 @@ impl Party {
             others: Vec::new(),
             future: None,
             end_ms: 0,
+            start_ms: None,
+            skews: Vec::new(),
         }
     }
 
@@ -146,6 +153,7 @@ impl Party {
         let (i, t) = (v.entry.index, v.entry.time_ms);
         p.tree.push(v.leaf_hash);
         p.end_ms = t;
+        p.start_ms.get_or_insert(t);
         if p.future.is_none() && t > latest_ms {
             p.future = Some((i, t));
         }
@@ -171,6 +179,9 @@ impl Party {
             }
             (Record::DeadlineMissed(DeadlineMissed { notice, party, deadline, deadline_ms }), _) => {
                 p.misses.push((i, t, *notice, *party, *deadline, *deadline_ms))
+            }
+            (Record::ClockSkew(hotline_proto::ClockSkew { peer, offset_ms }), _) => {
+                p.skews.push((i, t, *peer, *offset_ms))
             }
             _ => {}
         }

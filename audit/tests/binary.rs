@@ -260,6 +260,11 @@ fn every_bundle_is_reported_and_two_bundles_of_one_log_are_compared() {
     let (code, out, _) = run(&["verify", "--json"], &[&bad, &good]);
     assert_eq!(code, 4);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&v["format"], &v["ok"]),
+        (&serde_json::json!("cbm-hotline-audit-verify/1"), &serde_json::json!(false))
+    );
+    let v = &v["bundles"];
     assert_eq!(v[0]["ok"], false);
     assert_eq!(v[0]["outcome"], "invalid");
     assert!(v[0]["error"].as_str().unwrap().contains("roster.bin is missing"));

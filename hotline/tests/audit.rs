@@ -275,7 +275,7 @@ fn the_report_covers_every_party_and_precedence() {
     let rows = report["compliance"].as_array().unwrap();
     let precedences: Vec<&str> = rows.iter().map(|r| r["precedence"].as_str().unwrap()).collect();
     assert_eq!(precedences, vec!["FLASH", "PRIORITY", "ROUTINE"], "{report}");
-    assert!(rows.iter().all(|r| r["party"] == "bravo" && r["receipts_on_time"] == 1));
+    assert!(rows.iter().all(|r| r["party"] == "bravo" && r["receipts"]["on_time"] == 1));
     let html = audit(&["report", "--format", "html"], &[&alpha, &bravo]);
     let html = String::from_utf8(html.stdout).unwrap();
     assert!(html.starts_with("<!doctype html>") && html.contains("<svg"), "{html}");

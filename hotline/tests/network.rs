@@ -238,7 +238,7 @@ fn s2_the_line_is_dead_kill_9_and_restart() {
     let (_, report) = net.export_and_audit(&["alpha", "bravo"]);
     let misses = report["misses"].as_array().unwrap();
     assert!(
-        misses.iter().any(|m| m["recorded_by"] == "alpha"
+        misses.iter().any(|m| m["evidence"].as_array().unwrap().iter().any(|e| e["recorded_by"] == "alpha")
             && m["notice"] == id.as_str()
             && m["party"] == "bravo"
             && m["deadline"] == "receipt"
@@ -247,12 +247,12 @@ fn s2_the_line_is_dead_kill_9_and_restart() {
     );
     let row = report["compliance"].as_array().unwrap().iter().find(|c| c["party"] == "bravo").unwrap();
     assert_eq!(
-        (row["precedence"].as_str(), row["receipts_late"].as_u64()),
+        (row["precedence"].as_str(), row["receipts"]["late"].as_u64()),
         (Some("FLASH"), Some(1)),
         "{row}"
     );
     let event = report["timeline"].as_array().unwrap().iter().find(|e| e["notice"] == id.as_str()).unwrap();
-    let receipt_latency = event["parties"][0][1].as_u64().unwrap();
+    let receipt_latency = event["parties"][0]["receipt_ms"].as_u64().unwrap();
     assert!(receipt_latency > 1_000, "the late receipt is reported {receipt_latency} ms after creation");
     net.stop("alpha");
     net.stop("bravo");
@@ -302,11 +302,13 @@ fn s3_nobody_answers() {
         .unwrap()
         .iter()
         .filter(|m| m["notice"] == id.as_str() && m["party"] == "bravo" && m["deadline"] == "ack")
-        .map(|m| m["recorded_by"].as_str().unwrap())
+        .flat_map(|m| {
+            m["evidence"].as_array().unwrap().iter().map(|e| e["recorded_by"].as_str().unwrap().to_string())
+        })
         .collect();
     assert_eq!(ack_misses, ["alpha", "bravo"], "{report}");
     let row = report["compliance"].as_array().unwrap().iter().find(|c| c["party"] == "bravo").unwrap();
-    assert_eq!((row["acks_due"].as_u64(), row["acks_on_time"].as_u64()), (Some(1), Some(0)), "{row}");
+    assert_eq!((row["acks"]["due"].as_u64(), row["acks"]["on_time"].as_u64()), (Some(1), Some(0)), "{row}");
     net.stop("alpha");
     net.stop("bravo");
     for name in ["alpha", "bravo"] {

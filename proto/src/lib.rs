@@ -40,6 +40,7 @@ mod signer;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text;
+pub mod utc;
 
 pub use clock::{check_peer_time, future_limit_ms, TIME_FLOOR_MS};
 pub use deadline::{Deadline, DeadlineKind, Outcome};

@@ -262,7 +262,11 @@ fn reported_misses(
     report
         .misses
         .iter()
-        .map(|m| (m.recorded_by.clone(), m.notice.clone(), m.party.clone(), m.deadline, m.deadline_ms))
+        .flat_map(|m| {
+            m.evidence.iter().map(|e| {
+                (e.recorded_by.clone(), m.notice.clone(), m.party.clone(), m.deadline, m.deadline_ms)
+            })
+        })
         .collect()
 }
 
@@ -346,10 +350,118 @@ fn s1_maritime_misidentification() {
     let report = audit(&sim);
     assert!(report.misses.is_empty(), "{:?}", report.misses);
     for row in &report.compliance {
-        assert_eq!(row.receipts_on_time, row.notices, "{row:?}");
-        assert_eq!(row.acks_on_time, row.acks_due, "{row:?}");
+        assert_eq!(row.receipts.on_time, row.notices, "{row:?}");
+        assert_eq!(row.acks.on_time, row.acks.due, "{row:?}");
     }
     assert_eq!(report.timeline.len(), 3);
+}
+
+/// Issue 11, item 21: an acknowledgement whose deadline has not fallen by the end of the
+/// sender's bundle is pending, never missed; a row without acknowledgements has no latency
+/// (not an invented 0 / 0 / 0); the provenance names every bundle verified.
+#[test]
+fn the_report_counts_pending_as_pending_and_says_what_it_was_made_from() {
+    let mut sim = real_world(2, Faults::none());
+    sim.run_until(5_000);
+    let draft =
+        initial(Precedence::Routine, vec![(BRAVO, Role::Action)], &sim, Body::Incident(s1_incident()));
+    let id = sim.send(ALPHA, draft).expect("alpha is up");
+    // Receipted within seconds; the ROUTINE acknowledgement is due hours later.
+    sim.run_until(65_000);
+    let report = audit(&sim);
+    let bravo = report.compliance.iter().find(|c| c.party == "bravo").expect("bravo's row");
+    assert_eq!((bravo.receipts.due, bravo.receipts.on_time), (1, 1), "{bravo:?}");
+    let acks = &bravo.acks;
+    assert_eq!((acks.due, acks.pending, acks.missed, acks.on_time, acks.late), (1, 1, 0, 0, 0), "{acks:?}");
+    assert!(acks.latency_ms.is_none() && bravo.receipts.latency_ms.is_some(), "{bravo:?}");
+    assert!(report.misses.is_empty());
+    let event =
+        report.timeline.iter().find(|e| e.notice == sim.roster.notice_name(&id)).expect("on the timeline");
+    assert_eq!(
+        (event.parties[0].receipt.as_str(), event.parties[0].ack.as_deref()),
+        ("on_time", Some("pending"))
+    );
+    let p = &report.provenance;
+    assert_eq!(report.format, "cbm-hotline-audit-report/1");
+    assert_eq!(p.bundles.iter().map(|b| b.party.as_str()).collect::<Vec<_>>(), ["alpha", "bravo"]);
+    assert!(p.bundles.iter().all(|b| b.size > 0 && b.first_ms.is_some()) && p.from_ms < p.to_ms, "{p:?}");
+    let text = hotline_audit::report::text(&report);
+    assert!(text.contains("pending") && text.contains(&p.network_id.to_string()), "{text}");
+}
+
+/// Issue 11, item 22: the HTML report in a real browser (headless Chromium, Debian's
+/// `chromium`; skipped with a notice where it is not installed). A receipt missed and a FLASH
+/// acknowledgement missed: the page renders without console errors, and what an auditor needs is
+/// there — provenance, the compliance table, each miss with its anchor, a timeline with a UTC
+/// axis and a legend, its bars red for a miss and linked to it, never green.
+#[test]
+fn the_html_report_renders_in_a_real_browser() {
+    let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
+        eprintln!("NOTICE: no Chromium installed (apt-get install chromium): the HTML report was not checked in a browser");
+        return;
+    };
+    let mut sim = real_world(2, Faults::none());
+    sim.run_until(5_000);
+    sim.crash(BRAVO);
+    let draft = initial(Precedence::Flash, vec![(BRAVO, Role::Action)], &sim, Body::Incident(s1_incident()));
+    let id = sim.send(ALPHA, draft).expect("alpha is up");
+    sim.run_until(5_000 + 20_000);
+    sim.restart(BRAVO);
+    // The receipt came late; nobody acknowledges the FLASH within its 10 minutes.
+    sim.run_until(5_000 + 12 * 60_000);
+    finish(&mut sim);
+    let report = audit(&sim);
+    assert_eq!(report.misses.len(), 2, "a late receipt and a missed acknowledgement: {:?}", report.misses);
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, hotline_audit::report::html(&report)).unwrap();
+    if let Ok(keep) = std::env::var("HOTLINE_KEEP_REPORT") {
+        std::fs::copy(&page, keep).unwrap();
+    }
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("the browser runs");
+    let (dom, log) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    let console: Vec<&str> =
+        log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    for needed in [
+        "id=\"provenance\"",
+        "id=\"compliance\"",
+        "id=\"misses\"",
+        "id=\"miss-1\"",
+        "href=\"#miss-1\"",
+        "class=\"legend\"",
+        "class=\"tick\"",
+        "class=\"axis\"",
+        "class=\"bar missed\"",
+        "UTC",
+        &report.provenance.network_id.to_string(),
+        &sim.roster.notice_name(&id),
+    ] {
+        assert!(dom.contains(needed), "the rendered page lacks {needed}");
+    }
+    // Missed deadlines are drawn red, and no bar with a miss is green.
+    assert!(dom.contains("class=\"bar missed\" x1") && dom.contains("stroke=\"#cf222e\""));
+    assert!(!dom.contains("class=\"bar missed\" x1=\"0\""));
+    for bar in dom.split("<line class=\"bar missed\"").skip(1) {
+        assert!(!bar.split('>').next().unwrap_or("").contains("#1a7f37"), "a missed deadline drawn green");
+    }
 }
 
 #[test]
@@ -398,9 +510,9 @@ fn s2_the_line_is_dead() {
         vec![("alpha".into(), name.clone(), "bravo".into(), DeadlineKind::Receipt, receipt_deadline)]
     );
     let bravo = report.compliance.iter().find(|c| c.party == "bravo").expect("bravo's row");
-    assert_eq!((bravo.notices, bravo.receipts_late, bravo.receipts_on_time), (1, 1, 0));
+    assert_eq!((bravo.notices, bravo.receipts.late, bravo.receipts.on_time), (1, 1, 0));
     let event = report.timeline.iter().find(|e| e.notice == name).expect("on the timeline");
-    assert_eq!(event.parties[0].1, Some(t - created), "the late receipt, when alpha accepted it");
+    assert_eq!(event.parties[0].receipt_ms, Some(t - created), "the late receipt, when alpha accepted it");
 }
 
 #[test]
@@ -439,8 +551,11 @@ fn s3_nobody_answers() {
     let miss =
         |by: &str| (by.to_string(), name.clone(), "bravo".to_string(), DeadlineKind::Ack, ack_deadline);
     assert_eq!(reported_misses(&report), vec![miss("alpha"), miss("bravo")]);
+    // One miss, listed once, with both logs' entries as its evidence (issue 11, item 21).
+    assert_eq!(report.misses.len(), 1, "{:?}", report.misses);
+    assert_eq!(report.misses[0].evidence.len(), 2);
     let bravo = report.compliance.iter().find(|c| c.party == "bravo").expect("bravo's row");
-    assert_eq!((bravo.acks_due, bravo.acks_on_time, bravo.acks_late), (1, 0, 0));
+    assert_eq!((bravo.acks.due, bravo.acks.on_time, bravo.acks.late, bravo.acks.missed), (1, 0, 0, 1));
 }
 
 #[test]
@@ -489,7 +604,7 @@ fn s4_a_report_that_grows() {
     assert_eq!(timeline, names);
     for row in &report.compliance {
         assert_eq!(
-            (row.notices, row.receipts_on_time, row.acks_due, row.acks_on_time),
+            (row.notices, row.receipts.on_time, row.acks.due, row.acks.on_time),
             (4, 4, 4, 4),
             "{row:?}"
         );
