@@ -66,7 +66,9 @@ pub use node::{
     SentThread, Transmit,
 };
 pub use precedence::{Filed, Lanes, Precedence};
-pub use roster::{check_name, CodebookEntry, Deadlines, Member, Policy, Roster, ROSTER_FORMAT};
+pub use roster::{
+    check_name, CodebookEntry, Deadlines, Member, Policy, Roster, MIN_CLOCK_SKEW_MS, ROSTER_FORMAT,
+};
 pub use signer::Signer;
 pub use text::{check_lang, check_line, check_texts, LangText, Texts};
 

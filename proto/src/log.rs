@@ -400,6 +400,7 @@ impl LogVerifier {
         let message = self.embedded(&entry.record).map_err(|e| fail(e.to_string()))?;
         own_time(&entry, message.as_ref()).map_err(fail)?;
         self.tree_records(index, &entry.record).map_err(fail)?;
+        self.named_parties(&entry.record).map_err(fail)?;
         if let Record::LinkTest { peer, ours, theirs } = &entry.record {
             check_link_test(&self.node, peer, ours, theirs).map_err(fail)?;
         }
@@ -441,6 +442,42 @@ impl LogVerifier {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The nodes a record names are roster members, and a peer is never the log's own node; a
+    /// gap runs forwards (spec §7.2).
+    fn named_parties(&self, record: &Record) -> Result<(), String> {
+        let member = |what: &str, id: &NodeId| match self.roster.member(id) {
+            Some(_) => Ok(()),
+            None => Err(format!("its `{what}` {} is not a member of the roster", id.short())),
+        };
+        let peer = |what: &str, id: &NodeId| {
+            member(what, id)?;
+            if *id == self.node {
+                return Err(format!("its `{what}` is the log's own node, not a peer"));
+            }
+            Ok(())
+        };
+        match record {
+            Record::LinkDown(LinkDown { peer: p, .. })
+            | Record::LinkUp { peer: p }
+            | Record::ClockSkew(ClockSkew { peer: p, .. })
+            | Record::Rejected { peer: p, .. }
+            | Record::LinkTest { peer: p, .. } => peer("peer", p),
+            Record::SequenceGap(SequenceGap { peer: p, first, last }) => {
+                peer("peer", p)?;
+                if *first == 0 || first > last {
+                    return Err(format!(
+                        "a sequence gap from {first} to {last}: it must run from 1 or more forwards"
+                    ));
+                }
+                Ok(())
+            }
+            Record::DeadlineMissed(DeadlineMissed { party, .. }) => member("party", party),
+            Record::Cosigned { log, .. } | Record::LogConflict { log, .. } => peer("log", log),
+            Record::Cosignature { by, .. } => peer("by", by),
+            _ => Ok(()),
+        }
     }
 
     fn embedded(&self, record: &Record) -> Result<Option<Opened>, Rejection> {

@@ -590,6 +590,18 @@ pub(crate) fn decode_trusted(frame_bytes: &[u8]) -> Result<Opened, Rejection> {
     Ok(Opened { message, hash: message_hash(frame.kind, &frame.body), frame: frame_bytes.to_vec() })
 }
 
+/// A notice named by a receipt or an acknowledgement: of a roster member, with a number a notice
+/// can have (1 to [`MAX_SEQ`]).
+fn check_notice_ref(field: &str, id: &NoticeId, roster: &Roster) -> Result<(), Rejection> {
+    if roster.member(&id.sender).is_none() {
+        return Err(Rejection::field(field, format!("{} is not in the roster", id.sender.short())));
+    }
+    if id.seq == 0 || id.seq > MAX_SEQ {
+        return Err(Rejection::field(field, format!("notice number {} is not 1 to {MAX_SEQ}", id.seq)));
+    }
+    Ok(())
+}
+
 /// Decodes and verifies a frame against the roster (spec §5.7, steps 1–7): size, version, strict
 /// decoding, network id, roster membership, `verify_strict`, schema. It does not check who
 /// delivered it, nor anything that depends on a node's state.
@@ -612,8 +624,27 @@ pub fn open(frame_bytes: &[u8], roster: &Roster, network: &Hash32) -> Result<Ope
             if !matches!(receipt.of.kind, Kind::Notice | Kind::Ack) {
                 return Err(Rejection::field("of.kind", "only notices and acks are receipted"));
             }
+            check_notice_ref("notice", &receipt.notice, roster)?;
+            // A receipt of a notice is the addressee's; of an acknowledgement, the notice's
+            // sender's (spec §5.5).
+            let sender_signs = receipt.notice.sender == receipt.signer;
+            if sender_signs != (receipt.of.kind == Kind::Ack) {
+                return Err(Rejection::new(
+                    ErrorCode::WrongParty,
+                    "a notice is receipted by an addressee, an acknowledgement by the notice's sender",
+                ));
+            }
         }
-        Message::Ack(ack) => ack.check()?,
+        Message::Ack(ack) => {
+            ack.check()?;
+            check_notice_ref("notice", &ack.notice, roster)?;
+            if ack.notice.sender == ack.signer {
+                return Err(Rejection::new(
+                    ErrorCode::WrongParty,
+                    "a node does not acknowledge its own notice",
+                ));
+            }
+        }
         Message::Checkpoint(offer) => {
             if offer.proof.len() > MAX_PROOF {
                 return Err(Rejection::field("proof", format!("more than {MAX_PROOF} hashes")));

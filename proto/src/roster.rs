@@ -162,6 +162,14 @@ impl Policy {
                 "need 0 < heartbeat_interval_ms and 2 × heartbeat_interval_ms <= link_silence_ms",
             ));
         }
+        // Below network jitter a node would see its own clock step, and its peers' skewed, at
+        // every input, and log it each time: a log that grows with time (spec §3.1).
+        if self.max_clock_skew_ms < MIN_CLOCK_SKEW_MS {
+            return Err(Rejection::field(
+                "policy.max_clock_skew_ms",
+                format!("need at least {MIN_CLOCK_SKEW_MS} ms"),
+            ));
+        }
         if self.link_test_interval_ms == 0 || self.checkpoint_interval_ms == 0 {
             return Err(Rejection::field(
                 "policy.link_test_interval_ms",
@@ -179,7 +187,7 @@ impl Policy {
         }
         for (i, lang) in self.required_languages.iter().enumerate() {
             check_lang("policy.required_languages", lang)?;
-            if self.required_languages[..i].contains(lang) {
+            if self.required_languages[..i].iter().any(|l| l.eq_ignore_ascii_case(lang)) {
                 return Err(Rejection::field("policy.required_languages", format!("{lang:?} twice")));
             }
         }
@@ -194,13 +202,16 @@ impl Policy {
                     format!("entry {} / {:?} is not unique", entry.number, entry.word),
                 ));
             }
-            let word_ok = !entry.word.is_empty()
+            let word_ok = entry.word.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
                 && entry.word.len() <= MAX_NAME
                 && entry.word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
             if !word_ok {
                 return Err(Rejection::field(
                     "policy.codebook.word",
-                    format!("{:?} is not an upper-case code word", entry.word),
+                    format!(
+                        "{:?} is not an upper-case code word (A-Z 0-9 -, starting with a letter)",
+                        entry.word
+                    ),
                 ));
             }
             check_texts(
@@ -214,6 +225,9 @@ impl Policy {
         Ok(())
     }
 }
+
+/// The smallest clock-skew tolerance a policy may set (spec §3.1).
+pub const MIN_CLOCK_SKEW_MS: u64 = 100;
 
 /// The network definition. Its hash is the network id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,8 +262,8 @@ impl Roster {
             return Err(Rejection::field("format", format!("{} is not {ROSTER_FORMAT}", self.format)));
         }
         check_line("network", &self.network, MAX_NAME)?;
-        if self.network.is_empty() {
-            return Err(Rejection::field("network", "must not be empty"));
+        if self.network.trim().is_empty() {
+            return Err(Rejection::field("network", "must not be blank"));
         }
         if !(2..=MAX_MEMBERS).contains(&self.members.len()) {
             return Err(Rejection::field("members", format!("need 2 to {MAX_MEMBERS} members")));
@@ -284,8 +298,14 @@ impl Roster {
             if member.languages.len() > MAX_LANGS {
                 return Err(Rejection::field("members.languages", format!("more than {MAX_LANGS}")));
             }
-            for lang in &member.languages {
+            for (k, lang) in member.languages.iter().enumerate() {
                 check_lang("members.languages", lang)?;
+                if member.languages[..k].iter().any(|l| l.eq_ignore_ascii_case(lang)) {
+                    return Err(Rejection::field(
+                        "members.languages",
+                        format!("{}: {lang:?} twice", member.name),
+                    ));
+                }
             }
         }
         self.policy.check()

@@ -97,7 +97,8 @@ pub fn check_texts(
     }
     for (i, version) in texts.iter().enumerate() {
         check_lang(field, &version.lang)?;
-        if texts[..i].iter().any(|earlier| earlier.lang == version.lang) {
+        // BCP 47 tags are case-insensitive: `EN` and `en` are one language.
+        if texts[..i].iter().any(|earlier| earlier.lang.eq_ignore_ascii_case(&version.lang)) {
             return Err(Rejection::field(field, format!("language {:?} given twice", version.lang)));
         }
         if version.text.trim().is_empty() {
@@ -117,7 +118,7 @@ pub fn check_texts(
         }
     }
     for lang in required {
-        if !texts.iter().any(|version| &version.lang == lang) {
+        if !texts.iter().any(|version| version.lang.eq_ignore_ascii_case(lang)) {
             return Err(Rejection::field(field, format!("required language {lang:?} is missing")));
         }
     }

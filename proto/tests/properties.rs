@@ -559,9 +559,14 @@ fn valid_notice(sender: usize) -> impl Strategy<Value = Notice> {
         )
 }
 
+/// A receipt by `signer`: of another's notice (it is an addressee), or of an acknowledgement of
+/// its own notice (it is the sender), spec §5.5.
 fn valid_receipt(signer: usize) -> impl Strategy<Value = Receipt> {
-    (prop_oneof![Just(Kind::Notice), Just(Kind::Ack)], hash32(), foreign_ref(signer), any::<u64>()).prop_map(
-        move |(kind, hash, notice, received_ms)| Receipt {
+    let own = (1..1_000_000u64).prop_map(move |seq| NoticeId { sender: id(signer), seq });
+    let of_notice = (Just(Kind::Notice), foreign_ref(signer));
+    let of_ack = (Just(Kind::Ack), own);
+    (prop_oneof![of_notice, of_ack], hash32(), any::<u64>()).prop_map(
+        move |((kind, notice), hash, received_ms)| Receipt {
             network: roster().network_id(),
             signer: id(signer),
             of: MessageRef { kind, hash },
@@ -652,10 +657,10 @@ fn valid_leaf() -> impl Strategy<Value = Vec<u8>> {
                 Record::Rejected { peer: id(1), code, frame_hash, frame_len, suppressed }
             }
         ),
-        (any::<u64>(), any::<u64>()).prop_map(|(first, last)| Record::SequenceGap(SequenceGap {
+        (1..u64::MAX, any::<u64>()).prop_map(|(first, len)| Record::SequenceGap(SequenceGap {
             peer: id(2),
             first,
-            last
+            last: first.saturating_add(len % 1000),
         })),
         any::<i64>().prop_map(|offset_ms| Record::ClockSkew(ClockSkew { peer: id(1), offset_ms })),
         valid_link_test(),

@@ -559,6 +559,141 @@ fn invalid_field_empty_ack_operator() {
     h.still_accepts(BRAVO);
 }
 
+/// Issue 11, item 18: a receipt or acknowledgement names a notice of a roster member with a
+/// number a notice can have; a notice is receipted by an addressee and an acknowledgement by the
+/// notice's sender; nobody acknowledges its own notice (spec §5.5, §5.6).
+#[test]
+fn receipts_and_acks_name_a_possible_notice_of_the_right_party() {
+    let mut h = Harness::new();
+    let network = roster().network_id();
+    let receipt = |kind, sender: NodeId, seq| Receipt {
+        network,
+        signer: id(BRAVO),
+        of: MessageRef { kind, hash: Hash32([3; 32]) },
+        notice: NoticeId { sender, seq },
+        received_ms: T0,
+    };
+    let seal = |r: &Receipt| hotline_proto::wire::seal(&key(BRAVO), Kind::Receipt, r).0;
+    for (r, code, detail) in [
+        (receipt(Kind::Notice, id(OUTSIDER), 1), ErrorCode::InvalidField, "not in the roster"),
+        (receipt(Kind::Notice, id(ALPHA), 0), ErrorCode::InvalidField, "notice number 0"),
+        (receipt(Kind::Notice, id(BRAVO), 1), ErrorCode::WrongParty, "receipted by an addressee"),
+        (receipt(Kind::Ack, id(ALPHA), 1), ErrorCode::WrongParty, "receipted by an addressee"),
+    ] {
+        let rejection = h.refuse(BRAVO, &seal(&r), code);
+        assert!(rejection.detail.contains(detail), "{}", rejection.detail);
+    }
+    let ack = |sender: NodeId, seq| Ack {
+        network,
+        signer: id(BRAVO),
+        notice: NoticeId { sender, seq },
+        notice_hash: Hash32([0; 32]),
+        acked_ms: T0,
+        operator: "watch 1".into(),
+        disposition: Disposition::Understood,
+        note: vec![],
+    };
+    let seal = |a: &Ack| hotline_proto::wire::seal(&key(BRAVO), Kind::Ack, a).0;
+    let own = h.refuse(BRAVO, &seal(&ack(id(BRAVO), 1)), ErrorCode::WrongParty);
+    assert!(own.detail.contains("its own notice"), "{}", own.detail);
+    h.refuse(BRAVO, &seal(&ack(id(OUTSIDER), 1)), ErrorCode::InvalidField);
+    h.refuse(BRAVO, &seal(&ack(id(ALPHA), 0)), ErrorCode::InvalidField);
+    h.still_accepts(BRAVO);
+}
+
+/// Issue 11, item 18: language tags are case-insensitive (BCP 47): `EN` beside `en` is one
+/// language twice, and `ZH` is the required `zh`.
+#[test]
+fn language_tags_compare_without_case() {
+    let t = |lang: &str, text: &str| LangText { lang: lang.into(), text: text.into() };
+    let required = vec!["en".to_string(), "zh".to_string()];
+    let check = |texts: &Texts| hotline_proto::check_texts("summary", texts, &required, 1024, true);
+    let e = check(&vec![t("en", "a"), t("EN", "b"), t("zh", "c")]).unwrap_err();
+    assert!(e.detail.contains("twice"), "{}", e.detail);
+    assert!(check(&vec![t("EN", "a"), t("ZH", "b")]).is_ok(), "required languages match without case");
+}
+
+/// Issue 11, item 18: roster rules the spec states (§3): a member's languages do not repeat, a
+/// code word starts with a letter, the network's name is not blank, the clock-skew tolerance is
+/// at least 100 ms.
+#[test]
+fn roster_rules_refuse_repeats_blank_names_bare_dashes_and_no_skew_tolerance() {
+    let base = roster();
+    let refused = |r: &Roster, field: &str| {
+        let e = r.check().expect_err("refused");
+        assert!(e.detail.starts_with(field), "{field}: {}", e.detail);
+    };
+    let mut r = base.clone();
+    r.members[0].languages = vec!["en".into(), "EN".into()];
+    refused(&r, "members.languages");
+    let mut r = base.clone();
+    r.network = "   ".into();
+    refused(&r, "network");
+    let mut r = base.clone();
+    r.policy.max_clock_skew_ms = 0;
+    refused(&r, "policy.max_clock_skew_ms");
+    r.policy.max_clock_skew_ms = hotline_proto::MIN_CLOCK_SKEW_MS;
+    assert!(r.check().is_ok());
+    let mut r = base.clone();
+    r.policy.codebook = fixtures::codebook();
+    r.policy.codebook[0].word = "-".into();
+    refused(&r, "policy.codebook.word");
+    r.policy.codebook[0].word = "9LIVES".into();
+    refused(&r, "policy.codebook.word");
+}
+
+/// Issue 11, item 18: the nodes a log record names are roster members and a peer is never the
+/// log's own node; a sequence gap runs forwards (spec §7.2). A verifier refuses such an entry,
+/// though its signature is good.
+#[test]
+fn log_records_name_members_and_real_peers() {
+    use hotline_proto::{DeadlineKind, DeadlineMissed, LinkDown, SequenceGap};
+    let r = roster();
+    let network = r.network_id();
+    let entry = |index: u64, prev: Hash32, record: Record| LogEntry {
+        network,
+        node: id(ALPHA),
+        index,
+        prev,
+        time_ms: T0 + index,
+        record,
+    };
+    let first = hotline_proto::wire::seal_entry(
+        &key(ALPHA),
+        &entry(0, Hash32([0; 32]), Record::Started { software: "t".into() }),
+    );
+    let after = crypto::leaf_hash(&first);
+    for (record, says) in [
+        (Record::SequenceGap(SequenceGap { peer: id(BRAVO), first: 5, last: 4 }), "forwards"),
+        (Record::SequenceGap(SequenceGap { peer: id(BRAVO), first: 0, last: 4 }), "forwards"),
+        (Record::LinkDown(LinkDown { peer: id(ALPHA), last_heard_ms: T0 }), "own node"),
+        (Record::LinkUp { peer: id(OUTSIDER) }, "not a member"),
+        (
+            Record::DeadlineMissed(DeadlineMissed {
+                notice: NoticeId { sender: id(ALPHA), seq: 1 },
+                party: id(OUTSIDER),
+                deadline: DeadlineKind::Ack,
+                deadline_ms: T0,
+            }),
+            "`party`",
+        ),
+    ] {
+        let mut v = LogVerifier::new(r.clone(), id(ALPHA), Check::Full);
+        v.push(&first).unwrap();
+        let bad = hotline_proto::wire::seal_entry(&key(ALPHA), &entry(1, after, record.clone()));
+        let e = v.push(&bad).expect_err("refused");
+        assert!(e.index == 1 && e.problem.contains(says), "{record:?}: {}", e.problem);
+    }
+    // The same records naming a real peer, going forwards, are fine.
+    let mut v = LogVerifier::new(r.clone(), id(ALPHA), Check::Full);
+    v.push(&first).unwrap();
+    let good = hotline_proto::wire::seal_entry(
+        &key(ALPHA),
+        &entry(1, after, Record::SequenceGap(SequenceGap { peer: id(BRAVO), first: 4, last: 4 })),
+    );
+    v.push(&good).unwrap();
+}
+
 // ---- state --------------------------------------------------------------------------------------
 
 #[test]
@@ -607,12 +742,14 @@ fn equivocation() {
 fn receipt_for_unknown_message() {
     let mut h = Harness::new();
     let network = roster().network_id();
-    for kind in [Kind::Notice, Kind::Ack] {
+    // A notice of alpha's receipted by bravo; an acknowledgement of bravo's notice receipted by
+    // bravo, its sender.
+    for (kind, sender) in [(Kind::Notice, ALPHA), (Kind::Ack, BRAVO)] {
         let receipt = Receipt {
             network,
             signer: id(BRAVO),
             of: MessageRef { kind, hash: Hash32([3; 32]) },
-            notice: NoticeId { sender: id(ALPHA), seq: 1 },
+            notice: NoticeId { sender: id(sender), seq: 1 },
             received_ms: T0,
         };
         let frame = hotline_proto::wire::seal(&key(BRAVO), Kind::Receipt, &receipt).0;
