@@ -359,11 +359,12 @@ fn build() -> Built {
     trailing.push(0);
     let mut version = notice_frame.clone();
     version[0] = 2;
-    let invalid = vec![
+    let mut invalid = vec![
         json!({"name": "body-bit-flipped", "frame": hex::encode(&flipped), "error": ErrorCode::BadSignature.name()}),
         json!({"name": "trailing-byte", "frame": hex::encode(&trailing), "error": ErrorCode::Malformed.name()}),
         json!({"name": "version-2", "frame": hex::encode(&version), "error": ErrorCode::UnsupportedVersion.name()}),
     ];
+    invalid.extend(refusals(&notice, &ack, &receipt, &notice_frame));
 
     let keys: Vec<Value> = [("alpha", &alpha), ("bravo", &bravo), ("charlie", &charlie)]
         .iter()
@@ -379,6 +380,176 @@ fn build() -> Built {
         "invalid_frames": invalid,
     });
     Built { value, leaves }
+}
+
+/// The varint at the start of `bytes`, one byte longer (a continuation bit and a zero byte): the
+/// same number, not canonically encoded.
+fn overlong_varint(bytes: &[u8]) -> Vec<u8> {
+    let len = bytes.iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+    let mut out = bytes[..len].to_vec();
+    out[len - 1] |= 0x80;
+    out.push(0);
+    out.extend_from_slice(&bytes[len..]);
+    out
+}
+
+/// Frames refused by every receiver whatever its state (spec §5.7 steps 1–7, §9), one per rule a
+/// second implementation most easily gets wrong: size, canonical encoding (of the frame and of
+/// the signed body), strict signatures, and the field rules of §5.3–§5.6.
+fn refusals(notice: &Notice, ack: &Ack, receipt: &Receipt, notice_frame: &[u8]) -> Vec<Value> {
+    let (alpha, bravo) = (key("alpha"), key("bravo"));
+    let frame_of = |kind: Kind, body: Vec<u8>, signature| {
+        hotline_proto::testing::codec::encode(&hotline_proto::wire::Frame {
+            version: hotline_proto::wire::VERSION,
+            kind,
+            body,
+            signature,
+        })
+    };
+    let signed = |key: &ed25519_dalek::SigningKey, kind: Kind, body: Vec<u8>| {
+        let signature = hotline_proto::crypto::sign(key, kind.context(), &body);
+        frame_of(kind, body, signature)
+    };
+    let body = |frame: &[u8]| -> Vec<u8> {
+        hotline_proto::testing::codec::decode::<hotline_proto::wire::Frame>("frame", frame, 1 << 20)
+            .unwrap()
+            .body
+    };
+    let mut out: Vec<Value> = Vec::new();
+    let mut push = |name: &str, frame: Vec<u8>, error: ErrorCode, rule: &str| {
+        out.push(json!({"name": name, "frame": hex::encode(&frame), "error": error.name(), "rule": rule}));
+    };
+    // Size: one byte over the limit, a valid frame padded (the size is checked first).
+    // The frame's body length as an overlong varint.
+    let mut long_len = notice_frame[..2].to_vec();
+    long_len.extend(overlong_varint(&notice_frame[2..]));
+    push("frame-length-non-canonical", long_len, ErrorCode::NonCanonical, "§4.1: every varint is minimal");
+    // A signed body whose `seq` is an overlong varint, signed as it is.
+    let b = body(notice_frame);
+    let mut long_seq = b[..64].to_vec();
+    long_seq.extend(overlong_varint(&b[64..]));
+    push(
+        "body-non-canonical",
+        signed(&alpha, Kind::Notice, long_seq),
+        ErrorCode::NonCanonical,
+        "§4.1: the signed bytes are the canonical encoding",
+    );
+    // A signature whose S is S + L (the same signature for lax verifiers): refused by strict ones.
+    let good = body(notice_frame);
+    let sig = hotline_proto::crypto::sign(&alpha, Kind::Notice.context(), &good);
+    let mut malleable = sig.0;
+    let l: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = u16::from(malleable[32 + i]) + u16::from(l[i]) + carry;
+        malleable[32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    push(
+        "signature-s-not-reduced",
+        frame_of(Kind::Notice, good.clone(), hotline_proto::Sig64(malleable)),
+        ErrorCode::BadSignature,
+        "§4.2: strict Ed25519 (S < L, canonical R and A)",
+    );
+    // Field rules, each on an otherwise valid, validly signed message.
+    let notice_with = |change: &dyn Fn(&mut Notice)| {
+        let mut n = notice.clone();
+        change(&mut n);
+        seal(&alpha, Kind::Notice, &n).0
+    };
+    push(
+        "notice-seq-zero",
+        notice_with(&|n| n.seq = 0),
+        ErrorCode::InvalidField,
+        "§5.2: seq is 1 to 2^53 - 1",
+    );
+    push(
+        "notice-contact-with-tab",
+        notice_with(&|n| {
+            if let Body::Incident(i) = &mut n.body {
+                i.contact = "desk\t1".into()
+            }
+        }),
+        ErrorCode::InvalidField,
+        "§5.3: a single-line string holds no control character",
+    );
+    push(
+        "notice-summary-bidi-override",
+        notice_with(&|n| {
+            if let Body::Incident(i) = &mut n.body {
+                i.summary[0].text = "abc\u{202E}def".into()
+            }
+        }),
+        ErrorCode::InvalidField,
+        "§5.3: no hidden format characters",
+    );
+    push(
+        "notice-summary-language-twice",
+        notice_with(&|n| {
+            if let Body::Incident(i) = &mut n.body {
+                let mut twice = i.summary[0].clone();
+                twice.lang = twice.lang.to_uppercase();
+                i.summary.push(twice);
+            }
+        }),
+        ErrorCode::InvalidField,
+        "§3.2: language tags compare without case",
+    );
+    push(
+        "notice-final-decision-blank",
+        notice_with(&|n| {
+            if let Body::Incident(i) = &mut n.body {
+                i.human_control.final_decision_by = "\u{3000}".into();
+            }
+        }),
+        ErrorCode::InvalidField,
+        "§5.3: blank is Unicode White_Space",
+    );
+    let ack_with = |change: &dyn Fn(&mut Ack)| {
+        let mut a = ack.clone();
+        change(&mut a);
+        seal(&bravo, Kind::Ack, &a).0
+    };
+    push(
+        "ack-operator-blank",
+        ack_with(&|a| a.operator = "  ".into()),
+        ErrorCode::InvalidField,
+        "§5.6: operator not blank",
+    );
+    push(
+        "ack-of-own-notice",
+        ack_with(&|a| a.notice.sender = a.signer),
+        ErrorCode::WrongParty,
+        "§5.6: nobody acknowledges its own notice",
+    );
+    let mut r = receipt.clone();
+    r.notice.seq = 0;
+    push(
+        "receipt-of-notice-zero",
+        seal(&bravo, Kind::Receipt, &r).0,
+        ErrorCode::InvalidField,
+        "§5.5: the notice named is 1 to 2^53 - 1",
+    );
+    let mut r = receipt.clone();
+    r.of.kind = Kind::Receipt;
+    push(
+        "receipt-of-a-receipt",
+        seal(&bravo, Kind::Receipt, &r).0,
+        ErrorCode::InvalidField,
+        "§5.5: only notices and acks are receipted",
+    );
+    // (Stored as the valid frame and the length to pad it to with zero bytes.)
+    out.push(json!({
+        "name": "frame-too-large",
+        "frame": hex::encode(notice_frame),
+        "pad_to": hotline_proto::limits::MAX_FRAME + 1,
+        "error": ErrorCode::FrameTooLarge.name(),
+        "rule": "§8: frames are at most 64 512 bytes, checked before decoding",
+    }));
+    out
 }
 
 #[test]
@@ -401,7 +572,10 @@ fn vectors_verify_with_the_code() {
         verifier.push(leaf).expect("vector leaf verifies");
     }
     for bad in built.value["invalid_frames"].as_array().unwrap() {
-        let frame = decode_hex(bad["frame"].as_str().unwrap());
+        let mut frame = decode_hex(bad["frame"].as_str().unwrap());
+        if let Some(pad) = bad["pad_to"].as_u64() {
+            frame.resize(pad as usize, 0);
+        }
         let err = hotline_proto::wire::open(&frame, &roster, &roster.network_id()).unwrap_err();
         assert_eq!(err.code.name(), bad["error"].as_str().unwrap());
     }
