@@ -8,6 +8,8 @@ use std::process::Command;
 
 use hotline_sim::fixtures::{roster, sim_policy, test_key};
 
+mod common;
+
 /// Alpha's genuine log of a few simulated minutes with bravo: link tests both ways, their
 /// receipts, checkpoints and cosignatures.
 fn alpha_log() -> Vec<Vec<u8>> {
@@ -401,43 +403,8 @@ fn a_note_holds_exactly_the_cosignatures_the_log_records() {
 /// of one notice prove that its sender equivocated, without the sender's bundle.
 #[test]
 fn recipients_holding_two_versions_of_one_notice_prove_equivocation() {
-    use hotline_proto::{Addressee, Body, Kind, Notice, Precedence, Role};
-    let r = roster(3, sim_policy());
-    let t0 = 1_790_000_000_000;
-    let (alpha, bravo, charlie) = (test_key("alpha"), test_key("bravo"), test_key("charlie"));
-    let (a, b, c) = [&alpha, &bravo, &charlie].map(hotline_proto::crypto::node_id).into();
-    let version = |text: &str, to: hotline_proto::NodeId| {
-        let notice = Notice {
-            network: r.network_id(),
-            sender: a,
-            seq: 1,
-            created_ms: t0 + 10,
-            precedence: Precedence::Routine,
-            to: vec![Addressee { node: to, role: Role::Action, link_seq: 1 }],
-            thread: None,
-            in_reply_to: None,
-            body: Body::Incident(hotline_proto::Incident {
-                summary: hotline_proto::testing::fixtures::en_zh(text, "测试"),
-                occurred_ms: t0,
-                ..hotline_proto::testing::fixtures::s1_incident()
-            }),
-        };
-        hotline_proto::wire::seal(&alpha, Kind::Notice, &notice).0
-    };
     let dir = tempfile::tempdir().unwrap();
-    let mut bundles = Vec::new();
-    for (key, me, text) in [(&bravo, b, "The ship is civilian."), (&charlie, c, "The ship is military.")] {
-        let mut node = hotline_proto::Node::new(key.clone(), r.clone(), t0).unwrap();
-        node.handle_frame(t0 + 20, a, &version(text, me)).expect("each recipient accepts its version");
-        let mut leaves = Vec::new();
-        while let Some(batch) = node.poll_persist() {
-            leaves.extend(batch.leaves);
-        }
-        let name = r.member(&me).unwrap().name.clone();
-        let path = dir.path().join(&name);
-        hotline_audit::bundle::write(&path, &r, me, &leaves).unwrap();
-        bundles.push(path);
-    }
+    let bundles = common::equivocating_recipients(dir.path());
     let (code, out, err) = run(&["cross"], &[&bundles[0], &bundles[1]]);
     assert_eq!(code, 4, "{out}{err}");
     assert!(out.contains("VIOLATION equivocation") && out.contains("two different notices"), "{out}");
