@@ -160,7 +160,7 @@ fn the_cross_audit_vectors_match_the_code() {
     // An honest pair: a few minutes of link tests, checkpoints and co-signing.
     let honest = tmp.path().join("honest");
     let r = hotline_sim::fixtures::roster(2, hotline_sim::fixtures::sim_policy());
-    let logs = hotline_sim::fixtures::idle_logs(1_790_000_000_000, &r, 40);
+    let logs = hotline_sim::fixtures::idle_logs(1_790_000_000_000, &r, 12);
     for (i, name) in ["alpha", "bravo"].iter().enumerate() {
         let id = hotline_proto::crypto::node_id(&hotline_sim::fixtures::test_key(name));
         hotline_audit::bundle::write(&honest.join(name), &r, id, &logs[i]).unwrap();
