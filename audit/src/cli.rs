@@ -19,6 +19,31 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
+/// The exit status of a command whose standard output was closed under it (`hotline status |
+/// head`): 141, as if SIGPIPE had ended it, which is what a shell expects of a pipeline's writer.
+pub const CLOSED_PIPE_STATUS: i32 = 141;
+
+/// Makes a write to a closed standard output end the command quietly with
+/// [`CLOSED_PIPE_STATUS`], instead of Rust's panic ("failed printing to stdout: Broken pipe") and
+/// status 101. Rust ignores SIGPIPE, so `println!` panics when the reader went away; this hook,
+/// installed first thing in `main` by both binaries, is the one place that turns that into a clean
+/// end. Every other panic is reported as before.
+pub fn closed_stdout_ends_quietly() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(CLOSED_PIPE_STATUS);
+        }
+        default(info);
+    }));
+}
+
 /// The exit code for an error of an audit command: 4 for an invalid bundle or a violation, 1
 /// otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {

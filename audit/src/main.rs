@@ -21,6 +21,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    hotline_audit::cli::closed_stdout_ends_quietly();
     let cli = Cli::parse();
     match hotline_audit::cli::run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,

@@ -261,3 +261,58 @@ fn bench_quick_runs_every_bench() {
     }
     assert!(std::fs::read_to_string(out.join("summary.md")).unwrap().contains("| FLASH idle |"));
 }
+
+/// Issue 12, items 7 and 12: a `--home` that is not there, or is no node's, is said so; a node
+/// that is down is "not running", and a socket left by a crash too, never "Connection refused".
+#[test]
+fn a_wrong_home_and_a_node_that_is_down_are_named_for_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = |home: &std::path::Path| {
+        let out = run(&["--home", home.to_str().unwrap(), "status"]);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = status(&dir.path().join("nonexistent"));
+    assert_eq!(code, Some(3));
+    assert!(err.contains("there is no directory") && err.contains("--home"), "{err}");
+    let (code, err) = status(dir.path());
+    assert_eq!(code, Some(3));
+    assert!(err.contains("is not a node directory"), "{err}");
+    std::fs::write(dir.path().join("config.toml"), "name = \"alpha\"\n").unwrap();
+    let (_, err) = status(dir.path());
+    assert!(err.contains("the node is not running") && err.contains("hotline run"), "{err}");
+    // A socket nobody listens on, as a crash leaves it.
+    drop(std::os::unix::net::UnixListener::bind(dir.path().join("api.sock")).unwrap());
+    let (code, err) = status(dir.path());
+    assert_eq!(code, Some(3));
+    assert!(err.contains("did not stop cleanly") && !err.contains("refused"), "{err}");
+}
+
+/// Issue 12, item 15: a reader that goes away (`hotline … | head`) ends the command quietly with
+/// the SIGPIPE status, not a panic; bad usage of `testnet` is exit 2 like clap's.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors/cross-v1/honest");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(binary())
+        .args([
+            "audit",
+            "report",
+            "--format",
+            "text",
+            &format!("{vectors}/alpha"),
+            &format!("{vectors}/bravo"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let out = run(&["testnet", "init", net.to_str().unwrap(), "--nodes", "3", "--ports", "4001,4002"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -12,12 +12,39 @@ use crate::api::{Answer, Request, API_VERSION};
 
 /// The node is not running (or its API socket is not there).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot reach the node at {path}: {reason}; is it running? (start it with `hotline run --home DIR`)")]
+#[error("cannot reach the node at {path}: {reason}")]
 pub struct NotRunning {
     /// The socket path.
     pub path: String,
     /// Why.
     pub reason: String,
+}
+
+/// Why the API socket `path` could not be reached, in words that say what to do: a directory that
+/// is not there or is no node's (a wrong `--home`) is not a node that is down, and a socket left
+/// by a crash is not a node that is running.
+fn why_unreachable(path: &Path, e: &std::io::Error) -> String {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let start = "start it with `hotline run --home DIR`";
+    if !dir.is_dir() {
+        format!(
+            "there is no directory {}: give --home (or HOTLINE_HOME) the directory of a node, made by `hotline init` or `hotline testnet init`",
+            dir.display()
+        )
+    } else if !dir.join("config.toml").is_file() {
+        format!(
+            "{} is not a node directory (it has no config.toml): give --home (or HOTLINE_HOME) the directory of a node",
+            dir.display()
+        )
+    } else {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => format!("the node is not running; {start}"),
+            std::io::ErrorKind::ConnectionRefused => format!(
+                "the node is not running (its api.sock is left from a run that did not stop cleanly); {start}"
+            ),
+            _ => format!("{e}; is the node running? ({start})"),
+        }
+    }
 }
 
 /// The node refused the request.
@@ -33,8 +60,10 @@ pub struct Client {
 impl Client {
     /// Connects to the node's API socket.
     pub fn connect(path: &Path) -> Result<Client> {
-        let stream = UnixStream::connect(path)
-            .map_err(|e| NotRunning { path: path.display().to_string(), reason: e.to_string() })?;
+        let stream = UnixStream::connect(path).map_err(|e| NotRunning {
+            path: path.display().to_string(),
+            reason: why_unreachable(path, &e),
+        })?;
         Ok(Client { stream: BufReader::new(stream) })
     }
 

@@ -71,11 +71,11 @@ pub fn run(command: TestnetCommand) -> Result<()> {
             let policy = match policy {
                 Some(path) => toml::from_str(&files::read_capped_text(&path, files::MAX_CONFIG, "a policy")?)
                     .map_err(|e| {
-                        hotline_node::cli::usage(format!(
+                        anyhow::anyhow!(hotline_node::cli::Invalid(format!(
                             "{} is not a policy: {}",
                             path.display(),
                             files::excerpt(&e.to_string(), 400)
-                        ))
+                        )))
                     })?,
                 None => Policy::default(),
             };

@@ -273,6 +273,8 @@ pub enum LogCommand {
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<NotRunning>().is_some() {
         3
+    } else if e.downcast_ref::<Usage>().is_some() {
+        2
     } else if e.downcast_ref::<Refused>().is_some()
         || e.downcast_ref::<Invalid>().is_some()
         || e.downcast_ref::<hotline_audit::Invalid>().is_some()
@@ -552,7 +554,12 @@ fn export(home: &Home, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Anything that can go wrong with arguments.
+/// Arguments that do not fit together: exit code 2, as clap's own usage errors.
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    anyhow!(Invalid(message.into()))
+    anyhow!(Usage(message.into()))
 }
+
+/// Bad usage: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
