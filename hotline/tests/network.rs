@@ -62,9 +62,58 @@ fn s1_end_to_end_through_the_cli() {
             .as_array()
             .is_some_and(|a| a.iter().any(|n| n["id"] == id.as_str()))
     });
-    net.ok("bravo", &["ack", &id, "--disposition", "investigating", "--operator", "bravo duty officer"]);
+    // Before acknowledging, bravo's `show` tells its officer what is owed and by when (with the
+    // date), and the whole notice: every field, every language (issue 12, item 1).
+    let shown = net.ok("bravo", &["show", &id]);
+    for needed in [
+        "severity high",
+        "domain maritime",
+        "system decision_support",
+        "failure modes: misidentification, automation_bias",
+        "East China Sea, grid QK-17 (29.1° N, 124.4° E)",
+        "[en] Our naval AI decision-support system",
+        "[zh] 我方海军人工智能决策支持系统",
+        "suspected cause:",
+        "human control: in_the_loop; final decision by commanding officer",
+        "[zh] 人类保留并行使了最终决定权",
+        "requested response:",
+        "contact: alpha liaison desk, watch officer",
+        "you must acknowledge it by 20",
+        "to: bravo (action), charlie (info)",
+    ] {
+        assert!(shown.contains(needed), "bravo's show lacks {needed:?}:\n{shown}");
+    }
+    net.ok(
+        "bravo",
+        &[
+            "ack",
+            &id,
+            "--disposition",
+            "investigating",
+            "--operator",
+            "bravo duty officer",
+            "--note",
+            "en=Checking the vessel registry.",
+        ],
+    );
     // Acknowledging twice is refused with exit code 4.
     assert_eq!(net.cli("bravo", &["ack", &id]).status.code(), Some(4));
+    // The sender sees the acknowledgement itself: disposition, operator, note (issue 12, item 2);
+    // the acknowledger sees its own.
+    wait_until("alpha has the acknowledgement", Duration::from_secs(10), || {
+        net.ok("alpha", &["show", &id]).contains("investigating by bravo duty officer at 20")
+    });
+    let shown = net.ok("alpha", &["show", &id]);
+    assert!(shown.contains("note [en] Checking the vessel registry."), "{shown}");
+    let json = net.json("alpha", &["show", &id, "--json"]);
+    let bravo_part = &json["notices"][0]["parties"][0];
+    assert_eq!(bravo_part["ack"]["operator"], "bravo duty officer", "{json}");
+    assert_eq!(bravo_part["ack"]["disposition"], "investigating", "{json}");
+    let own = net.ok("bravo", &["show", &id]);
+    assert!(
+        own.contains("you acknowledged it") && own.contains("investigating by bravo duty officer"),
+        "{own}"
+    );
     let reply = net
         .ok(
             "bravo",

@@ -53,14 +53,16 @@ fn info(roster: &Roster, view: NoticeView, now: u64) -> NoticeInfo {
                     ack_ms: p.ack_ms,
                     receipt_missed: p.receipt_missed,
                     ack_missed: p.ack_missed,
+                    ack: p.ack.clone(),
                 })
                 .collect(),
         },
-        Direction::Received { needs_ack, acked, overdue } => DirectionInfo::Received {
+        Direction::Received { needs_ack, acked, overdue, own_ack } => DirectionInfo::Received {
             needs_ack,
             acked,
             overdue: overdue || (needs_ack && !acked && view.ack.has_passed(now)),
             ack_left_ms: view.ack.left_ms(now),
+            own_ack,
         },
     };
     NoticeInfo {

@@ -62,7 +62,7 @@ pub use message::{
 #[cfg(feature = "fault-injection")]
 pub use node::BrokenRule;
 pub use node::{
-    Direction, Draft, Event, LinkView, Node, NoticeView, Now, PartyView, PersistBatch, RolledBack,
+    AckView, Direction, Draft, Event, LinkView, Node, NoticeView, Now, PartyView, PersistBatch, RolledBack,
     SentThread, Transmit,
 };
 pub use precedence::{Filed, Lanes, Precedence};

@@ -140,6 +140,9 @@ pub struct PartyInfo {
     pub receipt_missed: bool,
     /// Whether the acknowledgement deadline was missed.
     pub ack_missed: bool,
+    /// What its acknowledgement said (disposition, operator, note), once accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<hotline_proto::AckView>,
 }
 
 /// Sent by this node, or received by it, with what is known of it.
@@ -161,6 +164,9 @@ pub enum DirectionInfo {
         overdue: bool,
         /// Time left to acknowledge (negative once passed).
         ack_left_ms: i64,
+        /// What this node's acknowledgement said, once sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        own_ack: Option<hotline_proto::AckView>,
     },
 }
 
@@ -512,7 +518,13 @@ mod tests {
 
     #[test]
     fn a_received_notice_flattens_its_direction() {
-        let d = DirectionInfo::Received { needs_ack: true, acked: false, overdue: false, ack_left_ms: -5 };
+        let d = DirectionInfo::Received {
+            needs_ack: true,
+            acked: false,
+            overdue: false,
+            ack_left_ms: -5,
+            own_ack: None,
+        };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["direction"], "received");
         assert_eq!(v["ack_left_ms"], -5);

@@ -19,6 +19,7 @@ use crate::client::{self, NotRunning, Refused};
 use crate::home::{Config, Home};
 
 mod compose;
+mod notice;
 mod print;
 mod roster;
 

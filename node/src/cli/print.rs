@@ -80,49 +80,11 @@ pub(super) fn print_inbox(inbox: &Inbox) {
 pub(super) fn print_thread(thread: &Thread) {
     println!("thread {}", thread.thread);
     for n in &thread.notices {
-        println!(
-            "\n{}  {} {} from {}  created {}",
-            n.id,
-            n.precedence.name(),
-            n.kind.name(),
-            n.from,
-            clock(n.created_ms)
-        );
-        println!("  {}", n.headline);
-        let after = |t: Option<u64>| {
-            t.map_or("—".to_string(), |t| {
-                format!("+{}", left(i64::try_from(t.saturating_sub(n.created_ms)).unwrap_or(i64::MAX)))
-            })
-        };
-        let missed = |flag: bool| if flag { " (deadline missed)" } else { "" };
-        match &n.direction {
-            DirectionInfo::Sent { parties } => {
-                for p in parties {
-                    println!(
-                        "  {:<8} {:<6} receipt {:<10}{}  acknowledgement {:<10}{}",
-                        p.name,
-                        role(p.role),
-                        after(p.receipt_ms),
-                        missed(p.receipt_missed),
-                        after(p.ack_ms),
-                        missed(p.ack_missed)
-                    );
-                }
-            }
-            DirectionInfo::Received { needs_ack, acked, overdue, ack_left_ms } => {
-                let state = match (needs_ack, acked, overdue) {
-                    (_, true, _) => "acknowledged here".to_string(),
-                    (true, _, true) => "NOT acknowledged here: OVERDUE".to_string(),
-                    (true, _, _) => format!("awaiting acknowledgement here, {} left", left(*ack_left_ms)),
-                    _ => "information copy".to_string(),
-                };
-                println!("  received {}; {state}", clock(n.logged_ms));
-            }
-        }
+        print!("{}", super::notice::render(n));
     }
 }
 
-fn role(role: hotline_proto::Role) -> &'static str {
+pub(super) fn role(role: hotline_proto::Role) -> &'static str {
     match role {
         hotline_proto::Role::Action => "action",
         hotline_proto::Role::Info => "info",

@@ -42,6 +42,7 @@ use outputs::Outputs;
 pub use outputs::{PersistBatch, Transmit};
 #[cfg(feature = "testing")]
 pub use snapshot::{seal_state as seal_snapshot_state, unseal_state as unseal_snapshot_state};
+pub use state::AckView;
 use state::{Incoming, Outgoing, Peer, Work};
 use timers::{Timer, Timers};
 use tree::Tree;
@@ -215,6 +216,8 @@ pub struct PartyView {
     pub receipt_missed: bool,
     /// Whether the acknowledgement deadline was missed.
     pub ack_missed: bool,
+    /// What its acknowledgement said, once accepted.
+    pub ack: Option<AckView>,
 }
 
 /// Sent or received, with what is known of it.
@@ -233,6 +236,8 @@ pub enum Direction {
         acked: bool,
         /// Whether the acknowledgement deadline passed first.
         overdue: bool,
+        /// What this node's acknowledgement said, once sent.
+        own_ack: Option<AckView>,
     },
 }
 
@@ -931,7 +936,8 @@ impl Node {
             return Ok(Some(self.view_received(i)));
         }
         let Some(history) = self.history.as_ref() else { return Ok(None) };
-        Ok(match Work::fold(&self.id, &history.about(id)?) {
+        let leaves = about_checked(history.as_ref(), &self.network, &self.id, id, self.durable)?;
+        Ok(match Work::fold(&self.id, &leaves) {
             Some(Work::Out(o)) => Some(self.view_sent(&o)),
             Some(Work::In(i)) => Some(self.view_received(&i)),
             None => None,
@@ -949,6 +955,7 @@ impl Node {
                 ack_ms: s.ack_ms,
                 receipt_missed: s.receipt_missed,
                 ack_missed: s.ack_missed,
+                ack: s.ack.clone(),
             })
             .collect();
         NoticeView {
@@ -968,7 +975,12 @@ impl Node {
             logged_ms: i.received_ms,
             receipt: Deadline::receipt(self.policy(), &i.notice),
             ack: Deadline::ack(self.policy(), &i.notice),
-            direction: Direction::Received { needs_ack: i.needs_ack, acked: i.acked, overdue: i.overdue },
+            direction: Direction::Received {
+                needs_ack: i.needs_ack,
+                acked: i.acked,
+                overdue: i.overdue,
+                own_ack: i.own_ack.as_ref().map(|o| o.said.clone()),
+            },
         }
     }
 

@@ -156,6 +156,30 @@ impl Peer {
     }
 }
 
+/// What an acknowledgement says, as the officers on both sides are shown it (spec §5.6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckView {
+    /// When the acknowledging officer acknowledged (the acknowledger's clock).
+    pub acked_ms: u64,
+    /// The officer's position or call sign.
+    pub operator: String,
+    /// The decision.
+    pub disposition: crate::message::Disposition,
+    /// The officer's remark, in any language.
+    pub note: crate::text::Texts,
+}
+
+impl AckView {
+    fn of(a: &crate::message::Ack) -> AckView {
+        AckView {
+            acked_ms: a.acked_ms,
+            operator: a.operator.clone(),
+            disposition: a.disposition,
+            note: a.note.clone(),
+        }
+    }
+}
+
 /// One addressee's progress on a notice this node sent.
 #[derive(Clone, Serialize, Deserialize)]
 pub(super) struct PartyStatus {
@@ -163,6 +187,8 @@ pub(super) struct PartyStatus {
     pub receipt_ms: Option<u64>,
     pub ack_ms: Option<u64>,
     pub ack_hash: Option<Hash32>,
+    /// What its acknowledgement said.
+    pub ack: Option<AckView>,
     /// The receipt this node issued for the addressee's acknowledgement (to answer duplicates).
     pub ack_receipt: Option<Vec<u8>>,
     pub receipt_missed: bool,
@@ -203,6 +229,8 @@ pub(super) struct Incoming {
 pub(super) struct OwnAck {
     pub hash: Hash32,
     pub receipted: bool,
+    /// What it said.
+    pub said: AckView,
 }
 
 /// What is known of one notice: the facts its log entries establish (spec §6.11). These rules
@@ -223,6 +251,7 @@ impl Outgoing {
                         receipt_ms: None,
                         ack_ms: None,
                         ack_hash: None,
+                        ack: None,
                         ack_receipt: None,
                         receipt_missed: false,
                         ack_missed: false,
@@ -252,6 +281,7 @@ impl Outgoing {
                 if let Some(status) = self.parties.get_mut(&a.signer) {
                     status.ack_ms = Some(t);
                     status.ack_hash = Some(hash);
+                    status.ack = Some(AckView::of(a));
                 }
             }
             (Record::Receipted { frame }, Some((Message::Receipt(r), _, _))) if r.of.kind == Kind::Ack => {
@@ -304,9 +334,9 @@ impl Incoming {
             (Record::Receipted { frame }, Some((Message::Receipt(r), _))) if r.of.kind == Kind::Notice => {
                 self.receipt = Some(frame.clone());
             }
-            (Record::Sent { .. }, Some((Message::Ack(_), hash))) => {
+            (Record::Sent { .. }, Some((Message::Ack(a), hash))) => {
                 self.acked = true;
-                self.own_ack = Some(OwnAck { hash, receipted: false });
+                self.own_ack = Some(OwnAck { hash, receipted: false, said: AckView::of(a) });
             }
             (Record::Accepted { .. }, Some((Message::Receipt(r), _))) if r.of.kind == Kind::Ack => {
                 if let Some(own) = self.own_ack.as_mut().filter(|own| own.hash == r.of.hash) {
