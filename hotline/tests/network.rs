@@ -39,13 +39,33 @@ fn s1_end_to_end_through_the_cli() {
             "--info",
             "charlie",
             "--precedence",
-            "flash",
+            "FLASH",
             "--incident",
             incident.to_str().unwrap(),
         ],
     );
     let id = id.trim().to_string();
     assert!(id.starts_with("alpha/"), "{id}");
+    // `--incident -` reads the report from standard input; the sender is told what the action
+    // addressee owes (issue 12, item 3).
+    let mut child = std::process::Command::new(hotline_testnet::harness::binary())
+        .args(["--home", net.home("alpha").dir().to_str().unwrap()])
+        .args(["send", "--to", "charlie", "--precedence", "routine", "--incident", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &std::fs::read(&incident).unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let piped = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(piped.starts_with("alpha/"), "{piped}");
+    assert!(err.contains("ROUTINE notice: charlie must acknowledge within 6h"), "{err}");
+    wait_until("charlie can acknowledge it", Duration::from_secs(10), || {
+        net.cli("charlie", &["ack", &piped]).status.success()
+    });
     // bravo's inbox shows it awaiting acknowledgement, with time left; charlie's as information.
     wait_until("bravo has it", Duration::from_secs(10), || {
         net.json("bravo", &["inbox", "--json"])["awaiting_ack"]
@@ -106,7 +126,8 @@ fn s1_end_to_end_through_the_cli() {
     let shown = net.ok("alpha", &["show", &id]);
     assert!(shown.contains("note [en] Checking the vessel registry."), "{shown}");
     let json = net.json("alpha", &["show", &id, "--json"]);
-    let bravo_part = &json["notices"][0]["parties"][0];
+    let bravo_part =
+        json["notices"][0]["parties"].as_array().unwrap().iter().find(|p| p["name"] == "bravo").unwrap();
     assert_eq!(bravo_part["ack"]["operator"], "bravo duty officer", "{json}");
     assert_eq!(bravo_part["ack"]["disposition"], "investigating", "{json}");
     let own = net.ok("bravo", &["show", &id]);
@@ -128,6 +149,12 @@ fn s1_end_to_end_through_the_cli() {
         )
         .trim()
         .to_string();
+    // A reply is ROUTINE unless its officer chooses otherwise (issue 12, item 4): answering a
+    // FLASH puts no FLASH duty on its recipient unasked.
+    let reply_json = net.json("bravo", &["show", &reply, "--json"]);
+    let answered =
+        reply_json["notices"].as_array().unwrap().iter().find(|n| n["id"] == reply.as_str()).unwrap();
+    assert_eq!(answered["precedence"], "routine", "{reply_json}");
     wait_until("alpha has the reply", Duration::from_secs(10), || {
         net.json("alpha", &["inbox", "--json"])["awaiting_ack"]
             .as_array()

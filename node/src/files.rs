@@ -95,6 +95,22 @@ pub fn read_capped_text(path: &Path, max: u64, what: &str) -> Result<String> {
         .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text; {what} must be", path.display()))
 }
 
+/// Standard input as UTF-8 text of at most `max` bytes (`--incident -`): refused, naming the
+/// limit, once it is longer, without reading more than one byte past it.
+pub fn read_stdin_text(max: u64, what: &str) -> Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {what} from standard input"))?;
+    if bytes.len() as u64 > max {
+        bail!("{what} on standard input is longer than {max} bytes, the most it can be");
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("standard input is not UTF-8 text; {what} must be"))
+}
+
 /// Refuses `path` if users other than its owner can reach it, with the command that fixes it.
 pub fn check_private(path: &Path) -> Result<()> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;

@@ -164,10 +164,11 @@ pub struct SendArgs {
     /// Information addressees (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     info: Vec<String>,
-    /// Precedence.
-    #[arg(long, value_enum)]
+    /// Precedence (FLASH, IMMEDIATE, PRIORITY, ROUTINE; any case): it sets what each action
+    /// addressee owes you and by when (printed once the notice is stored).
+    #[arg(long, value_enum, ignore_case = true)]
     precedence: PrecedenceArg,
-    /// The incident report, as JSON (spec/incident.schema.json).
+    /// The incident report, as JSON (spec/incident.schema.json); `-` reads it from standard input.
     #[arg(long)]
     incident: PathBuf,
     /// The thread (for updates and final reports).
@@ -190,9 +191,10 @@ pub struct ReplyArgs {
     /// Ask for clarification instead of replying.
     #[arg(long)]
     clarification: bool,
-    /// Precedence (default: that of the notice answered).
-    #[arg(long, value_enum)]
-    precedence: Option<PrecedenceArg>,
+    /// Precedence (any case). Default: ROUTINE, whatever the notice answered was, so that a
+    /// reply never puts a FLASH duty on its recipient unasked; what the recipient owes is printed.
+    #[arg(long, value_enum, ignore_case = true, default_value = "routine")]
+    precedence: PrecedenceArg,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -211,8 +213,8 @@ pub enum CodebookCommand {
         /// Information addressees.
         #[arg(long, value_delimiter = ',')]
         info: Vec<String>,
-        /// Precedence.
-        #[arg(long, value_enum, default_value = "priority")]
+        /// Precedence (any case).
+        #[arg(long, value_enum, ignore_case = true, default_value = "priority")]
         precedence: PrecedenceArg,
         /// A note, as LANG=TEXT (repeatable; every required language if any).
         #[arg(long = "note")]
@@ -323,7 +325,11 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             runtime.block_on(crate::daemon::run(&home))
         }
         Command::Send(args) => {
-            let text = crate::files::read_capped_text(&args.incident, crate::files::MAX_JSON, "an incident")?;
+            let text = if args.incident.as_os_str() == "-" {
+                crate::files::read_stdin_text(crate::files::MAX_JSON, "an incident")?
+            } else {
+                crate::files::read_capped_text(&args.incident, crate::files::MAX_JSON, "an incident")?
+            };
             let incident: Incident = serde_json::from_str(&text).map_err(|e| {
                 Invalid(format!(
                     "{} does not match spec/incident.schema.json: {}",
@@ -346,7 +352,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             let shown: Thread = client::call_as(&api, &Request::Show { notice: args.id.clone() })?;
             let original = shown.notices.iter().find(|n| n.id == args.id);
             let original = original.ok_or_else(|| Invalid(format!("no notice {}", args.id)))?;
-            let precedence = args.precedence.map_or(original.precedence, Precedence::from);
+            let precedence = Precedence::from(args.precedence);
             let texts = parse_texts(&args.texts)?;
             let body = if args.clarification { Body::Clarification(texts) } else { Body::Reply(texts) };
             let request = SendRequest {
@@ -483,13 +489,36 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
+    let duty = owed(home, &request);
     let sent: NoticeRef = client::call_as(&home.api_path(), &Request::Send(Box::new(request)))?;
     if json {
         println!("{}", serde_json::to_string(&sent)?);
     } else {
         println!("{}", sent.notice);
+        // On stderr, so that scripts reading the id from stdout are not disturbed.
+        if let Some(duty) = duty {
+            eprintln!("{duty}");
+        }
     }
     Ok(())
+}
+
+/// What a notice about to be sent asks of its addressees, from the roster's deadlines: said to
+/// the sender before it goes, so that nobody sets a FLASH duty unknowingly.
+fn owed(home: &Home, request: &SendRequest) -> Option<String> {
+    let d = home.roster().ok()?.policy.deadlines(request.precedence);
+    let who = request.to.join(", ");
+    let receipt = print::span(d.receipt_ms);
+    let ack = print::span(d.ack_ms);
+    let mut s = format!(
+        "{} {}: {who} must acknowledge within {ack} of its creation (its node receipts it within {receipt})",
+        request.precedence.name(),
+        if request.to.len() == 1 { "notice" } else { "notice to each" }
+    );
+    if !request.info.is_empty() {
+        s.push_str(&format!("; {} receive it for information (receipt only)", request.info.join(", ")));
+    }
+    Some(s)
 }
 
 fn export(home: &Home, out: &Path) -> Result<()> {
