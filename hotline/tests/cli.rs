@@ -154,6 +154,14 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    // And in words, as an officer reads them (issue 12, item 5).
+    let mut words = Command::new(binary())
+        .args(["--home", &d("bravo"), "watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = BufReader::new(words.stdout.take().unwrap()).lines();
     std::thread::sleep(Duration::from_millis(300));
     // The codebook, and a coded message with an attachment by hash.
     assert!(ok(&["--home", &d("alpha"), "codebook", "list"]).contains("LANTERN"));
@@ -175,6 +183,13 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
     };
     assert_eq!(event["notice"], id.as_str());
     assert_eq!(event["kind"], "codebook");
+    let new = loop {
+        let line = said.next().unwrap().unwrap();
+        if line.contains("NEW ") {
+            break line;
+        }
+    };
+    assert!(new.contains(&id) && new.contains("you must acknowledge it by 20"), "{new}");
     let inbox = ok(&["--home", &d("bravo"), "inbox"]);
     assert!(inbox.contains("LANTERN (7)"), "{inbox}");
     // An invalid incident is refused with the field named, and exit code 4.
@@ -213,6 +228,10 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
         let _ = n.kill();
         let _ = n.wait();
     }
+    // The node is gone: the watch says so and ends with the not-running status, never quietly.
+    let out = words.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("closed the watch"));
 }
 
 #[test]

@@ -430,18 +430,34 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Watch(json) => {
-            let mut c = client::Client::connect(&home.api_path())?;
+            use std::io::IsTerminal;
+            let me = home.config().map(|c| c.name).unwrap_or_default();
+            let api = home.api_path();
+            let mut c = client::Client::connect(&api)?;
             c.call(&Request::Watch {})?;
+            // The bell only where someone hears it, and not when HOTLINE_NO_BELL is set.
+            let bell = std::io::stdout().is_terminal() && std::env::var_os("HOTLINE_NO_BELL").is_none();
             while let Some(line) = c.next_line()? {
                 if json.json {
                     println!("{line}");
                 } else {
                     let event: Event =
                         serde_json::from_value(line).context("the node sent an unknown event")?;
-                    println!("{}  {}", clock(crate::now_ms()), describe(&event));
+                    let ring = if bell && print::urgent(&event) { "\x07" } else { "" };
+                    println!(
+                        "{}  {}{ring}",
+                        hotline_proto::utc::utc_seconds(crate::now_ms()),
+                        describe(&event, &me)
+                    );
                 }
             }
-            Ok(())
+            // The node went away: a watch that ends silently would leave a desk believing all is
+            // quiet.
+            Err(NotRunning {
+                path: api.display().to_string(),
+                reason: "the node closed the watch (it stopped or restarted); start `hotline watch` again once it runs".into(),
+            }
+            .into())
         }
         Command::Status(json) => read::<Status>(&home, &Request::Status {}, json.json, print_status),
         Command::Log(LogCommand::Export { out }) => export(&home, &out),

@@ -132,13 +132,35 @@ pub(super) fn print_status(s: &Status) {
     }
 }
 
-/// One line for an event: the one place each event is put into words (the compiler checks that
-/// every event has its case).
-pub fn describe(e: &Event) -> String {
-    let late = |late: bool| if late { " (LATE)" } else { "" };
+/// Whether an event calls for the officer's attention at once: a FLASH arriving, a deadline
+/// approaching or missed, a link lost, the store in trouble (the watch rings the terminal bell).
+pub fn urgent(e: &Event) -> bool {
     match e {
-        Event::NoticeReceived { notice, kind, precedence, role: r, .. } => {
-            format!("NEW {} {} {notice} ({})", precedence.name(), kind.name(), role(*r))
+        Event::NoticeReceived { precedence, .. } => *precedence == hotline_proto::Precedence::Flash,
+        Event::DeadlineApproaching { .. }
+        | Event::DeadlineMissed { .. }
+        | Event::LinkDown { .. }
+        | Event::StoreFailed { .. }
+        | Event::StoreRolledBack { .. }
+        | Event::Equivocation { .. }
+        | Event::LogConflict { .. } => true,
+        _ => false,
+    }
+}
+
+/// One line for an event, said to the officer of node `me` (in the first person: what *you* owe,
+/// by when, with the date): the one place each event is put into words (the compiler checks that
+/// every event has its case).
+pub fn describe(e: &Event, me: &str) -> String {
+    let late = |late: bool| if late { " (LATE)" } else { "" };
+    let when = |ms: u64| hotline_proto::utc::utc_seconds(ms);
+    match e {
+        Event::NoticeReceived { notice, kind, precedence, role: r, ack_due_ms, .. } => {
+            let owed = match ack_due_ms {
+                Some(due) => format!(": you must acknowledge it by {}", when(*due)),
+                None => ": an information copy, nothing is owed".into(),
+            };
+            format!("NEW {} {} {notice} ({}){owed}", precedence.name(), kind.name(), role(*r))
         }
         Event::NoticeStored { notice } => format!("sent {notice}"),
         Event::AckStored { notice } => format!("acknowledged {notice}"),
@@ -146,12 +168,21 @@ pub fn describe(e: &Event) -> String {
         Event::AckReceived { notice, from, disposition, late: l, .. } => {
             format!("{from} acknowledged {notice}: {}{}", disposition.name(), late(*l))
         }
-        Event::DeadlineApproaching { notice, party, .. } => {
-            format!("deadline approaching: {notice} awaiting {party}")
+        Event::DeadlineApproaching { notice, party, deadline_ms } if party == me => {
+            format!("YOU must acknowledge {notice} by {} (run `hotline show {notice}`)", when(*deadline_ms))
         }
-        Event::DeadlineMissed { notice, party, deadline, .. } => {
-            format!("DEADLINE MISSED: {notice} {} by {party}", deadline.name())
+        Event::DeadlineApproaching { notice, party, deadline_ms } => {
+            format!("{party} has not yet acknowledged your {notice}; it is due by {}", when(*deadline_ms))
         }
+        Event::DeadlineMissed { notice, party, deadline_ms, .. } if party == me => format!(
+            "YOU MISSED the acknowledgement deadline of {notice} ({}): acknowledge it now; the miss is in your log",
+            when(*deadline_ms)
+        ),
+        Event::DeadlineMissed { notice, party, deadline, deadline_ms } => format!(
+            "DEADLINE MISSED: {party} did not send the {} of your {notice} by {}",
+            deadline.name(),
+            when(*deadline_ms)
+        ),
         Event::LinkDown { peer, .. } => format!("LINK DOWN to {peer}"),
         Event::LinkUp { peer } => format!("link up to {peer}"),
         Event::SequenceGap { peer, first, last } => format!("MISSING notices {first}..{last} from {peer}"),
