@@ -170,10 +170,9 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
         ok(&["--home", &d("alpha"), "codebook", "send", "7", "--to", "bravo", "--attach", &d("video.mp4")])
             .trim()
             .to_string();
-    assert_eq!(
-        run(&["--home", &d("alpha"), "codebook", "send", "99", "--to", "bravo"]).status.code(),
-        Some(4)
-    );
+    let unknown = run(&["--home", &d("alpha"), "codebook", "send", "99", "--to", "bravo"]);
+    assert_eq!(unknown.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("LANTERN (7)"), "the error lists the codes");
     let event = loop {
         let line = lines.next().unwrap().unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -190,6 +189,13 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
         }
     };
     assert!(new.contains(&id) && new.contains("you must acknowledge it by 20"), "{new}");
+    // By word, in any case (issue 12, item 6); the attachment is typed by its extension.
+    let by_word = ok(&["--home", &d("alpha"), "codebook", "send", "lantern", "--to", "bravo"]);
+    assert!(by_word.trim().starts_with("alpha/"), "{by_word}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["--home", &d("alpha"), "show", &id, "--json"])).unwrap();
+    let attachment = &shown["notices"][0]["body"]["codebook"]["attachments"][0];
+    assert_eq!(attachment["media_type"], "video/mp4", "{shown}");
     let inbox = ok(&["--home", &d("bravo"), "inbox"]);
     assert!(inbox.contains("LANTERN (7)"), "{inbox}");
     // An invalid incident is refused with the field named, and exit code 4.

@@ -35,7 +35,48 @@ pub(super) fn attachment(path: &Path) -> Result<hotline_proto::Attachment> {
     Ok(hotline_proto::Attachment {
         sha256: hotline_proto::Hash32(hasher.finalize().into()),
         size,
-        media_type: "application/octet-stream".into(),
+        media_type: media_type(path).into(),
         description: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     })
+}
+
+/// The media type of a file by its extension: the kinds an incident's evidence comes in (video,
+/// images, audio, documents, data), else `application/octet-stream`.
+fn media_type(path: &Path) -> &'static str {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    match ext.as_str() {
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "mkv" => "video/x-matroska",
+        "webm" => "video/webm",
+        "avi" => "video/x-msvideo",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "tif" | "tiff" => "image/tiff",
+        "webp" => "image/webp",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" => "audio/ogg",
+        "pdf" => "application/pdf",
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn media_types_follow_the_extension() {
+        let m = |p: &str| super::media_type(std::path::Path::new(p));
+        assert_eq!(m("clip.MP4"), "video/mp4");
+        assert_eq!(m("photo.jpeg"), "image/jpeg");
+        assert_eq!(m("report.pdf"), "application/pdf");
+        assert_eq!(m("no-extension"), "application/octet-stream");
+    }
 }

@@ -205,8 +205,8 @@ pub enum CodebookCommand {
     List(JsonFlag),
     /// Sends a coded message.
     Send {
-        /// The code number.
-        number: u32,
+        /// The code: its number (7) or its word (LANTERN, any case).
+        code: String,
         /// Action addressees (comma-separated names).
         #[arg(long, value_delimiter = ',', required = true)]
         to: Vec<String>,
@@ -379,19 +379,23 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Codebook(CodebookCommand::Send {
-            number,
-            to,
-            info,
-            precedence,
-            notes,
-            attachments,
-            json,
-        }) => {
+        Command::Codebook(CodebookCommand::Send { code, to, info, precedence, notes, attachments, json }) => {
             let roster = home.roster()?;
-            let entry = roster.policy.code(number).ok_or_else(|| {
-                Invalid(format!("code {number} is not in the codebook (see `hotline codebook list`)"))
+            let codebook = &roster.policy.codebook;
+            let entry = match code.parse::<u32>() {
+                Ok(number) => roster.policy.code(number),
+                Err(_) => codebook.iter().find(|e| e.word.eq_ignore_ascii_case(&code)),
+            };
+            let entry = entry.ok_or_else(|| {
+                let known: Vec<String> =
+                    codebook.iter().map(|e| format!("{} ({})", e.word, e.number)).collect();
+                Invalid(if known.is_empty() {
+                    format!("{code:?}: this network's codebook is empty (its roster defines none)")
+                } else {
+                    format!("{code:?} is not in the codebook; it holds {}", known.join(", "))
+                })
             })?;
+            let number = entry.number;
             let attachments = attachments.iter().map(|p| attachment(p)).collect::<Result<Vec<_>>>()?;
             let body = Body::Codebook(CodedMessage {
                 number,
