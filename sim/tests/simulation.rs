@@ -421,22 +421,37 @@ fn the_html_report_renders_in_a_real_browser() {
     if let Ok(keep) = std::env::var("HOTLINE_KEEP_REPORT") {
         std::fs::copy(&page, keep).unwrap();
     }
-    let out = std::process::Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
+    let (stdout, stderr) = (dir.path().join("dom.html"), dir.path().join("browser.log"));
+    let mut child = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
         .expect("the browser runs");
-    let (dom, log) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{log}");
+    // Bounded: a browser that hangs fails the test instead of holding CI.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the browser did not finish in 90 s: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let dom = std::fs::read_to_string(&stdout).unwrap();
+    let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(status.success(), "{log}");
     let console: Vec<&str> =
         log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
     assert!(console.is_empty(), "console messages: {console:?}");
@@ -462,6 +477,31 @@ fn the_html_report_renders_in_a_real_browser() {
     for bar in dom.split("<line class=\"bar missed\"").skip(1) {
         assert!(!bar.split('>').next().unwrap_or("").contains("#1a7f37"), "a missed deadline drawn green");
     }
+}
+
+/// Issue 11, item 24: with one party's clock 30 s ahead (past the 2 s tolerance, inside the 60 s
+/// a time may run ahead before it is refused, spec §6.9), both logs record the skew, and the
+/// report shows each party's recorded skew of the other, with its entry, in both directions.
+#[test]
+fn the_report_shows_the_clock_skew_the_logs_recorded() {
+    let mut sim = real_world(2, Faults::none());
+    sim.nodes[BRAVO].skew_ms = 30_000;
+    sim.run_until(120_000);
+    let report = audit(&sim);
+    let skew = |by: &str, of: &str| {
+        report
+            .clocks
+            .iter()
+            .find(|s| s.recorded_by == by && s.peer == of)
+            .cloned()
+            .unwrap_or_else(|| panic!("no skew of {of} recorded by {by}: {:?}", report.clocks))
+    };
+    let of_bravo = skew("alpha", "bravo");
+    assert!((25_000..=30_000).contains(&of_bravo.offset_ms), "{of_bravo:?}");
+    let of_alpha = skew("bravo", "alpha");
+    assert!((-30_000..=-25_000).contains(&of_alpha.offset_ms), "{of_alpha:?}");
+    let text = hotline_audit::report::text(&report);
+    assert!(text.contains("alpha recorded bravo's clock") && text.contains("ahead of its own"), "{text}");
 }
 
 #[test]
