@@ -731,3 +731,24 @@ fn an_api_connection_outlives_the_request_limit() {
     assert!(answer.contains("larger than"), "{answer}");
     assert!(hotline_node::client::call(&api, &Request::Status {}).is_ok(), "the node survived");
 }
+
+/// Issue 12, item 10: a peer that never started is "not yet heard", not "up": a link is presumed
+/// up at start (spec §6.10) and shown as such until something valid arrives from it.
+#[test]
+fn a_peer_never_heard_is_not_shown_as_up() {
+    let mut net = Net::init(2, Some(FAST_POLICY));
+    net.start("alpha");
+    let status = net.ok("alpha", &["status"]);
+    let line = status.lines().find(|l| l.trim_start().starts_with("bravo")).expect("bravo's link");
+    assert!(line.contains("not yet heard") && line.contains("nothing heard since"), "{status}");
+    let json = net.json("alpha", &["status", "--json"]);
+    assert_eq!(json["links"][0]["heard"], false, "{json}");
+    net.start("bravo");
+    net.wait_links();
+    wait_until("alpha hears bravo", Duration::from_secs(20), || {
+        net.json("alpha", &["status", "--json"])["links"][0]["heard"] == true
+    });
+    let status = net.ok("alpha", &["status"]);
+    let line = status.lines().find(|l| l.trim_start().starts_with("bravo")).expect("bravo's link");
+    assert!(line.contains(" up ") && line.contains("last heard"), "{status}");
+}

@@ -134,6 +134,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
             peer: name(roster, &l.peer),
             cosigned_size: cosigned.get(&l.peer).copied().unwrap_or(0),
             up: l.up,
+            heard: l.heard,
             last_heard_ms: l.last_heard_ms,
             silent_ms: now.saturating_sub(l.last_heard_ms),
             last_link_test_ms: l.last_link_test_ms,

@@ -236,6 +236,9 @@ pub struct LinkInfo {
     pub cosigned_size: u64,
     /// Up or down (spec §6.5).
     pub up: bool,
+    /// Whether anything valid was heard from it since this node started (else `up` is only
+    /// presumed, spec §6.10).
+    pub heard: bool,
     /// When something valid was last heard from it (UTC ms).
     pub last_heard_ms: u64,
     /// How long ago that was.

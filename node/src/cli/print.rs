@@ -109,11 +109,24 @@ pub(super) fn print_status(s: &Status) {
             ),
             None => "no link test logged yet".to_string(),
         };
+        let state = match (l.up, l.heard) {
+            (false, _) => "DOWN".to_string(),
+            (true, true) => "up".to_string(),
+            // Presumed up at start (spec §6.10), but nothing heard yet: not the same thing.
+            (true, false) => "not yet heard".to_string(),
+        };
+        let heard = if l.heard {
+            format!("last heard {} ago", left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX)))
+        } else {
+            format!(
+                "nothing heard since this node started {} ago",
+                left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX))
+            )
+        };
         println!(
-            "  {:<10} {:<4} last heard {} ago, {tested}{}{}",
+            "  {:<10} {:<13} {heard}, {tested}{}{}",
             l.peer,
-            if l.up { "up" } else { "DOWN" },
-            left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX)),
+            state,
             match l.unreceipted {
                 0 => String::new(),
                 n => format!(", {n} unreceipted"),

@@ -265,7 +265,11 @@ pub struct LinkView {
     pub peer: NodeId,
     /// Up or down (spec §6.5).
     pub up: bool,
-    /// When something valid was last heard from it.
+    /// Whether anything valid was heard from it since this node started; until then an `up`
+    /// link is only presumed up (spec §6.10).
+    pub heard: bool,
+    /// When something valid was last heard from it (since this node started: its start time
+    /// until something is heard).
     pub last_heard_ms: u64,
     /// When the last link test with it was logged (since this node's log began).
     pub last_link_test_ms: Option<u64>,
@@ -1041,6 +1045,7 @@ impl Node {
             .map(|(peer, p)| LinkView {
                 peer: *peer,
                 up: p.up,
+                heard: p.heard,
                 last_heard_ms: p.last_heard_ms,
                 last_link_test_ms: p.last_link_test_ms,
                 unreceipted: p.retx.len(),

@@ -113,6 +113,9 @@ pub(super) struct SentHeartbeat {
 /// What this node knows about one peer.
 pub(super) struct Peer {
     pub up: bool,
+    /// Whether anything valid was heard from the peer since this node started: until then its
+    /// link is presumed up (spec §6.10), not known to be.
+    pub heard: bool,
     /// When the peer was last heard, on the wall clock (for the record and the operator) and on
     /// the monotonic clock (for the silence timer).
     pub last_heard_ms: u64,
@@ -140,6 +143,7 @@ impl Peer {
         Peer {
             checkpoints: PeerCheckpoints::default(),
             up: true,
+            heard: false,
             last_heard_ms: now.wall_ms,
             last_heard_mono: now.mono_ms,
             link_seq_out: 0,

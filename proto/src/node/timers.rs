@@ -321,6 +321,7 @@ impl Node {
         let Some(p) = self.peers.get_mut(&peer) else { return };
         p.last_heard_ms = now;
         p.last_heard_mono = mono;
+        p.heard = true;
         if p.up || self.rolled_back.is_some() {
             return;
         }
