@@ -130,6 +130,8 @@ fn s1_end_to_end_through_the_cli() {
         json["notices"][0]["parties"].as_array().unwrap().iter().find(|p| p["name"] == "bravo").unwrap();
     assert_eq!(bravo_part["ack"]["operator"], "bravo duty officer", "{json}");
     assert_eq!(bravo_part["ack"]["disposition"], "investigating", "{json}");
+    // `ack --json` answers as JSON (issue 12, item 15); a second acknowledgement is refused.
+    assert_eq!(net.cli("bravo", &["ack", &id, "--json"]).status.code(), Some(4));
     let own = net.ok("bravo", &["show", &id]);
     assert!(
         own.contains("you acknowledged it") && own.contains("investigating by bravo duty officer"),
@@ -160,7 +162,8 @@ fn s1_end_to_end_through_the_cli() {
             .as_array()
             .is_some_and(|a| a.iter().any(|n| n["id"] == reply.as_str()))
     });
-    net.ok("alpha", &["ack", &reply]);
+    let acked: Value = serde_json::from_str(&net.ok("alpha", &["ack", &reply, "--json"])).unwrap();
+    assert_eq!(acked["notice"], reply.as_str(), "{acked}");
     let mut closing: Value = serde_json::from_str(&std::fs::read_to_string(&incident).unwrap()).unwrap();
     closing["completeness"] = "final".into();
     let closing_path = net.dir.path().join("final.json");

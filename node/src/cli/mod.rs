@@ -98,6 +98,8 @@ pub enum Command {
         /// A remark, as LANG=TEXT (repeatable).
         #[arg(long = "note")]
         notes: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Streams live events until interrupted.
     Watch(JsonFlag),
@@ -422,7 +424,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         Command::Show { id, json } => {
             read::<Thread>(&home, &Request::Show { notice: id }, json.json, print_thread)
         }
-        Command::Ack { id, disposition, operator, notes } => {
+        Command::Ack { id, disposition, operator, notes, json } => {
             let request = Request::Ack {
                 notice: id,
                 operator,
@@ -430,7 +432,11 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 note: parse_texts(&notes)?,
             };
             let acked: NoticeRef = client::call_as(&home.api_path(), &request)?;
-            println!("acknowledged {}", acked.notice);
+            if json.json {
+                println!("{}", serde_json::to_string(&acked)?);
+            } else {
+                println!("acknowledged {}", acked.notice);
+            }
             Ok(())
         }
         Command::Watch(json) => {
