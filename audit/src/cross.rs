@@ -66,10 +66,7 @@ pub struct Finding {
 /// at different moments) are compared: the longer is audited, and the shorter must be a prefix
 /// of it, else the party signed two versions of its log (spec §15.6, reported by [`cross`]).
 pub fn load(dirs: &[PathBuf], threads: usize) -> Result<(Roster, Vec<Party>)> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    load_at(dirs, threads, now_ms)
+    load_at(dirs, threads, crate::wall_now_ms())
 }
 
 /// [`load`], as of `now_ms` on the auditor's clock instead of the system's (a simulation audits

@@ -17,3 +17,11 @@ pub mod jsonl;
 pub mod report;
 
 pub use bundle::{Invalid, Manifest};
+
+/// The auditor's wall clock, UTC ms: the present an audit is made at (a test or a simulation
+/// passes its own to [`cross::load_at`] and [`report::report_at`]).
+pub(crate) fn wall_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -223,12 +223,9 @@ impl Tally {
     }
 }
 
-/// Builds the report from verified bundles, as of `generated_ms` on the auditor's clock.
+/// Builds the report from verified bundles, made now on the auditor's clock.
 pub fn report(roster: &Roster, parties: &[Party]) -> Report {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    report_at(roster, parties, now)
+    report_at(roster, parties, crate::wall_now_ms())
 }
 
 /// [`report`], made at `generated_ms`.
@@ -261,6 +258,8 @@ pub fn report_at(roster: &Roster, parties: &[Party], generated_ms: u64) -> Repor
     let mut rows: BTreeMap<(String, Precedence), Row> = BTreeMap::new();
     let mut timeline = Vec::new();
     let audited: BTreeMap<NodeId, &Party> = parties.iter().map(|p| (p.manifest.node, p)).collect();
+    // Notices shown from an addressee's log (their sender's bundle is not audited), once each.
+    let mut from_addressees: std::collections::BTreeSet<NoticeId> = std::collections::BTreeSet::new();
     for p in parties {
         // (entry index, time) of each accepted receipt and ack, and the index of each recorded
         // miss: a deadline is met if accepted before the miss is recorded (spec §6.4).
@@ -336,9 +335,7 @@ pub fn report_at(roster: &Roster, parties: &[Party], generated_ms: u64) -> Repor
         // addressee's side only.
         for (_, _, _, m) in p.accepted.values() {
             let Message::Notice(n) = m else { continue };
-            if audited.contains_key(&n.sender)
-                || timeline.iter().any(|e: &Event| e.notice == roster.notice_name(&n.id()))
-            {
+            if audited.contains_key(&n.sender) || !from_addressees.insert(n.id()) {
                 continue;
             }
             let me = p.manifest.node;
@@ -371,8 +368,7 @@ pub fn report_at(roster: &Roster, parties: &[Party], generated_ms: u64) -> Repor
         })
         .collect();
     timeline.sort_by(|a, b| (a.created_ms, &a.notice).cmp(&(b.created_ms, &b.notice)));
-    let mut misses: Vec<Miss> = misses.into_values().collect();
-    misses.sort_by_key(|m| m.id.trim_start_matches("miss-").parse::<usize>().unwrap_or(usize::MAX));
+    let misses: Vec<Miss> = order.iter().filter_map(|key| misses.remove(key)).collect();
 
     let mut clocks: BTreeMap<(String, String), Skew> = BTreeMap::new();
     for p in parties {

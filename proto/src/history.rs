@@ -94,15 +94,21 @@ pub fn index_keys(leaf: &[u8]) -> IndexKeys {
 /// Decodes a leaf of this node's own log, and the message of a `sent`, `accepted` or
 /// `receipted` entry, without checking signatures (the node wrote and verified them).
 pub(crate) fn open_leaf(leaf: &[u8]) -> Option<(LogEntry, Option<Opened>)> {
-    let signed: SignedEntry = codec::decode("log entry", leaf, MAX_LOG_ENTRY).ok()?;
-    let entry: LogEntry = codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY).ok()?;
+    decode_leaf(leaf).ok().map(|(_, entry, opened)| (entry, opened))
+}
+
+/// [`open_leaf`], keeping the signed envelope (for [`about_checked`]'s signature check) and the
+/// decoding error.
+fn decode_leaf(leaf: &[u8]) -> Result<(SignedEntry, LogEntry, Option<Opened>), crate::Rejection> {
+    let signed: SignedEntry = codec::decode("log entry", leaf, MAX_LOG_ENTRY)?;
+    let entry: LogEntry = codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY)?;
     let opened = match &entry.record {
         Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
             message::decode_trusted(frame).ok()
         }
         _ => None,
     };
-    Some((entry, opened))
+    Ok((signed, entry, opened))
 }
 
 /// The durable leaves about `notice` logged before index `below`, each checked before the core
@@ -124,10 +130,7 @@ pub(crate) fn about_checked(
         let damaged = |index: u64, what: &str| {
             HistoryError(format!("the store's entry {index} about {notice} is damaged: {what}"))
         };
-        let signed: SignedEntry =
-            codec::decode("log entry", leaf, MAX_LOG_ENTRY).map_err(|e| damaged(next, &e.to_string()))?;
-        let entry: LogEntry = codec::decode("log entry", &signed.entry, MAX_LOG_ENTRY)
-            .map_err(|e| damaged(next, &e.to_string()))?;
+        let (signed, entry, opened) = decode_leaf(leaf).map_err(|e| damaged(next, &e.to_string()))?;
         if entry.index >= below {
             break;
         }
@@ -139,12 +142,6 @@ pub(crate) fn about_checked(
         }
         crypto::verify(node, Context::LogEntry, &signed.entry, &signed.signature)
             .map_err(|_| damaged(entry.index, "its signature does not verify"))?;
-        let opened = match &entry.record {
-            Record::Sent { frame } | Record::Accepted { frame } | Record::Receipted { frame } => {
-                message::decode_trusted(frame).ok()
-            }
-            _ => None,
-        };
         if concerns(&entry.record, opened.as_ref().map(|o| &o.message)) != Some(*notice) {
             return Err(damaged(entry.index, "the index files it under a notice it is not about"));
         }
