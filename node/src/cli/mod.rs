@@ -542,7 +542,8 @@ fn owed(home: &Home, request: &SendRequest) -> Option<String> {
         if request.to.len() == 1 { "notice" } else { "notice to each" }
     );
     if !request.info.is_empty() {
-        s.push_str(&format!("; {} receive it for information (receipt only)", request.info.join(", ")));
+        let verb = if request.info.len() == 1 { "receives" } else { "receive" };
+        s.push_str(&format!("; {} {verb} it for information (receipt only)", request.info.join(", ")));
     }
     Some(s)
 }
