@@ -22,8 +22,9 @@ use clap::{Parser, Subcommand};
     propagate_version = true
 )]
 struct Cli {
-    /// The node directory (key, configuration, roster, store).
-    #[arg(long, env = "HOTLINE_HOME", global = true, default_value = ".")]
+    /// The node directory (key, configuration, roster, store), for the node and operator
+    /// commands; given before the command (`hotline --home DIR status`).
+    #[arg(long, env = "HOTLINE_HOME", default_value = ".")]
     home: PathBuf,
     #[command(subcommand)]
     command: Command,

@@ -95,8 +95,11 @@ fn chaos_soak() {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let start_ms = now_ms();
-    let control =
+    let (control, routes) =
         rt.block_on(hotline_testnet::relay::route_testnet(&homes, Some(scenario))).unwrap().unwrap();
+    for (name, peers) in &routes {
+        net.route(name, peers);
+    }
     net.start_all();
 
     // Kills: (node, kill at, restart at), in ms since the start.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use hotline_proto::{Draft, Event, Node, NoticeId, Role};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -61,10 +61,18 @@ fn restore(
     Ok(node?)
 }
 
-/// Runs the node in `home` until SIGINT or SIGTERM.
-pub async fn run(home: &Home) -> Result<()> {
+/// Runs the node in `home` until SIGINT or SIGTERM, reaching peers at `peers` (member name to
+/// address) for this run instead of their configured or roster addresses.
+pub async fn run(home: &Home, peers: std::collections::BTreeMap<String, String>) -> Result<()> {
     home.check_private()?;
-    let (config, key, roster) = home.load()?;
+    let (mut config, key, roster) = home.load()?;
+    for (name, addr) in peers {
+        if roster.members.iter().all(|m| m.name != name) {
+            bail!(crate::cli::Invalid(format!("--peer {name}={addr}: {name} is not a member of the roster")));
+        }
+        tracing::info!(peer = %name, %addr, "reaching this peer at an address given for this run");
+        config.peers.insert(name, addr);
+    }
     let started = std::time::Instant::now();
     let (store, start) = Store::open(&home.store_path())?;
     let reader = store.reader();

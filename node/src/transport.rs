@@ -328,6 +328,9 @@ pub struct Transport {
     silence: Duration,
 }
 
+/// How long a stopping node waits for its connections to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(300);
+
 impl Transport {
     /// Binds `listen` and starts accepting and dialling (at `overrides[name]` instead of the
     /// roster's addresses where given). Frames and connection events go to `tx`.
@@ -338,7 +341,12 @@ impl Transport {
         overrides: &std::collections::BTreeMap<String, String>,
         tx: mpsc::Sender<Inbound>,
     ) -> Result<Transport> {
-        let socket = std::net::UdpSocket::bind(listen).with_context(|| format!("binding UDP {listen}"))?;
+        let socket = std::net::UdpSocket::bind(listen).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+                "UDP {listen} is already in use (another node or program listens there): stop it, or give this node another port in config.toml's `listen` (for a testnet: `hotline testnet init DIR --base-port N` with a free range)"
+            ),
+            _ => anyhow::Error::new(e).context(format!("binding UDP {listen}")),
+        })?;
         let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(ResetKey::of(key)));
         let cid_key = u64::from_le_bytes(derived(key, "connection id key")[..8].try_into().unwrap_or([0; 8]));
         endpoint_config
@@ -606,9 +614,13 @@ impl Transport {
     }
 
     /// Closes every connection and the endpoint.
+    /// Closes every connection and gives the peers a moment to hear it. Not longer: a dial to a
+    /// peer that is down would hold `wait_idle` until its handshake timed out, and a node asked to
+    /// stop must stop (it took 3-8 s with a peer down); a peer that misses the close finds out by
+    /// its idle timeout.
     pub async fn shutdown(&self) {
         self.endpoint.close(0u32.into(), b"shutdown");
-        self.endpoint.wait_idle().await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
     }
 }
 

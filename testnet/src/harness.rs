@@ -116,6 +116,11 @@ impl Net {
             .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
+    /// Routes node `name` to its peers at `peers` from its next start on ([`Processes::route`]).
+    pub fn route(&mut self, name: &str, peers: &std::collections::BTreeMap<String, String>) {
+        self.processes.route(name, peers);
+    }
+
     pub fn start_all(&mut self) {
         for name in self.names.clone() {
             self.start(&name);

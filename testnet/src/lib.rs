@@ -15,4 +15,5 @@ pub mod harness;
 pub mod processes;
 pub mod procfs;
 pub mod relay;
+pub mod supervisor;
 pub mod testnet;

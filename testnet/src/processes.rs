@@ -17,16 +17,17 @@ impl Child {
     /// Starts `EXE run --home HOME`, its output appended to `log` (or inherited), with at most
     /// `open_files` file descriptors (`ulimit -n`) if given.
     pub fn spawn(exe: &Path, home: &Home, log: Option<&Path>, open_files: Option<u32>) -> Result<Child> {
-        Child::spawn_with(exe, home, log, open_files, &[])
+        Child::spawn_with(exe, home, log, open_files, &[], &[])
     }
 
-    /// [`Child::spawn`] with environment variables set for the node.
+    /// [`Child::spawn`] with environment variables set for the node and more arguments to `run`.
     pub fn spawn_with(
         exe: &Path,
         home: &Home,
         log: Option<&Path>,
         open_files: Option<u32>,
         envs: &[(String, String)],
+        args: &[String],
     ) -> Result<Child> {
         let mut command = match open_files {
             None => std::process::Command::new(exe),
@@ -36,7 +37,7 @@ impl Child {
                 c
             }
         };
-        command.arg("run").arg("--home").arg(home.dir()).stdin(std::process::Stdio::null());
+        command.arg("--home").arg(home.dir()).arg("run").args(args).stdin(std::process::Stdio::null());
         command.envs(envs.iter().map(|(k, v)| (k, v)));
         if let Some(log) = log {
             let file = std::fs::OpenOptions::new()
@@ -51,17 +52,13 @@ impl Child {
 
     /// Asks the node to stop (SIGTERM) and waits up to 10 s before killing it; says whether it
     /// stopped by itself.
-    pub fn stop(mut self) -> bool {
+    pub fn stop(self) -> bool {
+        stop_all(vec![self]).is_empty()
+    }
+
+    fn terminate(&self) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.0.id()).unwrap_or(i32::MAX));
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        for _ in 0..200 {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.kill();
-        false
     }
 
     /// `kill -9`: no chance to flush anything.
@@ -79,6 +76,54 @@ impl Child {
     pub fn exited(&mut self) -> bool {
         !matches!(self.0.try_wait(), Ok(None))
     }
+
+    /// How the process ended, once it has.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.try_wait().ok().flatten()
+    }
+}
+
+/// How long a node has to stop on SIGTERM before it is killed.
+pub const STOP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Stops every child at once: SIGTERM to all, then up to [`STOP_LIMIT`] for all of them together,
+/// then SIGKILL for the rest. Returns the indexes of those that had to be killed. (One after the
+/// other, five nodes took 10-15 s to stop; together they take as long as the slowest.)
+pub fn stop_all(mut children: Vec<Child>) -> Vec<usize> {
+    for child in &children {
+        child.terminate();
+    }
+    let t = Instant::now();
+    let mut killed = Vec::new();
+    let mut open: Vec<usize> = (0..children.len()).collect();
+    while !open.is_empty() {
+        open.retain(|&i| !children[i].exited());
+        if t.elapsed() > STOP_LIMIT {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for i in open {
+        let _ = children[i].0.kill();
+        let _ = children[i].0.wait();
+        killed.push(i);
+    }
+    children.clear();
+    killed
+}
+
+/// Says how a process ended, in words: "exit code 1", "killed by signal 9 (SIGKILL)".
+pub fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => "exited normally".to_string(),
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => match nix::sys::signal::Signal::try_from(signal) {
+            Ok(name) => format!("killed by signal {signal} ({name})"),
+            Err(_) => format!("killed by signal {signal}"),
+        },
+        (None, None) => "ended".to_string(),
+    }
 }
 
 /// The running processes of one network, by name; all are stopped when this is dropped.
@@ -86,13 +131,23 @@ pub struct Processes {
     exe: PathBuf,
     logs: PathBuf,
     envs: Vec<(String, String)>,
+    /// Arguments to `run` by node (the relays' `--peer` addresses of a faults run).
+    args: BTreeMap<String, Vec<String>>,
     children: BTreeMap<String, Child>,
 }
 
 impl Processes {
     /// Processes of the binary `exe`, each logging to `logs/NAME.log`.
     pub fn new(exe: PathBuf, logs: PathBuf) -> Processes {
-        Processes { exe, logs, envs: Vec::new(), children: BTreeMap::new() }
+        Processes { exe, logs, envs: Vec::new(), args: BTreeMap::new(), children: BTreeMap::new() }
+    }
+
+    /// Routes node `name`, from its next start on, to its peers at `peers` (member name to
+    /// address) instead of the roster's addresses: `hotline run --peer NAME=ADDR`, for that run
+    /// only, never written to the node's configuration.
+    pub fn route(&mut self, name: &str, peers: &BTreeMap<String, String>) {
+        let args = peers.iter().flat_map(|(peer, addr)| ["--peer".to_string(), format!("{peer}={addr}")]);
+        self.args.insert(name.to_string(), args.collect());
     }
 
     /// Sets an environment variable for every node started from now on.
@@ -117,7 +172,8 @@ impl Processes {
     ) -> Result<Duration> {
         let t = Instant::now();
         let log = self.log_path(name);
-        let mut child = Child::spawn_with(&self.exe, home, Some(&log), open_files, &self.envs)?;
+        let args = self.args.get(name).map_or(&[][..], Vec::as_slice);
+        let mut child = Child::spawn_with(&self.exe, home, Some(&log), open_files, &self.envs, args)?;
         let api = home.api_path();
         while client::call(&api, &Request::Status {}).is_err() {
             if child.exited() {
@@ -163,13 +219,32 @@ impl Processes {
     pub fn pids(&self) -> Vec<u32> {
         self.children.values().map(Child::id).collect()
     }
+
+    /// The nodes that ended since the last call, with how: they no longer count as running.
+    pub fn reap(&mut self) -> Vec<(String, std::process::ExitStatus)> {
+        let mut ended = Vec::new();
+        for (name, child) in &mut self.children {
+            if let Some(status) = child.exit_status() {
+                ended.push((name.clone(), status));
+            }
+        }
+        for (name, _) in &ended {
+            self.children.remove(name);
+        }
+        ended
+    }
+
+    /// Stops every running node at once ([`stop_all`]); returns the names of those that had to
+    /// be killed.
+    pub fn stop_all(&mut self) -> Vec<String> {
+        let (names, children): (Vec<String>, Vec<Child>) = std::mem::take(&mut self.children).into_iter().unzip();
+        stop_all(children).into_iter().filter_map(|i| names.get(i).cloned()).collect()
+    }
 }
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        for (_, child) in std::mem::take(&mut self.children) {
-            child.stop();
-        }
+        self.stop_all();
     }
 }
 

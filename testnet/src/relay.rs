@@ -338,47 +338,44 @@ pub async fn start_link(
     Ok(address)
 }
 
-/// Puts a relay on every link of the testnet in `homes` and points each dialling node at it.
-/// Without a scenario, removes any relay addresses left from an earlier run.
+/// Where each node of a faults run reaches each peer: member name to member name to the relay's
+/// address. Passed to `hotline run --peer` for the run only (see [`Processes::route`]), never
+/// written into a node's configuration, so that no relay's address outlives its run.
+///
+/// [`Processes::route`]: crate::processes::Processes::route
+pub type Routes = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
+/// Starts one relay per link of the testnet in `homes` under `scenario` (none without one) and
+/// returns their control and the routes that make the nodes use them.
 pub async fn route_testnet(
     homes: &[hotline_node::home::Home],
     scenario: Option<Scenario>,
-) -> Result<Option<Arc<Control>>> {
+) -> Result<Option<(Arc<Control>, Routes)>> {
+    let Some(scenario) = scenario else {
+        return Ok(None);
+    };
     let mut nodes = Vec::new();
     for home in homes {
         let (config, key, _) = home.load()?;
-        nodes.push((home.clone(), config, hotline_proto::crypto::node_id(&key)));
+        nodes.push((config, hotline_proto::crypto::node_id(&key)));
     }
-    let Some(scenario) = scenario else {
-        for (home, config, _) in &mut nodes {
-            if !config.peers.is_empty() {
-                config.peers.clear();
-                home.write_config(config)?;
-            }
-        }
-        return Ok(None);
-    };
-    let names: Vec<String> = nodes.iter().map(|(_, c, _)| c.name.clone()).collect();
+    let names: Vec<String> = nodes.iter().map(|(c, _)| c.name.clone()).collect();
     scenario.check(&names)?;
     eprintln!("faults: seed {} (reuse it with --seed {})", scenario.seed, scenario.seed);
     let control = Control::new(scenario);
-    let mut overrides: Vec<std::collections::BTreeMap<String, String>> =
-        vec![Default::default(); nodes.len()];
-    for (i, (_, dialer, dialer_key)) in nodes.iter().enumerate() {
-        for (_, acceptor, acceptor_key) in &nodes {
+    let mut routes = Routes::new();
+    for (dialer, dialer_key) in &nodes {
+        let peers = routes.entry(dialer.name.clone()).or_default();
+        for (acceptor, acceptor_key) in &nodes {
             // The node with the smaller key dials (spec §14).
             if dialer_key < acceptor_key {
                 let relay =
                     start_link(control.clone(), &dialer.name, &acceptor.name, acceptor.listen).await?;
-                overrides[i].insert(acceptor.name.clone(), relay.to_string());
+                peers.insert(acceptor.name.clone(), relay.to_string());
             }
         }
     }
-    for ((home, config, _), peers) in nodes.iter_mut().zip(overrides) {
-        config.peers = peers;
-        home.write_config(config)?;
-    }
-    Ok(Some(control))
+    Ok(Some((control, routes)))
 }
 
 #[cfg(test)]

@@ -22,10 +22,12 @@ mod compose;
 mod notice;
 mod print;
 mod roster;
+mod style;
 
 use compose::attachment;
 pub use compose::parse_texts;
 pub use print::{clock, describe, left, span};
+pub use style::colour_on;
 use print::{print_inbox, print_status, print_thread};
 pub use roster::build_roster;
 
@@ -61,6 +63,11 @@ pub enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "human")]
         log_format: LogFormat,
+        /// Reach member NAME at ADDR (host:port) instead of its roster address, for this run only
+        /// (repeatable; `testnet up --faults` routes links through relays this way). Lasting
+        /// overrides belong in config.toml's [peers].
+        #[arg(long = "peer", value_name = "NAME=ADDR", value_parser = peer_override)]
+        peers: Vec<(String, String)>,
     },
     /// Sends an incident report; prints the notice id once it is durable.
     Send(SendArgs),
@@ -321,10 +328,10 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Roster(command) => roster::run(&home, command),
-        Command::Run { log_format } => {
+        Command::Run { log_format, peers } => {
             init_tracing(log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(crate::daemon::run(&home))
+            runtime.block_on(crate::daemon::run(&home, peers.into_iter().collect()))
         }
         Command::Send(args) => {
             let text = if args.incident.as_os_str() == "-" {
@@ -453,12 +460,11 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 } else {
                     let event: Event =
                         serde_json::from_value(line).context("the node sent an unknown event")?;
-                    let ring = if bell && print::urgent(&event) { "\x07" } else { "" };
-                    println!(
-                        "{}  {}{ring}",
-                        hotline_proto::utc::utc_seconds(crate::now_ms()),
-                        describe(&event, &me)
-                    );
+                    let urgent = print::urgent(&event);
+                    let ring = if bell && urgent { "\x07" } else { "" };
+                    let text = describe(&event, &me);
+                    let text = if urgent { style::paint(&text, style::Tone::Alarm) } else { text };
+                    println!("{}  {text}{ring}", hotline_proto::utc::utc_seconds(crate::now_ms()));
                 }
             }
             // The node went away: a watch that ends silently would leave a desk believing all is
@@ -504,10 +510,21 @@ fn read<T: serde::Serialize + serde::de::DeserializeOwned>(
     Ok(())
 }
 
+/// `NAME=ADDR` of `run --peer`.
+fn peer_override(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, addr)) if !name.is_empty() && !addr.is_empty() => Ok((name.to_string(), addr.to_string())),
+        _ => Err(format!("expected NAME=HOST:PORT (e.g. bravo=127.0.0.1:47001), not {text:?}")),
+    }
+}
+
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(style::colour_on(&std::io::stderr()))
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),

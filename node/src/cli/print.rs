@@ -1,6 +1,7 @@
 //! The human text of every reply and event: one place for each, so the words stay consistent and
 //! the compiler checks that each event has its case.
 
+use super::style::{paint, Tone};
 use crate::api::{DirectionInfo, Event, Inbox, NoticeInfo, Status, Thread};
 
 /// `1h 30m`, `10m`, `5s`, `250ms`.
@@ -45,15 +46,14 @@ pub(super) fn print_inbox(inbox: &Inbox) {
         return;
     }
     let line = |n: &NoticeInfo, state: &str| {
-        println!(
-            "  {:<12} {:<9} {:<13} from {:<8} {:<18} {}",
-            n.id,
-            n.precedence.name(),
-            n.kind.name(),
-            n.from,
-            state,
-            n.headline
-        );
+        let precedence = format!("{:<9}", n.precedence.name());
+        let precedence = match n.precedence {
+            hotline_proto::Precedence::Flash => paint(&precedence, Tone::Alarm),
+            _ => precedence,
+        };
+        let state = format!("{state:<18}");
+        let state = if state.starts_with("OVERDUE") { paint(&state, Tone::Alarm) } else { state };
+        println!("  {:<12} {precedence} {:<13} from {:<8} {state} {}", n.id, n.kind.name(), n.from, n.headline);
     };
     if !inbox.awaiting_ack.is_empty() {
         println!("AWAITING YOUR ACKNOWLEDGEMENT");
@@ -110,10 +110,10 @@ pub(super) fn print_status(s: &Status) {
             None => "no link test logged yet".to_string(),
         };
         let state = match (l.up, l.heard) {
-            (false, _) => "DOWN".to_string(),
-            (true, true) => "up".to_string(),
+            (false, _) => paint(&format!("{:<13}", "DOWN"), Tone::Alarm),
+            (true, true) => paint(&format!("{:<13}", "up"), Tone::Good),
             // Presumed up at start (spec §6.10), but nothing heard yet: not the same thing.
-            (true, false) => "not yet heard".to_string(),
+            (true, false) => paint(&format!("{:<13}", "not yet heard"), Tone::Warn),
         };
         let heard = if l.heard {
             format!("last heard {} ago", left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX)))
@@ -124,9 +124,8 @@ pub(super) fn print_status(s: &Status) {
             )
         };
         println!(
-            "  {:<10} {:<13} {heard}, {tested}{}{}",
+            "  {:<10} {state} {heard}, {tested}{}{}",
             l.peer,
-            state,
             match l.unreceipted {
                 0 => String::new(),
                 n => format!(", {n} unreceipted"),
@@ -140,6 +139,7 @@ pub(super) fn print_status(s: &Status) {
         println!("awaiting:");
         for a in &s.awaiting {
             let due = overdue_or(a.left_ms, |t| format!("due in {t}"));
+            let due = if a.left_ms < 0 { paint(&due, Tone::Alarm) } else { due };
             println!("  {:<12} {} from {:<8} {due}", a.notice, a.awaiting.name(), a.party);
         }
     }
