@@ -44,6 +44,23 @@ pub fn closed_stdout_ends_quietly() {
     }));
 }
 
+/// Writes `bytes` to standard output; a closed one is [`ClosedStdout`] (which ends the command
+/// with [`CLOSED_PIPE_STATUS`]), not an error to report. For output written with `write`
+/// rather than `println!`.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(ClosedStdout.into()),
+        other => Ok(other?),
+    }
+}
+
+/// Standard output was closed under the command: it ends quietly with [`CLOSED_PIPE_STATUS`].
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct ClosedStdout;
+
 /// The exit code for an error of an audit command: 4 for an invalid bundle or a violation, 1
 /// otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {

@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The CBM hotline: signed, deadline-bound notification of military AI incidents between parties.
 #[derive(Parser)]
 #[command(
     name = "hotline",
-    version,
+    version = version(),
     about = "The CBM hotline: signed, deadline-bound notification of military AI incidents between parties",
     long_about = None,
     propagate_version = true
@@ -47,6 +47,54 @@ enum Command {
     /// Local multi-node networks for testing.
     #[command(subcommand)]
     Testnet(hotline_testnet::testnet::TestnetCommand),
+    /// Prints a shell completion script (e.g. `hotline completions bash >
+    /// /etc/bash_completion.d/hotline`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Writes the manual pages (hotline.1 and one per command, hotline-send.1, ...) to a
+    /// directory (e.g. /usr/local/share/man/man1).
+    Man {
+        /// The directory to write them to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+/// `0.1.0 (commit 1a2b3c4d5e6f, wire protocol 1, operator API 1)`: what a bug report needs.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!(
+            "{} (commit {}, wire protocol {}, operator API {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("HOTLINE_COMMIT"),
+            hotline_proto::wire::VERSION,
+            hotline_node::api::API_VERSION
+        )
+    })
+}
+
+/// Writes `hotline.1` and a page for every command below it, named by its path
+/// (`hotline-testnet-up.1`).
+fn man_pages(command: &clap::Command, prefix: &str, out: &std::path::Path) -> Result<usize> {
+    use anyhow::Context;
+    let name = if prefix.is_empty() {
+        command.get_name().to_string()
+    } else {
+        format!("{prefix}-{}", command.get_name())
+    };
+    let page = command.clone().name(name.clone());
+    let path = out.join(format!("{name}.1"));
+    let mut text = Vec::new();
+    clap_mangen::Man::new(page).render(&mut text)?;
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    let mut written = 1;
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        written += man_pages(sub, &name, out)?;
+    }
+    Ok(written)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -56,6 +104,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Node(command) => hotline_node::cli::run(&cli.home, command),
         Command::Audit(command) => hotline_audit::cli::run(command),
         Command::Testnet(command) => hotline_testnet::testnet::run(command),
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hotline", &mut script);
+            hotline_audit::cli::write_stdout(&script)?;
+            Ok(())
+        }
+        Command::Man { out } => {
+            let mut command = Cli::command();
+            command.build();
+            let n = man_pages(&command, "", &out)?;
+            eprintln!("wrote {n} manual pages to {}", out.display());
+            Ok(())
+        }
     }
 }
 
@@ -64,6 +126,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`hotline … | head`) is no error to report.
+        Err(e) if e.downcast_ref::<hotline_audit::cli::ClosedStdout>().is_some() => {
+            ExitCode::from(hotline_audit::cli::CLOSED_PIPE_STATUS as u8)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(hotline_node::cli::exit_code(&e))

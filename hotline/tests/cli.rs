@@ -50,6 +50,10 @@ fn help_everywhere() {
         vec!["testnet", "logs"],
         vec!["testnet", "down"],
         vec!["checkpoint"],
+        vec!["incident", "template"],
+        vec!["incident", "check"],
+        vec!["completions"],
+        vec!["man"],
         vec!["audit", "verify"],
         vec!["audit", "cross"],
         vec!["audit", "report"],
@@ -204,8 +208,10 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
     // By word, in any case (issue 12, item 6); the attachment is typed by its extension.
     let by_word = ok(&["--home", &d("alpha"), "codebook", "send", "lantern", "--to", "bravo"]);
     assert!(by_word.trim().starts_with("alpha/"), "{by_word}");
-    let shown: serde_json::Value =
-        serde_json::from_str(&ok(&["--home", &d("alpha"), "show", &id, "--json"])).unwrap();
+    let shown = ok(&["--home", &d("alpha"), "show", &id, "--json"]);
+    assert_eq!(shown.lines().count(), 1, "one line per object (issue 12, item 15): {shown}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["api"], 1, "{shown}");
     let attachment = &shown["notices"][0]["body"]["codebook"]["attachments"][0];
     assert_eq!(attachment["media_type"], "video/mp4", "{shown}");
     let inbox = ok(&["--home", &d("bravo"), "inbox"]);
@@ -224,7 +230,10 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
         &d("bad.json"),
     ]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("sea"), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Every problem at once (issue 12, item 3), each with its path and the allowed values.
+    assert!(err.contains("/domain: \"sea\" is not one of: maritime, land"), "{err}");
+    assert!(err.contains("/summary: missing") && err.contains("/human_control: missing"), "{err}");
     // An unknown member is named.
     let incident = hotline_testnet::harness::english_incident(dir.path());
     let out = run(&[
@@ -266,7 +275,8 @@ fn a_testnet_is_broken_and_mended_one_node_at_a_time() {
     assert_eq!(again.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a testnet"));
     let card: serde_json::Value =
-        serde_json::from_str(&ok(&["--home", net.join("alpha").to_str().unwrap(), "roster", "card"])).unwrap();
+        serde_json::from_str(&ok(&["--home", net.join("alpha").to_str().unwrap(), "roster", "card"]))
+            .unwrap();
     assert_eq!(card["name"], "alpha");
     assert_eq!(run(&["testnet", "status", n]).status.code(), Some(3), "no supervisor yet");
 
@@ -277,12 +287,15 @@ fn a_testnet_is_broken_and_mended_one_node_at_a_time() {
         .stderr(std::fs::File::create(&up_log).unwrap())
         .spawn()
         .unwrap();
-    let status = || -> serde_json::Value { serde_json::from_str(&ok(&["testnet", "status", n, "--json"])).unwrap() };
+    let status =
+        || -> serde_json::Value { serde_json::from_str(&ok(&["testnet", "status", n, "--json"])).unwrap() };
     wait_until("every node runs and hears its peers", Duration::from_secs(30), || {
         run(&["testnet", "status", n, "--json"]).status.success()
             && status()["nodes"].as_array().unwrap().iter().all(|node| {
                 node["state"] == "running"
-                    && node["node"]["links"].as_array().is_some_and(|ls| ls.iter().all(|l| l["heard"] == true))
+                    && node["node"]["links"]
+                        .as_array()
+                        .is_some_and(|ls| ls.iter().all(|l| l["heard"] == true))
             })
     });
     assert_eq!(status()["faults_seed"], 5);
@@ -305,8 +318,11 @@ fn a_testnet_is_broken_and_mended_one_node_at_a_time() {
 
     // A death not ordered by `testnet kill` is reported by name; the others run on.
     let charlie = state(&s, "charlie")["pid"].as_i64().unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(charlie as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
-    wait_until("charlie's death is noticed", Duration::from_secs(10), || state(&status(), "charlie")["state"] == "exited");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(charlie as i32), nix::sys::signal::Signal::SIGKILL)
+        .unwrap();
+    wait_until("charlie's death is noticed", Duration::from_secs(10), || {
+        state(&status(), "charlie")["state"] == "exited"
+    });
     assert!(state(&status(), "charlie")["detail"].as_str().unwrap().contains("signal 9"));
     assert!(std::fs::read_to_string(&up_log).unwrap().contains("charlie killed by signal 9"));
     assert!(up.try_wait().unwrap().is_none(), "testnet up stopped with one node");
@@ -329,6 +345,61 @@ fn a_testnet_is_broken_and_mended_one_node_at_a_time() {
         let home = net.join(name).display().to_string();
         assert_eq!(run(&["--home", &home, "status"]).status.code(), Some(3), "{name} still running");
     }
+}
+
+/// Issue 12, items 3 and 15: an incident written from `incident template` passes `incident
+/// check` (stdin too); completions, manual pages and a version that says what was built.
+#[test]
+fn incidents_from_a_template_completions_man_pages_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = ok(&["incident", "template", "--language", "en", "--language", "zh"]);
+    let file = dir.path().join("incident.json");
+    std::fs::write(&file, &template).unwrap();
+    assert!(ok(&["incident", "check", file.to_str().unwrap(), "--precedence", "FLASH"])
+        .contains("is a valid incident at FLASH"));
+    let mut check = Command::new(binary())
+        .args(["incident", "check", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut check.stdin.take().unwrap(),
+        template.replace("\"initial\"", "\"first\"").as_bytes(),
+    )
+    .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/completeness: \"first\" is not one of"));
+    assert!(ok(&["incident", "schema"]).contains("\"$defs\""));
+
+    assert!(ok(&["completions", "bash"]).contains("_hotline"));
+    assert!(ok(&["completions", "zsh"]).contains("#compdef hotline"));
+    let man = dir.path().join("man");
+    std::fs::create_dir(&man).unwrap();
+    run(&["man", "--out", man.to_str().unwrap()]);
+    for page in ["hotline.1", "hotline-send.1", "hotline-testnet-kill.1", "hotline-audit-verify.1"] {
+        let text = std::fs::read_to_string(man.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let version = ok(&["--version"]);
+    assert!(
+        version.contains("commit ")
+            && version.contains("wire protocol 1")
+            && version.contains("operator API 1"),
+        "{version}"
+    );
+    // A closed pipe ends completions quietly too (clap_complete would panic on it).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(binary())
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The quick bench mode runs every bench end to end and writes its results and plots (a smoke

@@ -77,22 +77,30 @@ pub fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
         );
     }
     if meta.len() > max {
-        bail!("{} is {} bytes; {what} may be at most {max} bytes", path.display(), meta.len());
+        bail!(crate::cli::Invalid(format!(
+            "{} is {} bytes; {what} may be at most {max} bytes",
+            path.display(),
+            meta.len()
+        )));
     }
     let file =
         OpenOptions::new().read(true).open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(max + 1).read_to_end(&mut bytes).with_context(|| format!("reading {}", path.display()))?;
     if bytes.len() as u64 > max {
-        bail!("{} grew past {max} bytes while being read; {what} may be at most {max} bytes", path.display());
+        bail!(crate::cli::Invalid(format!(
+            "{} grew past {max} bytes while being read; {what} may be at most {max} bytes",
+            path.display()
+        )));
     }
     Ok(bytes)
 }
 
 /// Reads a UTF-8 text file of at most `max` bytes.
 pub fn read_capped_text(path: &Path, max: u64, what: &str) -> Result<String> {
-    String::from_utf8(read_capped(path, max, what)?)
-        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text; {what} must be", path.display()))
+    String::from_utf8(read_capped(path, max, what)?).map_err(|_| {
+        anyhow::anyhow!(crate::cli::Invalid(format!("{} is not UTF-8 text; {what} must be", path.display())))
+    })
 }
 
 /// Standard input as UTF-8 text of at most `max` bytes (`--incident -`): refused, naming the
@@ -106,9 +114,13 @@ pub fn read_stdin_text(max: u64, what: &str) -> Result<String> {
         .read_to_end(&mut bytes)
         .with_context(|| format!("reading {what} from standard input"))?;
     if bytes.len() as u64 > max {
-        bail!("{what} on standard input is longer than {max} bytes, the most it can be");
+        bail!(crate::cli::Invalid(format!(
+            "{what} on standard input is longer than {max} bytes, the most it can be"
+        )));
     }
-    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("standard input is not UTF-8 text; {what} must be"))
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(crate::cli::Invalid(format!("standard input is not UTF-8 text; {what} must be")))
+    })
 }
 
 /// Refuses `path` if users other than its owner can reach it, with the command that fixes it.

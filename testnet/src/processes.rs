@@ -237,7 +237,8 @@ impl Processes {
     /// Stops every running node at once ([`stop_all`]); returns the names of those that had to
     /// be killed.
     pub fn stop_all(&mut self) -> Vec<String> {
-        let (names, children): (Vec<String>, Vec<Child>) = std::mem::take(&mut self.children).into_iter().unzip();
+        let (names, children): (Vec<String>, Vec<Child>) =
+            std::mem::take(&mut self.children).into_iter().unzip();
         stop_all(children).into_iter().filter_map(|i| names.get(i).cloned()).collect()
     }
 }

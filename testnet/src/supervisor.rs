@@ -116,7 +116,8 @@ pub fn send(dir: &Path, order: &Order) -> Result<Reply> {
     BufReader::new(stream.take(MAX_LINE))
         .read_line(&mut answer)
         .context("reading the testnet supervisor's answer")?;
-    let reply: Reply = serde_json::from_str(&answer).context("the testnet supervisor's answer is not a reply")?;
+    let reply: Reply =
+        serde_json::from_str(&answer).context("the testnet supervisor's answer is not a reply")?;
     if reply.api != CONTROL_API {
         bail!("the testnet supervisor speaks control version {}, this program {CONTROL_API}: run the same release", reply.api);
     }
@@ -247,7 +248,14 @@ async fn serve(listener: tokio::net::UnixListener, tx: mpsc::Sender<Request>) {
 
 impl Reply {
     fn error(e: String) -> Reply {
-        Reply { api: CONTROL_API, error: Some(e), done: None, nodes: vec![], pid: std::process::id(), faults_seed: None }
+        Reply {
+            api: CONTROL_API,
+            error: Some(e),
+            done: None,
+            nodes: vec![],
+            pid: std::process::id(),
+            faults_seed: None,
+        }
     }
 }
 
@@ -342,8 +350,15 @@ impl Supervisor {
                 if self.processes.kill9(&node).is_err() {
                     return Reply::error(format!("{node} is not running"));
                 }
-                eprintln!("{} killed {node} (SIGKILL, by `hotline testnet kill`)", hotline_proto::utc::utc_seconds(hotline_node::now_ms()));
-                self.set(&node, "killed", Some("killed by signal 9 (SIGKILL), by `hotline testnet kill`".into()));
+                eprintln!(
+                    "{} killed {node} (SIGKILL, by `hotline testnet kill`)",
+                    hotline_proto::utc::utc_seconds(hotline_node::now_ms())
+                );
+                self.set(
+                    &node,
+                    "killed",
+                    Some("killed by signal 9 (SIGKILL), by `hotline testnet kill`".into()),
+                );
                 self.reply(Some(format!("killed {node}")))
             }
             Order::Restart { node } => {

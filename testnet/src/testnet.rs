@@ -208,7 +208,11 @@ fn status(dir: &Path, json: bool) -> Result<()> {
         .map(|process| {
             let node = (process.state == "running")
                 .then(|| {
-                    hotline_node::client::call_as(&dir.join(&process.name).join("api.sock"), &Request::Status {}).ok()
+                    hotline_node::client::call_as(
+                        &dir.join(&process.name).join("api.sock"),
+                        &Request::Status {},
+                    )
+                    .ok()
                 })
                 .flatten();
             NodeStatus { process, node }
@@ -224,7 +228,9 @@ fn status(dir: &Path, json: bool) -> Result<()> {
         println!("{out}");
         return Ok(());
     }
-    let faults = reply.faults_seed.map_or("links direct".to_string(), |s| format!("links through fault relays, seed {s}"));
+    let faults = reply
+        .faults_seed
+        .map_or("links direct".to_string(), |s| format!("links through fault relays, seed {s}"));
     println!("testnet {} (`testnet up` is pid {}; {faults})", dir.display(), reply.pid);
     for n in &nodes {
         let p = &n.process;
@@ -237,7 +243,8 @@ fn status(dir: &Path, json: bool) -> Result<()> {
             (Some(s), _) => {
                 let up = s.links.iter().filter(|l| l.up && l.heard).count();
                 let down: Vec<&str> = s.links.iter().filter(|l| !l.up).map(|l| l.peer.as_str()).collect();
-                let down = if down.is_empty() { String::new() } else { format!(", DOWN: {}", down.join(", ")) };
+                let down =
+                    if down.is_empty() { String::new() } else { format!(", DOWN: {}", down.join(", ")) };
                 println!(
                     "  {:<10} running since {since} (pid {}{restarts}): {} log entries, {up}/{} links up{down}, {} awaited",
                     p.name,
@@ -248,7 +255,11 @@ fn status(dir: &Path, json: bool) -> Result<()> {
                 );
             }
             (None, "running") => {
-                println!("  {:<10} running since {since} (pid {}{restarts}), its API does not answer", p.name, p.pid.unwrap_or(0))
+                println!(
+                    "  {:<10} running since {since} (pid {}{restarts}), its API does not answer",
+                    p.name,
+                    p.pid.unwrap_or(0)
+                )
             }
             (None, state) => println!(
                 "  {:<10} {} since {since}: {}{restarts}",
@@ -264,7 +275,8 @@ fn status(dir: &Path, json: bool) -> Result<()> {
 /// Prints node `node`'s log file: all of it or its last `lines`, then, with `follow`, what it
 /// appends until interrupted.
 fn logs(dir: &Path, node: &str, lines: Option<usize>, follow: bool) -> Result<()> {
-    use std::io::{Read, Seek, Write};
+    use hotline_node::cli::write_stdout;
+    use std::io::{Read, Seek};
     let path = crate::supervisor::log_path(dir, node);
     let mut file = std::fs::File::open(&path).map_err(|e| {
         anyhow::anyhow!(hotline_node::cli::Invalid(format!(
@@ -292,11 +304,12 @@ fn logs(dir: &Path, node: &str, lines: Option<usize>, follow: bool) -> Result<()
     })?;
     let shown: Vec<&str> = text.lines().collect();
     let from = lines.map_or(0, |n| shown.len().saturating_sub(n));
-    let mut out = std::io::stdout().lock();
+    let mut page = String::new();
     for line in &shown[from..] {
-        writeln!(out, "{line}")?;
+        page.push_str(line);
+        page.push('\n');
     }
-    out.flush()?;
+    write_stdout(page.as_bytes())?;
     if follow {
         let mut at = len;
         loop {
@@ -309,8 +322,7 @@ fn logs(dir: &Path, node: &str, lines: Option<usize>, follow: bool) -> Result<()
                 file.seek(std::io::SeekFrom::Start(at))?;
                 let mut bytes = Vec::new();
                 (&mut file).take(now - at).read_to_end(&mut bytes)?;
-                out.write_all(&bytes)?;
-                out.flush()?;
+                write_stdout(&bytes)?;
                 at = now;
             }
         }
@@ -353,7 +365,10 @@ pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Ho
             languages: policy.required_languages.clone(),
         };
         // As `hotline init` leaves it, for `hotline roster card`.
-        files::write_private(&home.dir().join("card.json"), (serde_json::to_string_pretty(&card)? + "\n").as_bytes())?;
+        files::write_private(
+            &home.dir().join("card.json"),
+            (serde_json::to_string_pretty(&card)? + "\n").as_bytes(),
+        )?;
         members.push(card);
         homes.push((name, home));
     }

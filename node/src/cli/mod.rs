@@ -19,6 +19,7 @@ use crate::client::{self, NotRunning, Refused};
 use crate::home::{Config, Home};
 
 mod compose;
+mod incident;
 mod notice;
 mod print;
 mod roster;
@@ -27,9 +28,9 @@ mod style;
 use compose::attachment;
 pub use compose::parse_texts;
 pub use print::{clock, describe, left, span};
-pub use style::colour_on;
 use print::{print_inbox, print_status, print_thread};
 pub use roster::build_roster;
+pub use style::colour_on;
 
 /// The node and operator commands of `hotline`.
 #[derive(Subcommand)]
@@ -76,6 +77,9 @@ pub enum Command {
     /// Coded messages from the network's codebook.
     #[command(subcommand)]
     Codebook(CodebookCommand),
+    /// Writing incident reports: a skeleton to start from, a check before sending, the schema.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Received notices: every one awaiting acknowledgement first, with time left, then the newest
     /// of the rest.
     Inbox {
@@ -119,7 +123,75 @@ pub enum Command {
     Checkpoint(JsonFlag),
 }
 
-pub use hotline_audit::cli::JsonFlag;
+pub use hotline_audit::cli::{write_stdout, JsonFlag};
+
+/// `hotline incident`.
+#[derive(Subcommand)]
+pub enum IncidentCommand {
+    /// Prints a valid incident skeleton (JSON) with a text in each of the network's languages, to
+    /// fill in and pass to `send --incident`; the allowed values of every choice go to stderr.
+    Template {
+        /// Languages of the texts (default: those the node's roster requires, else en).
+        #[arg(long = "language")]
+        languages: Vec<String>,
+    },
+    /// Checks an incident file as `send` would, listing every problem at once; sends nothing.
+    Check {
+        /// The incident (JSON); `-` reads standard input.
+        file: PathBuf,
+        /// The precedence it would go at (its text limit applies).
+        #[arg(long, value_enum, ignore_case = true, default_value = "routine")]
+        precedence: PrecedenceArg,
+    },
+    /// Prints the incident JSON Schema (spec/incident.schema.json, as built into this binary).
+    Schema,
+}
+
+/// How an incident's source is named in messages.
+fn source_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "the incident on standard input".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn read_incident_text(path: &Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        crate::files::read_stdin_text(crate::files::MAX_JSON, "an incident")
+    } else {
+        crate::files::read_capped_text(path, crate::files::MAX_JSON, "an incident")
+    }
+}
+
+fn incident_command(home: &Home, command: IncidentCommand) -> Result<()> {
+    match command {
+        IncidentCommand::Template { mut languages } => {
+            if languages.is_empty() {
+                languages = home.roster().map(|r| r.policy.required_languages).unwrap_or_default();
+            }
+            if languages.is_empty() {
+                languages.push("en".into());
+            }
+            println!("{}", incident::template(&languages, crate::now_ms()));
+            eprintln!(
+                "choices (occurred_ms may be RFC 3339, e.g. 2026-11-15T06:00:00Z, or UTC milliseconds):"
+            );
+            for (name, values) in incident::choices() {
+                eprintln!("  {name:<13} {}", values.join(", "));
+            }
+            Ok(())
+        }
+        IncidentCommand::Check { file, precedence } => {
+            let text = read_incident_text(&file)?;
+            let precedence = Precedence::from(precedence);
+            incident::read(&text, &source_name(&file), precedence)?;
+            println!("{} is a valid incident at {}", source_name(&file), precedence.name());
+            Ok(())
+        }
+        IncidentCommand::Schema => write_stdout(incident::SCHEMA.as_bytes()),
+    }
+}
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum LogFormat {
@@ -324,30 +396,23 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 home.dir().display(),
                 path.display()
             );
+            // The card itself (a document, input to `roster build`), not an API answer.
             println!("{}", serde_json::to_string_pretty(&card)?);
             Ok(())
         }
         Command::Roster(command) => roster::run(&home, command),
+        Command::Incident(command) => incident_command(&home, command),
         Command::Run { log_format, peers } => {
             init_tracing(log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::daemon::run(&home, peers.into_iter().collect()))
         }
         Command::Send(args) => {
-            let text = if args.incident.as_os_str() == "-" {
-                crate::files::read_stdin_text(crate::files::MAX_JSON, "an incident")?
-            } else {
-                crate::files::read_capped_text(&args.incident, crate::files::MAX_JSON, "an incident")?
-            };
-            let incident: Incident = serde_json::from_str(&text).map_err(|e| {
-                Invalid(format!(
-                    "{} does not match spec/incident.schema.json: {}",
-                    args.incident.display(),
-                    crate::files::excerpt(&e.to_string(), 400)
-                ))
-            })?;
+            let text = read_incident_text(&args.incident)?;
+            let precedence: Precedence = args.precedence.into();
+            let incident: Incident = incident::read(&text, &source_name(&args.incident), precedence)?;
             let request = SendRequest {
-                precedence: args.precedence.into(),
+                precedence,
                 to: args.to,
                 info: args.info,
                 thread: args.thread,
@@ -377,7 +442,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         Command::Codebook(CodebookCommand::List(json)) => {
             let roster = home.roster()?;
             if json.json {
-                println!("{}", serde_json::to_string_pretty(&roster.policy.codebook)?);
+                print::print_json(&roster.policy.codebook, "codebook")?;
             } else {
                 for entry in &roster.policy.codebook {
                     println!("{:>5}  {}", entry.number, entry.word);
@@ -440,7 +505,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             };
             let acked: NoticeRef = client::call_as(&home.api_path(), &request)?;
             if json.json {
-                println!("{}", serde_json::to_string(&acked)?);
+                print::print_json(&acked, "ack")?;
             } else {
                 println!("acknowledged {}", acked.notice);
             }
@@ -456,7 +521,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             let bell = std::io::stdout().is_terminal() && std::env::var_os("HOTLINE_NO_BELL").is_none();
             while let Some(line) = c.next_line()? {
                 if json.json {
-                    println!("{line}");
+                    print::print_json(&line, "event")?;
                 } else {
                     let event: Event =
                         serde_json::from_value(line).context("the node sent an unknown event")?;
@@ -480,7 +545,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         Command::Checkpoint(JsonFlag { json }) => {
             let c: CheckpointInfo = client::call_as(&home.api_path(), &Request::Checkpoint {})?;
             if json {
-                println!("{}", serde_json::to_string(&c)?);
+                print::print_json(&c, "checkpoint")?;
             } else {
                 let by = if c.cosigned_by.is_empty() {
                     "nobody yet".to_string()
@@ -503,7 +568,7 @@ fn read<T: serde::Serialize + serde::de::DeserializeOwned>(
 ) -> Result<()> {
     let answer: T = client::call_as(&home.api_path(), request)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        print::print_json(&answer, "answer")?;
     } else {
         human(&answer);
     }
@@ -513,7 +578,9 @@ fn read<T: serde::Serialize + serde::de::DeserializeOwned>(
 /// `NAME=ADDR` of `run --peer`.
 fn peer_override(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((name, addr)) if !name.is_empty() && !addr.is_empty() => Ok((name.to_string(), addr.to_string())),
+        Some((name, addr)) if !name.is_empty() && !addr.is_empty() => {
+            Ok((name.to_string(), addr.to_string()))
+        }
         _ => Err(format!("expected NAME=HOST:PORT (e.g. bravo=127.0.0.1:47001), not {text:?}")),
     }
 }
@@ -535,7 +602,7 @@ fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
     let duty = owed(home, &request);
     let sent: NoticeRef = client::call_as(&home.api_path(), &Request::Send(Box::new(request)))?;
     if json {
-        println!("{}", serde_json::to_string(&sent)?);
+        print::print_json(&sent, "notice")?;
     } else {
         println!("{}", sent.notice);
         // On stderr, so that scripts reading the id from stdout are not disturbed.

@@ -4,6 +4,19 @@
 use super::style::{paint, Tone};
 use crate::api::{DirectionInfo, Event, Inbox, NoticeInfo, Status, Thread};
 
+/// The `--json` form of every read command: one line per object, with `"api"`, the version of
+/// the operator API whose types it carries ([`crate::api::API_VERSION`]); a list goes under
+/// `key`.
+pub fn print_json<T: serde::Serialize>(value: &T, key: &str) -> anyhow::Result<()> {
+    let mut object = match serde_json::to_value(value)? {
+        serde_json::Value::Object(map) => map,
+        other => [(key.to_string(), other)].into_iter().collect(),
+    };
+    object.insert("api".into(), crate::api::API_VERSION.into());
+    println!("{}", serde_json::Value::Object(object));
+    Ok(())
+}
+
 /// `1h 30m`, `10m`, `5s`, `250ms`.
 pub fn span(ms: u64) -> String {
     match ms {
@@ -53,7 +66,13 @@ pub(super) fn print_inbox(inbox: &Inbox) {
         };
         let state = format!("{state:<18}");
         let state = if state.starts_with("OVERDUE") { paint(&state, Tone::Alarm) } else { state };
-        println!("  {:<12} {precedence} {:<13} from {:<8} {state} {}", n.id, n.kind.name(), n.from, n.headline);
+        println!(
+            "  {:<12} {precedence} {:<13} from {:<8} {state} {}",
+            n.id,
+            n.kind.name(),
+            n.from,
+            n.headline
+        );
     };
     if !inbox.awaiting_ack.is_empty() {
         println!("AWAITING YOUR ACKNOWLEDGEMENT");

@@ -67,12 +67,10 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
                 None => home.roster()?,
             };
             if json.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({ "network_id": roster.network_id().to_hex(), "roster": roster })
-                    )?
-                );
+                super::print::print_json(
+                    &json!({ "network_id": roster.network_id().to_hex(), "roster": roster }),
+                    "roster",
+                )?;
             } else {
                 println!("network {}  id {}", roster.network, roster.network_id());
                 for m in &roster.members {
