@@ -299,6 +299,11 @@ fn a_testnet_is_broken_and_mended_one_node_at_a_time() {
             })
     });
     assert_eq!(status()["faults_seed"], 5);
+    // The network id's spoken fingerprint (issue 12, item 7): six words, the same at every node.
+    let spoken = status()["nodes"][0]["node"]["fingerprint"].as_str().unwrap().to_string();
+    assert_eq!(spoken.split(' ').count(), 6, "{spoken}");
+    let shown = ok(&["--home", net.join("bravo").to_str().unwrap(), "roster", "show"]);
+    assert!(shown.contains(&format!("spoken fingerprint: {spoken} / ")), "{shown}");
     for name in ["alpha", "bravo", "charlie"] {
         let config = std::fs::read_to_string(net.join(name).join("config.toml")).unwrap();
         assert!(!config.contains("peers"), "a relay's address reached {name}'s config.toml: {config}");
@@ -400,6 +405,53 @@ fn incidents_from_a_template_completions_man_pages_and_version() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Issue 12, item 13: a peer on a roster one byte different is refused (correctly), and `status`
+/// says so, with what to do, instead of a bare "DOWN".
+#[test]
+fn a_peer_on_another_roster_is_named_for_it_in_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let n = net.to_str().unwrap();
+    let ports: Vec<String> = (0..2).map(|_| free_port().to_string()).collect();
+    ok(&["testnet", "init", n, "--nodes", "2", "--ports", &ports.join(",")]);
+    let card = |name: &str| net.join(name).join("card.json").display().to_string();
+    let other = net.join("other.bin").display().to_string();
+    ok(&[
+        "roster",
+        "build",
+        "--network",
+        "other",
+        "--card",
+        &card("alpha"),
+        "--card",
+        &card("bravo"),
+        "--out",
+        &other,
+    ]);
+    ok(&["--home", net.join("bravo").to_str().unwrap(), "roster", "install", &other]);
+    let mut up = Command::new(binary())
+        .args(["testnet", "up", n])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let alpha = net.join("alpha").display().to_string();
+    wait_until("alpha refuses bravo's frames", Duration::from_secs(30), || {
+        let out = run(&["--home", &alpha, "status", "--json"]);
+        out.status.success() && {
+            let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            s["links"][0]["last_refusal"]["code"] == "wrong_network"
+        }
+    });
+    let status = ok(&["--home", &alpha, "status"]);
+    assert!(
+        status.contains("refusing its frames: wrong_network") && status.contains("roster differs"),
+        "{status}"
+    );
+    ok(&["testnet", "down", n]);
+    wait_until("testnet up exits", Duration::from_secs(20), || up.try_wait().unwrap().is_some());
 }
 
 /// The quick bench mode runs every bench end to end and writes its results and plots (a smoke

@@ -29,6 +29,9 @@ struct Daemon {
     acks: HashMap<NoticeId, oneshot::Sender<Answer>>,
     /// Why the store cannot write, while it cannot.
     store_error: Option<String>,
+    /// The last frame refused from each peer, for `status`: a link that is DOWN because every
+    /// frame is refused (a peer on another roster: `wrong_network`) says why.
+    refused: HashMap<hotline_proto::NodeId, api::Refusal>,
 }
 
 /// The core as the store left it: from the latest snapshot and the entries after it (spec
@@ -102,6 +105,7 @@ pub async fn run(home: &Home, peers: std::collections::BTreeMap<String, String>)
         sends: HashMap::new(),
         acks: HashMap::new(),
         store_error: None,
+        refused: HashMap::new(),
     };
     d.pump();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -141,6 +145,8 @@ pub async fn run(home: &Home, peers: std::collections::BTreeMap<String, String>)
                     // Refusals are reported (rate-limited) as events; each one only at debug level.
                     } else if let Err(e) = d.node.handle_frame(now(), peer, &bytes) {
                         tracing::debug!(peer = %names::name(d.node.roster(), &peer), code = e.code.name(), detail = %e.detail, "frame refused");
+                        let refusal = api::Refusal { code: e.code.name().to_string(), detail: e.detail.clone(), at_ms: now().wall_ms };
+                        d.refused.insert(peer, refusal);
                     }
                 }
             }
@@ -324,6 +330,12 @@ impl Daemon {
             Request::Status {} => {
                 let mut status = views::status(&self.node, &self.name, now.wall_ms);
                 status.store_error = self.store_error.clone();
+                for (peer, refusal) in &self.refused {
+                    let name = names::name(self.node.roster(), peer);
+                    if let Some(link) = status.links.iter_mut().find(|l| l.peer == name) {
+                        link.last_refusal = Some(refusal.clone());
+                    }
+                }
                 Answer::ok(&status)
             }
             Request::Checkpoint {} => match self.node.checkpoint(now) {

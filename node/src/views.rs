@@ -140,6 +140,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
             last_link_test_ms: l.last_link_test_ms,
             unreceipted: l.unreceipted,
             clock_skewed: l.clock_skewed,
+            last_refusal: None,
         })
         .collect();
     let mut awaiting: Vec<Awaiting> = node
@@ -166,6 +167,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
         node_id: node.id().to_hex(),
         network: roster.network.clone(),
         network_id: node.network().to_hex(),
+        fingerprint: hotline_proto::fingerprint(&node.network(), hotline_proto::FingerprintLanguage::English),
         now_ms: now,
         started_ms: node.started_ms(),
         store_error: None,

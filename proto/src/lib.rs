@@ -67,7 +67,8 @@ pub use node::{
 };
 pub use precedence::{Filed, Lanes, Precedence};
 pub use roster::{
-    check_name, CodebookEntry, Deadlines, Member, Policy, Roster, MIN_CLOCK_SKEW_MS, ROSTER_FORMAT,
+    check_name, fingerprint, CodebookEntry, Deadlines, FingerprintLanguage, Member, Policy, Roster,
+    FINGERPRINT_WORDS, MIN_CLOCK_SKEW_MS, ROSTER_FORMAT,
 };
 pub use signer::Signer;
 pub use text::{check_lang, check_line, check_texts, LangText, Texts};

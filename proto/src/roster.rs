@@ -255,6 +255,37 @@ pub fn check_name(field: &str, name: &str) -> Result<(), Rejection> {
     }
 }
 
+/// The word lists a network id's fingerprint is spoken in: BIP-39's, whose words of one index
+/// mean the same position in each list, so that two parties can compare in their own language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FingerprintLanguage {
+    /// BIP-39 English.
+    English,
+    /// BIP-39 Chinese (simplified).
+    ChineseSimplified,
+}
+
+/// Words in a spoken fingerprint: 6 × 11 = 66 bits of the network id.
+pub const FINGERPRINT_WORDS: usize = 6;
+
+/// The spoken fingerprint of a network id (spec §3.3): its first 66 bits, read as six 11-bit
+/// big-endian numbers, each named by its word in a BIP-39 list; words separated by a space.
+/// Short enough to read aloud, long enough that no one can make a roster that sounds the same
+/// (2^66 tries).
+pub fn fingerprint(network_id: &Hash32, language: FingerprintLanguage) -> String {
+    let list = match language {
+        FingerprintLanguage::English => bip39::Language::English.word_list(),
+        FingerprintLanguage::ChineseSimplified => bip39::Language::SimplifiedChinese.word_list(),
+    };
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&network_id.0[..16]);
+    let head = u128::from_be_bytes(first);
+    (0..FINGERPRINT_WORDS)
+        .map(|i| list[((head >> (128 - 11 * (i + 1))) & 0x7ff) as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Roster {
     /// Checks every rule of spec §3.
     pub fn check(&self) -> Result<(), Rejection> {
@@ -328,6 +359,12 @@ impl Roster {
         domain_hash(Context::Roster, &self.to_bytes())
     }
 
+    /// The network id's spoken fingerprint (spec §3.3) in English, e.g. `"abandon ability able
+    /// about above absent"`.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.network_id(), FingerprintLanguage::English)
+    }
+
     /// The member with this key.
     pub fn member(&self, key: &NodeId) -> Option<&Member> {
         self.members.iter().find(|m| &m.key == key)
@@ -352,5 +389,25 @@ impl Roster {
         let sender = self.member_named(name)?.key;
         let seq = seq.parse().ok()?;
         Some(crate::NoticeId { sender, seq })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fingerprint's vector (spec §3.3), checked against the BIP-39 lists independently
+    /// (Python over the lists' text: bits 0..66 of the id, 11 at a time).
+    #[test]
+    fn spoken_fingerprint() {
+        let id =
+            Hash32::from_hex("b6d052813987a50a5195b65f8a020be4e0e5439120ac4bb45914305cacac1452").unwrap();
+        assert_eq!(fingerprint(&id, FingerprintLanguage::English), "replace little park indoor kid lunch");
+        assert_eq!(fingerprint(&id, FingerprintLanguage::ChineseSimplified), "敬 折 黎 诗 奏 遇");
+        assert_eq!(
+            fingerprint(&Hash32([0; 32]), FingerprintLanguage::English),
+            "abandon abandon abandon abandon abandon abandon"
+        );
+        assert_eq!(fingerprint(&Hash32([0xff; 32]), FingerprintLanguage::English), "zoo zoo zoo zoo zoo zoo");
     }
 }

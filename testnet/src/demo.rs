@@ -114,6 +114,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
         "three nodes (alpha, bravo, charlie) as separate processes on loopback QUIC, in {}",
         dir.display()
     );
+    let id = homes[0].1.roster()?.network_id();
+    println!(
+        "network id {id}, read aloud by the parties before going live as \"{}\" / \"{}\"",
+        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::English),
+        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::ChineseSimplified)
+    );
     println!(
         "FLASH deadlines: receipt {}, acknowledgement {}\n",
         left(flash.receipt_ms as i64),

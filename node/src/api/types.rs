@@ -249,6 +249,20 @@ pub struct LinkInfo {
     pub unreceipted: usize,
     /// Whether its clock is flagged as skewed.
     pub clock_skewed: bool,
+    /// The last frame from it this node refused, if any since it started.
+    #[serde(default)]
+    pub last_refusal: Option<Refusal>,
+}
+
+/// A frame refused from a peer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The rejection code (spec §12), e.g. `wrong_network`.
+    pub code: String,
+    /// What exactly was wrong.
+    pub detail: String,
+    /// When (UTC ms, this node's clock).
+    pub at_ms: u64,
 }
 
 /// A receipt or acknowledgement this node waits for.
@@ -277,6 +291,9 @@ pub struct Status {
     pub network: String,
     /// The network id (hex).
     pub network_id: String,
+    /// Its spoken fingerprint in English (spec §3.3), for the check by voice.
+    #[serde(default)]
+    pub fingerprint: String,
     /// The node's clock (UTC ms).
     pub now_ms: u64,
     /// When this run of the node started (UTC ms, the log time of its `started` entry).

@@ -27,7 +27,7 @@ mod style;
 
 use compose::attachment;
 pub use compose::parse_texts;
-pub use print::{clock, describe, left, span};
+pub use print::{describe, left, span};
 use print::{print_inbox, print_status, print_thread};
 pub use roster::build_roster;
 pub use style::colour_on;

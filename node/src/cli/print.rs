@@ -47,12 +47,6 @@ fn overdue_or(left_ms: i64, ahead: impl FnOnce(String) -> String) -> String {
     }
 }
 
-/// UTC `HH:MM:SS.mmm`.
-pub fn clock(ms: u64) -> String {
-    let day = ms % 86_400_000;
-    format!("{:02}:{:02}:{:02}.{:03}Z", day / 3_600_000, (day / 60_000) % 60, (day / 1000) % 60, day % 1000)
-}
-
 pub(super) fn print_inbox(inbox: &Inbox) {
     if inbox.awaiting_ack.is_empty() && inbox.other.is_empty() {
         println!("inbox empty");
@@ -112,6 +106,7 @@ pub(super) fn role(role: hotline_proto::Role) -> &'static str {
 
 pub(super) fn print_status(s: &Status) {
     println!("{}  network {} ({})", s.name, s.network, s.network_id);
+    println!("spoken fingerprint: {}", s.fingerprint);
     println!("log: {} entries ({} durable)", s.log_entries, s.durable_entries);
     if let Some(why) = &s.rolled_back {
         println!("STORE ROLLED BACK: {why}");
@@ -151,15 +146,41 @@ pub(super) fn print_status(s: &Status) {
             },
             if l.clock_skewed { ", CLOCK SKEW" } else { "" }
         );
+        // A refusal newer than anything valid heard explains a link that is down or unheard.
+        if let Some(r) = l.last_refusal.as_ref().filter(|r| !l.heard || r.at_ms > l.last_heard_ms) {
+            let hint = match r.code.as_str() {
+                "wrong_network" => ": its roster differs from this node's (compare network ids and spoken fingerprints with that party, and install the same roster)",
+                "bad_signature" | "unknown_sender" => ": check the roster's keys with that party",
+                _ => "",
+            };
+            let why = paint(&format!("refusing its frames: {}", r.code), Tone::Alarm);
+            println!(
+                "  {:<10} {why} ({}) since {}{hint}",
+                "",
+                r.detail,
+                hotline_proto::utc::utc_seconds(r.at_ms)
+            );
+        }
     }
     if s.awaiting.is_empty() {
         println!("nothing awaited");
     } else {
         println!("awaiting:");
+        // One line per notice and duty, the parties that owe it together: a FLASH to eight
+        // parties is one line, not sixteen.
+        let mut lines: Vec<(&str, &str, u64, i64, Vec<&str>)> = Vec::new();
         for a in &s.awaiting {
-            let due = overdue_or(a.left_ms, |t| format!("due in {t}"));
-            let due = if a.left_ms < 0 { paint(&due, Tone::Alarm) } else { due };
-            println!("  {:<12} {} from {:<8} {due}", a.notice, a.awaiting.name(), a.party);
+            let kind = a.awaiting.name();
+            match lines.iter_mut().find(|(n, k, due, _, _)| *n == a.notice && *k == kind && *due == a.due_ms)
+            {
+                Some(line) => line.4.push(&a.party),
+                None => lines.push((&a.notice, kind, a.due_ms, a.left_ms, vec![&a.party])),
+            }
+        }
+        for (notice, kind, _, left_ms, parties) in lines {
+            let due = overdue_or(left_ms, |t| format!("due in {t}"));
+            let due = if left_ms < 0 { paint(&due, Tone::Alarm) } else { due };
+            println!("  {notice:<12} {kind} from {:<8} {due}", parties.join(", "));
         }
     }
 }

@@ -58,7 +58,8 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
             let roster = build_roster(&network, members, policy)?;
             std::fs::write(&out, roster.to_bytes()).with_context(|| format!("writing {}", out.display()))?;
             println!("network id {}", roster.network_id());
-            eprintln!("compare this id with every party by voice before going live");
+            eprintln!("{}", spoken(&roster));
+            eprintln!("compare it with every party by voice before going live");
             Ok(())
         }
         RosterCommand::Show { file, json } => {
@@ -68,11 +69,17 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
             };
             if json.json {
                 super::print::print_json(
-                    &json!({ "network_id": roster.network_id().to_hex(), "roster": roster }),
+                    &json!({
+                        "network_id": roster.network_id().to_hex(),
+                        "fingerprint": roster.fingerprint(),
+                        "fingerprint_zh": hotline_proto::fingerprint(&roster.network_id(), hotline_proto::FingerprintLanguage::ChineseSimplified),
+                        "roster": roster,
+                    }),
                     "roster",
                 )?;
             } else {
                 println!("network {}  id {}", roster.network, roster.network_id());
+                println!("{}", spoken(&roster));
                 for m in &roster.members {
                     println!(
                         "  {:<10} {}  {}  [{}]",
@@ -113,6 +120,7 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
             }
             home.write_roster(&roster)?;
             println!("installed roster of network {} (id {})", roster.network, roster.network_id());
+            println!("{}", spoken(&roster));
             Ok(())
         }
     }
@@ -134,4 +142,15 @@ mod tests {
         assert_eq!(partial, Policy { link_silence_ms: 240_000, ..Policy::default() });
         assert!(toml::from_str::<Policy>("link_silense_ms = 1\n").is_err(), "a misspelt field is refused");
     }
+}
+
+/// The network id's spoken fingerprint in English and Chinese (spec §3.3): what parties read to
+/// each other.
+fn spoken(roster: &hotline_proto::Roster) -> String {
+    let id = roster.network_id();
+    format!(
+        "spoken fingerprint: {} / {}",
+        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::English),
+        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::ChineseSimplified)
+    )
 }
