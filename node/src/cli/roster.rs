@@ -126,6 +126,17 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
     }
 }
 
+/// The network id's spoken fingerprint in English and Chinese (spec §3.3): what parties read to
+/// each other.
+fn spoken(roster: &hotline_proto::Roster) -> String {
+    let id = roster.network_id();
+    format!(
+        "spoken fingerprint: {} / {}",
+        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::English),
+        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::ChineseSimplified)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use hotline_proto::Policy;
@@ -142,15 +153,4 @@ mod tests {
         assert_eq!(partial, Policy { link_silence_ms: 240_000, ..Policy::default() });
         assert!(toml::from_str::<Policy>("link_silense_ms = 1\n").is_err(), "a misspelt field is refused");
     }
-}
-
-/// The network id's spoken fingerprint in English and Chinese (spec §3.3): what parties read to
-/// each other.
-fn spoken(roster: &hotline_proto::Roster) -> String {
-    let id = roster.network_id();
-    format!(
-        "spoken fingerprint: {} / {}",
-        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::English),
-        hotline_proto::fingerprint(&id, hotline_proto::FingerprintLanguage::ChineseSimplified)
-    )
 }
