@@ -51,6 +51,7 @@ fn help_everywhere() {
         vec!["testnet", "down"],
         vec!["checkpoint"],
         vec!["incident", "template"],
+        vec!["attachment", "check"],
         vec!["incident", "check"],
         vec!["completions"],
         vec!["man"],
@@ -216,6 +217,13 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
     assert_eq!(attachment["media_type"], "video/mp4", "{shown}");
     let inbox = ok(&["--home", &d("bravo"), "inbox"]);
     assert!(inbox.contains("LANTERN (7)"), "{inbox}");
+    // The receiver checks the file it got by other means (issue 12, item 6).
+    let checked = ok(&["--home", &d("bravo"), "attachment", "check", &id, &d("video.mp4")]);
+    assert!(checked.contains("is attachment 1 of") && checked.contains("video/mp4"), "{checked}");
+    std::fs::write(d("forged.mp4"), b"not the video").unwrap();
+    let forged = run(&["--home", &d("bravo"), "attachment", "check", &id, &d("forged.mp4")]);
+    assert_eq!(forged.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&forged.stderr).contains("is none of the 1 attachments"));
     // An invalid incident is refused with the field named, and exit code 4.
     std::fs::write(dir.path().join("bad.json"), r#"{"completeness":"initial","domain":"sea"}"#).unwrap();
     let out = run(&[

@@ -35,11 +35,12 @@ fn id(roster: &Roster, id: &NoticeId) -> String {
 
 /// One notice with what this node knows of its delivery.
 pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Result<Option<NoticeInfo>, HistoryError> {
-    Ok(node.view(nid)?.map(|view| info(node.roster(), view, now)))
+    Ok(node.view(nid)?.map(|view| info(node, view, now)))
 }
 
 /// What an operator is shown of a notice.
-fn info(roster: &Roster, view: NoticeView, now: u64) -> NoticeInfo {
+fn info(node: &Node, view: NoticeView, now: u64) -> NoticeInfo {
+    let roster = node.roster();
     let n = &view.notice;
     let nid = &n.id();
     let direction = match view.direction {
@@ -61,7 +62,17 @@ fn info(roster: &Roster, view: NoticeView, now: u64) -> NoticeInfo {
             needs_ack,
             acked,
             overdue: overdue || (needs_ack && !acked && view.ack.has_passed(now)),
-            ack_left_ms: view.ack.left_ms(now),
+            ack_left_ms: {
+                let window = view.ack.due_ms().saturating_sub(n.created_ms);
+                let here = i64::try_from(view.logged_ms.saturating_add(window)).unwrap_or(i64::MAX)
+                    - i64::try_from(now).unwrap_or(i64::MAX);
+                view.ack.left_ms(now).min(here)
+            },
+            sender_clock_offset_ms: node
+                .links()
+                .iter()
+                .find(|l| l.peer == n.sender)
+                .and_then(|l| l.clock_offset_ms),
             own_ack,
         },
     };
@@ -119,7 +130,7 @@ pub fn thread(node: &Node, of: &NoticeId, now: u64) -> Result<Option<Thread>, Hi
     let Some(view) = node.view(of)? else { return Ok(None) };
     let thread_id = view.notice.thread_id();
     let roster = node.roster();
-    let notices = node.thread(thread_id)?.into_iter().map(|v| info(roster, v, now)).collect();
+    let notices = node.thread(thread_id)?.into_iter().map(|v| info(node, v, now)).collect();
     Ok(Some(Thread { thread: id(roster, &thread_id), notices }))
 }
 
@@ -140,6 +151,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
             last_link_test_ms: l.last_link_test_ms,
             unreceipted: l.unreceipted,
             clock_skewed: l.clock_skewed,
+            clock_offset_ms: l.clock_offset_ms,
             last_refusal: None,
         })
         .collect();
@@ -256,4 +268,48 @@ pub fn rolled_back(roster: &Roster, r: &hotline_proto::RolledBack) -> String {
         r.log_size,
         r.size + 1
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use hotline_proto::testing::desk::Desk;
+    use hotline_proto::testing::fixtures::{roster, s1_incident};
+    use hotline_proto::{Body, Draft, Policy, Precedence, Role};
+
+    use crate::api::DirectionInfo;
+
+    const T0: u64 = 1_800_000_000_000;
+
+    /// Issue 12, item 14: a receiver whose clock runs 50 s behind the sender's is not shown
+    /// more time to acknowledge a FLASH than the whole window, and is told that the deadline is
+    /// on the sender's clock, and by how much that clock is off.
+    #[test]
+    fn a_clock_behind_the_senders_shows_no_more_time_than_there_is() {
+        let policy = Policy::default();
+        let window = i64::try_from(policy.flash.ack_ms).unwrap();
+        let behind = T0 - 50_000;
+        let roster = roster(2, policy);
+        let mut a = Desk::new("alpha", roster.clone(), T0);
+        let mut b = Desk::new("bravo", roster, behind);
+        let draft = Draft {
+            precedence: Precedence::Flash,
+            to: vec![(b.id(), Role::Action)],
+            thread: None,
+            in_reply_to: None,
+            body: Body::Incident(s1_incident()),
+        };
+        a.node.send_notice(T0, draft).unwrap();
+        a.sync();
+        let frame = a.transmits().remove(0).frame;
+        b.node.handle_frame(behind, a.id(), &frame).unwrap();
+        b.sync();
+        let inbox = super::inbox(&b.node, behind + 10_000, 10).unwrap();
+        let DirectionInfo::Received { ack_left_ms, sender_clock_offset_ms, .. } =
+            inbox.awaiting_ack[0].direction
+        else {
+            panic!("not received: {inbox:?}")
+        };
+        assert_eq!(ack_left_ms, window - 10_000, "counted from its arrival, not the sender's clock");
+        assert_eq!(sender_clock_offset_ms, Some(50_000));
+    }
 }

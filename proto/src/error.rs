@@ -7,7 +7,12 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Why a frame from a peer was refused. The discriminant is the wire value (spec §9).
+///
+/// In JSON (a `rejected` record in `log.jsonl`) a code is its name, `wrong_network`, as events,
+/// the CLI and the spec say it; postcard encodes the variant's index, which the name does not
+/// change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum ErrorCode {
     /// The frame is longer than [`crate::limits::MAX_FRAME`].
@@ -167,6 +172,16 @@ mod tests {
     fn all_codes_in_number_order_none_missing() {
         for (i, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(*code as usize, i, "{}", code.name());
+        }
+    }
+
+    /// One spelling everywhere (issue 12, item 12: `log.jsonl` said "WrongNetwork"), and the
+    /// binary encoding is the number, whatever the name.
+    #[test]
+    fn json_says_the_name_postcard_the_number() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.name());
+            assert_eq!(crate::codec::encode(&code), vec![code as u8]);
         }
     }
 }

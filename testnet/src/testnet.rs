@@ -113,14 +113,7 @@ pub fn run(command: TestnetCommand) -> Result<()> {
     match command {
         TestnetCommand::Init { dir, nodes, base_port, ports, policy } => {
             let policy = match policy {
-                Some(path) => toml::from_str(&files::read_capped_text(&path, files::MAX_CONFIG, "a policy")?)
-                    .map_err(|e| {
-                        anyhow::anyhow!(hotline_node::cli::Invalid(format!(
-                            "{} is not a policy: {}",
-                            path.display(),
-                            files::excerpt(&e.to_string(), 400)
-                        )))
-                    })?,
+                Some(path) => hotline_node::cli::read_policy(&path)?,
                 None => Policy::default(),
             };
             let ports: Vec<u16> = if ports.is_empty() {

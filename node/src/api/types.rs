@@ -162,8 +162,14 @@ pub enum DirectionInfo {
         acked: bool,
         /// Whether the acknowledgement deadline has passed unanswered.
         overdue: bool,
-        /// Time left to acknowledge (negative once passed).
+        /// Time left to acknowledge (negative once passed): to the deadline on the sender's clock
+        /// (spec §6.9), and never more than the whole window counted from when it arrived here,
+        /// so that a clock of this node's running behind does not show more time than there is.
         ack_left_ms: i64,
+        /// How far the sender's clock is off from this node's (its minus ours, ms), while the
+        /// link flags it as skewed: the deadline is on the sender's clock.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender_clock_offset_ms: Option<i64>,
         /// What this node's acknowledgement said, once sent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         own_ack: Option<hotline_proto::AckView>,
@@ -249,6 +255,9 @@ pub struct LinkInfo {
     pub unreceipted: usize,
     /// Whether its clock is flagged as skewed.
     pub clock_skewed: bool,
+    /// How far its clock is off (its minus ours, ms), while flagged.
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
     /// The last frame from it this node refused, if any since it started.
     #[serde(default)]
     pub last_refusal: Option<Refusal>,
@@ -543,6 +552,7 @@ mod tests {
             acked: false,
             overdue: false,
             ack_left_ms: -5,
+            sender_clock_offset_ms: None,
             own_ack: None,
         };
         let v = serde_json::to_value(&d).unwrap();

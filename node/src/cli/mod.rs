@@ -29,7 +29,7 @@ use compose::attachment;
 pub use compose::parse_texts;
 pub use print::{describe, left, span};
 use print::{print_inbox, print_status, print_thread};
-pub use roster::build_roster;
+pub use roster::{build_roster, read_policy};
 pub use style::colour_on;
 
 /// The node and operator commands of `hotline`.
@@ -80,6 +80,9 @@ pub enum Command {
     /// Writing incident reports: a skeleton to start from, a check before sending, the schema.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Files that travel beside notices, named in them by SHA-256.
+    #[command(subcommand)]
+    Attachment(AttachmentCommand),
     /// Received notices: every one awaiting acknowledgement first, with time left, then the newest
     /// of the rest.
     Inbox {
@@ -124,6 +127,79 @@ pub enum Command {
 }
 
 pub use hotline_audit::cli::{write_stdout, JsonFlag};
+
+/// `hotline attachment`.
+#[derive(Subcommand)]
+pub enum AttachmentCommand {
+    /// Checks a file received by other means against the attachments a notice names: which one
+    /// it is (same SHA-256 and size), or that it is none of them (exit 4).
+    Check {
+        /// The notice (sender/number).
+        id: String,
+        /// The file.
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+/// The answer of `attachment check`.
+#[derive(serde::Serialize)]
+struct AttachmentCheck {
+    notice: String,
+    file: String,
+    sha256: String,
+    size: u64,
+    /// Index (from 1) of the attachment it is, if any.
+    matches: Option<usize>,
+    attachments: usize,
+}
+
+fn check_attachment(home: &Home, id: String, file: &Path, json: bool) -> Result<()> {
+    let thread: Thread = client::call_as(&home.api_path(), &Request::Show { notice: id.clone() })?;
+    let notice =
+        thread.notices.iter().find(|n| n.id == id).ok_or_else(|| Invalid(format!("no notice {id}")))?;
+    let list = notice::attachments_of(&notice.body);
+    let got = attachment(file)?;
+    let matches = list.iter().position(|a| a.sha256 == got.sha256 && a.size == got.size);
+    let answer = AttachmentCheck {
+        notice: id.clone(),
+        file: file.display().to_string(),
+        sha256: got.sha256.to_hex(),
+        size: got.size,
+        matches: matches.map(|i| i + 1),
+        attachments: list.len(),
+    };
+    if json {
+        print::print_json(&answer, "check")?;
+    }
+    match matches {
+        Some(i) => {
+            if !json {
+                let a = &list[i];
+                println!(
+                    "{} is attachment {} of {id}: {} \"{}\", {} bytes, sha256 {}",
+                    file.display(),
+                    i + 1,
+                    a.media_type,
+                    a.description,
+                    a.size,
+                    a.sha256.to_hex()
+                );
+            }
+            Ok(())
+        }
+        None => Err(Invalid(format!(
+            "{} (sha256 {}, {} bytes) is none of the {} attachments of {id}: it is not the file the sender named{}",
+            file.display(),
+            got.sha256.to_hex(),
+            got.size,
+            list.len(),
+            if list.iter().any(|a| a.sha256 == got.sha256) { " (the hash matches one but not its size)" } else { "" }
+        ))
+        .into()),
+    }
+}
 
 /// `hotline incident`.
 #[derive(Subcommand)]
@@ -402,6 +478,9 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         }
         Command::Roster(command) => roster::run(&home, command),
         Command::Incident(command) => incident_command(&home, command),
+        Command::Attachment(AttachmentCommand::Check { id, file, json }) => {
+            check_attachment(&home, id, &file, json.json)
+        }
         Command::Run { log_format, peers } => {
             init_tracing(log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -40,7 +40,8 @@ fn attachments(out: &mut String, list: &[Attachment]) {
     if list.is_empty() {
         return;
     }
-    let _ = writeln!(out, "  attachments (check a file with `sha256sum FILE`):");
+    let _ =
+        writeln!(out, "  attachments (check a file you received with `hotline attachment check ID FILE`):");
     for a in list {
         let _ = writeln!(
             out,
@@ -96,6 +97,15 @@ fn incident(out: &mut String, i: &Incident) {
     texts(out, "requested response", &i.requested_response);
     let _ = writeln!(out, "  contact: {}", i.contact);
     attachments(out, &i.attachments);
+}
+
+/// The attachments a notice's body names.
+pub(super) fn attachments_of(b: &Body) -> &[Attachment] {
+    match b {
+        Body::Incident(i) => &i.attachments,
+        Body::Codebook(c) => &c.attachments,
+        Body::Reply(_) | Body::Clarification(_) => &[],
+    }
 }
 
 fn body(out: &mut String, b: &Body) {
@@ -174,15 +184,23 @@ pub fn render(n: &NoticeInfo) -> String {
                 }
             }
         }
-        DirectionInfo::Received { needs_ack, acked, overdue, ack_left_ms, own_ack } => {
+        DirectionInfo::Received {
+            needs_ack,
+            acked,
+            overdue,
+            ack_left_ms,
+            own_ack,
+            sender_clock_offset_ms,
+        } => {
             let state = match (needs_ack, acked, overdue) {
                 (_, true, _) => "you acknowledged it".to_string(),
                 (true, _, true) => {
                     format!("you have NOT acknowledged it: OVERDUE since {}", utc_seconds(n.ack_due_ms))
                 }
                 (true, _, _) => format!(
-                    "you must acknowledge it by {} ({} left)",
+                    "you must acknowledge it by {}{} ({} left)",
                     utc_seconds(n.ack_due_ms),
+                    super::print::on_clock_of(&n.from, *sender_clock_offset_ms),
                     left(*ack_left_ms)
                 ),
                 _ => "an information copy: no acknowledgement is owed".to_string(),

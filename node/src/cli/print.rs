@@ -38,6 +38,18 @@ pub fn left(ms: i64) -> String {
     }
 }
 
+/// ` on bravo's clock, 3m 00s ahead of ours` when the sender's clock is flagged as skewed (a
+/// deadline is on the sender's clock, spec §6.9), else nothing.
+pub fn on_clock_of(sender: &str, offset_ms: Option<i64>) -> String {
+    match offset_ms {
+        Some(o) => {
+            let way = if o >= 0 { "ahead of" } else { "behind" };
+            format!(" on {sender}'s clock, {} {way} ours", left(o.saturating_abs()))
+        }
+        None => String::new(),
+    }
+}
+
 /// A deadline for humans: `OVERDUE by 35s` once it has passed, otherwise `ahead` of the time left.
 fn overdue_or(left_ms: i64, ahead: impl FnOnce(String) -> String) -> String {
     if left_ms < 0 {
@@ -71,11 +83,21 @@ pub(super) fn print_inbox(inbox: &Inbox) {
     if !inbox.awaiting_ack.is_empty() {
         println!("AWAITING YOUR ACKNOWLEDGEMENT");
         for n in &inbox.awaiting_ack {
-            let left = match &n.direction {
-                DirectionInfo::Received { ack_left_ms, .. } => *ack_left_ms,
-                DirectionInfo::Sent { .. } => 0,
+            let (left, offset) = match &n.direction {
+                DirectionInfo::Received { ack_left_ms, sender_clock_offset_ms, .. } => {
+                    (*ack_left_ms, *sender_clock_offset_ms)
+                }
+                DirectionInfo::Sent { .. } => (0, None),
             };
             line(n, &overdue_or(left, |t| format!("{t} left")));
+            if offset.is_some() {
+                println!(
+                    "  {:<12} the deadline is {}{}",
+                    "",
+                    hotline_proto::utc::utc_seconds(n.ack_due_ms),
+                    on_clock_of(&n.from, offset)
+                );
+            }
         }
     }
     if !inbox.other.is_empty() {
@@ -150,7 +172,7 @@ pub(super) fn print_status(s: &Status) {
         if let Some(r) = l.last_refusal.as_ref().filter(|r| !l.heard || r.at_ms > l.last_heard_ms) {
             let hint = match r.code.as_str() {
                 "wrong_network" => ": its roster differs from this node's (compare network ids and spoken fingerprints with that party, and install the same roster)",
-                "bad_signature" | "unknown_sender" => ": check the roster's keys with that party",
+                "bad_signature" | "unknown_signer" | "signer_mismatch" => ": check the roster's keys with that party",
                 _ => "",
             };
             let why = paint(&format!("refusing its frames: {}", r.code), Tone::Alarm);

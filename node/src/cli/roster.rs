@@ -15,6 +15,33 @@ pub(super) fn card(home: &Home, addresses: Vec<String>, languages: Vec<String>) 
     Ok(Member { name: config.name, key: hotline_proto::crypto::node_id(&key), addresses, languages })
 }
 
+/// Reads a policy file (TOML). Every field is optional, at every depth: what it does not state
+/// takes the spec's default (§3.4), so `[flash] ack_ms = 300000` keeps FLASH's receipt deadline;
+/// a field that is not a policy's is refused, named.
+pub fn read_policy(path: &std::path::Path) -> Result<Policy> {
+    let text = files::read_capped_text(path, files::MAX_CONFIG, "a policy")?;
+    parse_policy(&text).map_err(|e| Invalid(format!("{} is not a policy: {e}", path.display())).into())
+}
+
+fn parse_policy(text: &str) -> Result<Policy, String> {
+    let given: toml::Table = toml::from_str(text).map_err(|e| files::excerpt(&e.to_string(), 400))?;
+    let mut merged = toml::Table::try_from(Policy::default()).map_err(|e| e.to_string())?;
+    merge(&mut merged, given);
+    merged.try_into().map_err(|e: toml::de::Error| files::excerpt(&e.to_string(), 400))
+}
+
+/// `over` laid on `base`, table by table.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
 /// Builds a roster from cards and a policy; checks it.
 pub fn build_roster(network: &str, members: Vec<Member>, policy: Policy) -> Result<Roster> {
     let roster = Roster { format: ROSTER_FORMAT, network: network.into(), members, policy };
@@ -43,16 +70,7 @@ pub(super) fn run(home: &Home, command: RosterCommand) -> Result<()> {
                 })?);
             }
             let policy = match policy {
-                Some(path) => {
-                    let text = files::read_capped_text(&path, files::MAX_CONFIG, "a policy")?;
-                    toml::from_str(&text).map_err(|e| {
-                        Invalid(format!(
-                            "{} is not a policy: {}",
-                            path.display(),
-                            files::excerpt(&e.to_string(), 400)
-                        ))
-                    })?
-                }
+                Some(path) => read_policy(&path)?,
                 None => Policy::default(),
             };
             let roster = build_roster(&network, members, policy)?;
@@ -152,5 +170,13 @@ mod tests {
         let partial: Policy = toml::from_str("link_silence_ms = 240000\n").expect("a partial policy parses");
         assert_eq!(partial, Policy { link_silence_ms: 240_000, ..Policy::default() });
         assert!(toml::from_str::<Policy>("link_silense_ms = 1\n").is_err(), "a misspelt field is refused");
+        // Partial at every depth (issue 12, item 12): a deadline table with one of its fields.
+        let partial = super::parse_policy("[flash]\nack_ms = 300000\n").expect("a partial table parses");
+        let default = Policy::default();
+        assert_eq!(partial.flash.ack_ms, 300_000);
+        assert_eq!(partial.flash.receipt_ms, default.flash.receipt_ms);
+        assert_eq!(partial.immediate, default.immediate);
+        let e = super::parse_policy("[flash]\nack_msec = 1\n").unwrap_err();
+        assert!(e.contains("ack_msec"), "{e}");
     }
 }

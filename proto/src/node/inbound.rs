@@ -318,12 +318,12 @@ impl Node {
         } else if peer_ms > now.saturating_add(tolerance) {
             self.note_skew(now, peer, offset(peer_ms, now));
         } else if let Some(p) = self.peers.get_mut(&peer) {
-            p.skewed = false;
+            p.skew_ms = None;
         }
     }
 
     fn note_skew(&mut self, now: u64, peer: NodeId, offset_ms: i64) {
-        if self.rolled_back.is_some() || self.peers.get(&peer).is_none_or(|p| p.skewed) {
+        if self.rolled_back.is_some() || self.peers.get(&peer).is_none_or(|p| p.skew_ms.is_some()) {
             return;
         }
         let skew = ClockSkew { peer, offset_ms };

@@ -277,6 +277,8 @@ pub struct LinkView {
     pub unreceipted: usize,
     /// Whether its clock is currently flagged as skewed.
     pub clock_skewed: bool,
+    /// How far its clock is off (its clock minus this node's, ms), while it is flagged.
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// A thread this node started (see [`Node::sent_threads`]).
@@ -614,7 +616,7 @@ impl Node {
                 p.last_heard_mono = mono;
                 p.up = true;
                 // A skewed clock is flagged again by its next message (the flag is not saved).
-                p.skewed = false;
+                p.skew_ms = None;
                 // Everything unreceipted goes out again at once (spec §6.10).
                 for (hash, retx) in p.retx.iter_mut() {
                     retx.next_ms = mono;
@@ -1049,7 +1051,8 @@ impl Node {
                 last_heard_ms: p.last_heard_ms,
                 last_link_test_ms: p.last_link_test_ms,
                 unreceipted: p.retx.len(),
-                clock_skewed: p.skewed,
+                clock_skewed: p.skew_ms.is_some(),
+                clock_offset_ms: p.skew_ms,
             })
             .collect()
     }

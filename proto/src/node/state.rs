@@ -132,7 +132,9 @@ pub(super) struct Peer {
     pub heartbeats: std::collections::VecDeque<SentHeartbeat>,
     /// Message hash of the latest heartbeat from the peer: the next heartbeat to it echoes this.
     pub echo: Hash32,
-    pub skewed: bool,
+    /// The peer's clock offset (its clock minus this node's, ms) while it is flagged as skewed
+    /// (spec §6.9); None while its clock agrees.
+    pub skew_ms: Option<i64>,
     pub retx: BTreeMap<Hash32, Retx>,
     pub rejects: RateLimit,
     pub checkpoints: PeerCheckpoints,
@@ -153,7 +155,7 @@ impl Peer {
             last_link_test_ms: None,
             heartbeats: std::collections::VecDeque::new(),
             echo: Hash32([0; 32]),
-            skewed: false,
+            skew_ms: None,
             retx: BTreeMap::new(),
             rejects: RateLimit::default(),
         }
@@ -477,9 +479,9 @@ impl Node {
             (Record::Equivocation { .. }, Some((_, hash, _))) => {
                 self.equivocations.insert(hash);
             }
-            (Record::ClockSkew(ClockSkew { peer, .. }), _) => {
+            (Record::ClockSkew(ClockSkew { peer, offset_ms }), _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
-                    p.skewed = true;
+                    p.skew_ms = Some(*offset_ms);
                 }
             }
             (Record::LinkTest { peer, .. }, _) => {
