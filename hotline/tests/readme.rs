@@ -72,13 +72,11 @@ fn the_readme_walkthroughs_run_as_written() {
     // The walk-through's paths are relative to the repository (spec/examples/...).
     let examples = work.path().join("spec/examples");
     std::fs::create_dir_all(&examples).unwrap();
-    for f in ["s1-misidentification.json"] {
-        std::fs::copy(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/examples/").to_string() + f,
-            examples.join(f),
-        )
-        .unwrap();
-    }
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/examples/s1-misidentification.json"),
+        examples.join("s1-misidentification.json"),
+    )
+    .unwrap();
     let ports = hotline_testnet::processes::free_ports(1).unwrap();
     // The officer's walk-through (block 1) and breaking one node at a time (block 3); block 2
     // only starts the testnet with faults, and the last runs the soak test.
