@@ -458,6 +458,24 @@ fn a_peer_on_another_roster_is_named_for_it_in_status() {
         status.contains("refusing its frames: wrong_network") && status.contains("roster differs"),
         "{status}"
     );
+    // A notice to it waits for a receipt, and `status` and `show` say why (issue 12, item 10).
+    let incident = hotline_testnet::harness::english_incident(dir.path());
+    let id = ok(&[
+        "--home",
+        &alpha,
+        "send",
+        "--to",
+        "bravo",
+        "--precedence",
+        "flash",
+        "--incident",
+        incident.to_str().unwrap(),
+    ]);
+    let why = "why: this node refuses bravo's frames (wrong_network)";
+    let status = ok(&["--home", &alpha, "status"]);
+    assert!(status.contains(why), "{status}");
+    let shown = ok(&["--home", &alpha, "show", id.trim()]);
+    assert!(shown.contains(why), "{shown}");
     ok(&["testnet", "down", n]);
     wait_until("testnet up exits", Duration::from_secs(20), || up.try_wait().unwrap().is_some());
 }

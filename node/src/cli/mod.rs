@@ -573,7 +573,17 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             read::<Inbox>(&home, &Request::Inbox { limit: Some(limit) }, json.json, print_inbox)
         }
         Command::Show { id, json } => {
-            read::<Thread>(&home, &Request::Show { notice: id }, json.json, print_thread)
+            let thread: Thread = client::call_as(&home.api_path(), &Request::Show { notice: id })?;
+            if json.json {
+                print::print_json(&thread, "thread")
+            } else {
+                // The links say why a receipt or an acknowledgement is still missing.
+                let links = client::call_as::<Status>(&home.api_path(), &Request::Status {})
+                    .map(|s| s.links)
+                    .unwrap_or_default();
+                print_thread(&thread, &links);
+                Ok(())
+            }
         }
         Command::Ack { id, disposition, operator, notes, json } => {
             let request = Request::Ack {

@@ -131,7 +131,7 @@ fn ack(out: &mut String, indent: &str, a: &AckView) {
 }
 
 /// The whole notice, then what became of it.
-pub fn render(n: &NoticeInfo) -> String {
+pub fn render(n: &NoticeInfo, links: &[crate::api::LinkInfo]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -181,6 +181,11 @@ pub fn render(n: &NoticeInfo) -> String {
                 }
                 if let Some(a) = &p.ack {
                     ack(&mut out, "               ", a);
+                }
+                let outstanding =
+                    p.receipt_ms.is_none() || (p.role == hotline_proto::Role::Action && p.ack_ms.is_none());
+                if let Some(why) = outstanding.then(|| super::print::link_trouble(links, &p.name)).flatten() {
+                    let _ = writeln!(out, "             why: {why}");
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! the compiler checks that each event has its case.
 
 use super::style::{paint, Tone};
-use crate::api::{DirectionInfo, Event, Inbox, NoticeInfo, Status, Thread};
+use crate::api::{DirectionInfo, Event, Inbox, LinkInfo, NoticeInfo, Status, Thread};
 
 /// The `--json` form of every read command: one line per object, with `"api"`, the version of
 /// the operator API whose types it carries ([`crate::api::API_VERSION`]); a list goes under
@@ -112,10 +112,30 @@ pub(super) fn print_inbox(inbox: &Inbox) {
     }
 }
 
-pub(super) fn print_thread(thread: &Thread) {
+pub(super) fn print_thread(thread: &Thread, links: &[LinkInfo]) {
     println!("thread {}", thread.thread);
     for n in &thread.notices {
-        print!("{}", super::notice::render(n));
+        print!("{}", super::notice::render(n, links));
+    }
+}
+
+/// Why nothing may be coming from `party`, as far as this node knows now: its link is down,
+/// nothing was ever heard from it, or its frames are refused. None when the link is up.
+pub(super) fn link_trouble(links: &[LinkInfo], party: &str) -> Option<String> {
+    let l = links.iter().find(|l| l.peer == party)?;
+    let silent = left(i64::try_from(l.silent_ms).unwrap_or(i64::MAX));
+    match &l.last_refusal {
+        Some(r) if !l.heard || r.at_ms > l.last_heard_ms => {
+            return Some(format!("this node refuses {party}'s frames ({})", r.code));
+        }
+        _ => {}
+    }
+    if !l.up {
+        Some(format!("the link to {party} is DOWN (nothing heard for {silent})"))
+    } else if !l.heard {
+        Some(format!("nothing heard from {party} since this node started {silent} ago"))
+    } else {
+        None
     }
 }
 
@@ -203,6 +223,11 @@ pub(super) fn print_status(s: &Status) {
             let due = overdue_or(left_ms, |t| format!("due in {t}"));
             let due = if left_ms < 0 { paint(&due, Tone::Alarm) } else { due };
             println!("  {notice:<12} {kind} from {:<8} {due}", parties.join(", "));
+            for party in parties {
+                if let Some(why) = link_trouble(&s.links, party) {
+                    println!("  {:<12} {}", "", paint(&format!("why: {why}"), Tone::Warn));
+                }
+            }
         }
     }
 }
