@@ -23,6 +23,24 @@ fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A testnet of `nodes` on free ports, made by `hotline testnet init` in a new directory: the
+/// directory, the testnet's path in it, and the ports.
+fn testnet(nodes: usize) -> (tempfile::TempDir, std::path::PathBuf, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let ports: Vec<String> = (0..nodes).map(|_| free_port().to_string()).collect();
+    ok(&[
+        "testnet",
+        "init",
+        net.to_str().unwrap(),
+        "--nodes",
+        &nodes.to_string(),
+        "--ports",
+        &ports.join(","),
+    ]);
+    (dir, net, ports)
+}
+
 #[test]
 fn help_everywhere() {
     for sub in [
@@ -206,6 +224,9 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
         }
     };
     assert!(new.contains(&id) && new.contains("you must acknowledge it by 20"), "{new}");
+    // Its words follow, not only its id (issue 12, item 5).
+    let text = said.next().unwrap().unwrap();
+    assert!(text.contains("LANTERN") && text.contains(&format!("hotline show {id}")), "{text}");
     // By word, in any case (issue 12, item 6); the attachment is typed by its extension.
     let by_word = ok(&["--home", &d("alpha"), "codebook", "send", "lantern", "--to", "bravo"]);
     assert!(by_word.trim().starts_with("alpha/"), "{by_word}");
@@ -274,11 +295,8 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
 /// relays' ports never reach config.toml, `down` stops everything; `init` twice says what to do.
 #[test]
 fn a_testnet_is_broken_and_mended_one_node_at_a_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let net = dir.path().join("net");
+    let (dir, net, ports) = testnet(3);
     let n = net.to_str().unwrap();
-    let ports: Vec<String> = (0..3).map(|_| free_port().to_string()).collect();
-    ok(&["testnet", "init", n, "--nodes", "3", "--ports", &ports.join(",")]);
     let again = run(&["testnet", "init", n, "--nodes", "3", "--ports", &ports.join(",")]);
     assert_eq!(again.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a testnet"));
@@ -286,6 +304,8 @@ fn a_testnet_is_broken_and_mended_one_node_at_a_time() {
         serde_json::from_str(&ok(&["--home", net.join("alpha").to_str().unwrap(), "roster", "card"]))
             .unwrap();
     assert_eq!(card["name"], "alpha");
+    let codebook = ok(&["--home", net.join("alpha").to_str().unwrap(), "codebook", "list"]);
+    assert!(codebook.contains("codebook of network testnet is empty"), "{codebook}");
     assert_eq!(run(&["testnet", "status", n]).status.code(), Some(3), "no supervisor yet");
 
     let up_log = dir.path().join("up.log");
@@ -419,11 +439,8 @@ fn incidents_from_a_template_completions_man_pages_and_version() {
 /// says so, with what to do, instead of a bare "DOWN".
 #[test]
 fn a_peer_on_another_roster_is_named_for_it_in_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let net = dir.path().join("net");
+    let (dir, net, _) = testnet(2);
     let n = net.to_str().unwrap();
-    let ports: Vec<String> = (0..2).map(|_| free_port().to_string()).collect();
-    ok(&["testnet", "init", n, "--nodes", "2", "--ports", &ports.join(",")]);
     let card = |name: &str| net.join(name).join("card.json").display().to_string();
     let other = net.join("other.bin").display().to_string();
     ok(&[

@@ -522,6 +522,11 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             let roster = home.roster()?;
             if json.json {
                 print::print_json(&roster.policy.codebook, "codebook")?;
+            } else if roster.policy.codebook.is_empty() {
+                println!(
+                    "the codebook of network {} is empty: the roster's policy defines it ([[codebook]] entries in the policy file given to `roster build`)",
+                    roster.network
+                );
             } else {
                 for entry in &roster.policy.codebook {
                     println!("{:>5}  {}", entry.number, entry.word);
@@ -619,6 +624,16 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                     let text = describe(&event, &me);
                     let text = if urgent { style::paint(&text, style::Tone::Alarm) } else { text };
                     println!("{}  {text}{ring}", hotline_proto::utc::utc_seconds(crate::now_ms()));
+                    // A new notice's words, not only its id: what the officer must read first.
+                    if let Event::NoticeReceived { notice, .. } = &event {
+                        if let Ok(thread) =
+                            client::call_as::<Thread>(&api, &Request::Show { notice: notice.clone() })
+                        {
+                            if let Some(n) = thread.notices.iter().find(|n| &n.id == notice) {
+                                println!("{:<22}{} (`hotline show {notice}` for all of it)", "", n.headline);
+                            }
+                        }
+                    }
                 }
             }
             // The node went away: a watch that ends silently would leave a desk believing all is
