@@ -185,7 +185,10 @@ pub fn up(dir: &Path, scenario: Option<Scenario>) -> Result<()> {
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         let why = loop {
+            // Signals first: Ctrl-C reaches the nodes too (one process group), and their exits
+            // must not be reported as deaths before the supervisor has seen its own signal.
             tokio::select! {
+                biased;
                 _ = tokio::signal::ctrl_c() => break "interrupt".to_string(),
                 _ = terminate.recv() => break "SIGTERM".to_string(),
                 Some((order, reply, written)) = orders.recv() => {
