@@ -313,6 +313,9 @@ fn s2_the_line_is_dead_kill_9_and_restart() {
     wait_until("the ack", Duration::from_secs(10), || {
         net.json("alpha", &["show", &id, "--json"])["notices"][0]["parties"][0]["ack_ms"].is_u64()
     });
+    // The officer is told why the receipt was late (issue 12, item 10).
+    let shown = net.ok("alpha", &["show", &id]);
+    assert!(shown.contains("why: the link to bravo was down from 20"), "{shown}");
     // The audit report shows the miss and the late delivery, with exact times.
     let (_, report) = net.export_and_audit(&["alpha", "bravo"]);
     let misses = report["misses"].as_array().unwrap();

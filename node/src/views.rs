@@ -152,6 +152,7 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
             unreceipted: l.unreceipted,
             clock_skewed: l.clock_skewed,
             clock_offset_ms: l.clock_offset_ms,
+            last_outage_ms: l.last_outage,
             last_refusal: None,
         })
         .collect();

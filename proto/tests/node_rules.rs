@@ -234,6 +234,36 @@ fn link_down_after_silence_and_up_when_heard() {
     assert!(a.events().iter().any(|e| matches!(e, Event::LinkUp { .. })));
 }
 
+/// The link's latest outage is kept (bounded: one per peer) to explain a late receipt, and a
+/// restart from the snapshot or from the whole log gives the same (issue 12, item 10).
+#[test]
+fn the_latest_outage_is_remembered_across_restarts() {
+    let (mut a, mut b) = start_pair();
+    let silence = Policy::default().link_silence_ms;
+    let mut now = T0;
+    while now < T0 + silence {
+        now = a.node.poll_timeout().unwrap();
+        a.node.handle_timeout(now);
+        a.sync();
+    }
+    let bravo = b.id();
+    let link = |a: &Desk| a.node.links().into_iter().find(|l| l.peer == bravo).unwrap();
+    assert_eq!((link(&a).down_since_ms, link(&a).last_outage), (Some(T0), None));
+    b.node.handle_timeout(now);
+    b.sync();
+    deliver(&mut b, &mut a, now + 1);
+    a.sync();
+    let back = link(&a).last_outage.expect("the outage is remembered").1;
+    assert_eq!(link(&a).last_outage, Some((T0, back)));
+    assert!(back >= T0 + silence && back <= now + 1, "{back}");
+    assert_eq!(link(&a).down_since_ms, None);
+    a.save_snapshot();
+    a.restart(now + 2);
+    assert_eq!(link(&a).last_outage, Some((T0, back)), "from the snapshot");
+    a.restart_by_replay(now + 3);
+    assert_eq!(link(&a).last_outage, Some((T0, back)), "from the whole log");
+}
+
 // ---- heartbeats and link tests (spec §6.5) ---------------------------------------------------
 
 const HOUR: u64 = 3_600_000;

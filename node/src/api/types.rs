@@ -258,6 +258,10 @@ pub struct LinkInfo {
     /// How far its clock is off (its minus ours, ms), while flagged.
     #[serde(default)]
     pub clock_offset_ms: Option<i64>,
+    /// The link's latest outage that ended, `[last heard, back up]` (UTC ms): what explains a
+    /// receipt that came late.
+    #[serde(default)]
+    pub last_outage_ms: Option<(u64, u64)>,
     /// The last frame from it this node refused, if any since it started.
     #[serde(default)]
     pub last_refusal: Option<Refusal>,

@@ -184,7 +184,14 @@ pub fn render(n: &NoticeInfo, links: &[crate::api::LinkInfo]) -> String {
                 }
                 let outstanding =
                     p.receipt_ms.is_none() || (p.role == hotline_proto::Role::Action && p.ack_ms.is_none());
-                if let Some(why) = outstanding.then(|| super::print::link_trouble(links, &p.name)).flatten() {
+                // Outstanding: what stops it now; late: the outage it fell into, if the node saw one.
+                let late = p.receipt_missed || p.ack_missed;
+                let until = p.ack_ms.or(p.receipt_ms).unwrap_or_else(crate::now_ms);
+                let why =
+                    outstanding.then(|| super::print::link_trouble(links, &p.name)).flatten().or_else(|| {
+                        late.then(|| super::print::past_outage(links, &p.name, n.created_ms, until)).flatten()
+                    });
+                if let Some(why) = why {
                     let _ = writeln!(out, "             why: {why}");
                 }
             }

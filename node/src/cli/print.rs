@@ -119,6 +119,20 @@ pub(super) fn print_thread(thread: &Thread, links: &[LinkInfo]) {
     }
 }
 
+/// Why `party`'s receipt or acknowledgement of a notice sent at `from_ms` came late or not by
+/// `to_ms`, when the link's latest outage overlaps that time: "the link to bravo was down from …
+/// to …".
+pub(super) fn past_outage(links: &[LinkInfo], party: &str, from_ms: u64, to_ms: u64) -> Option<String> {
+    let (down, up) = links.iter().find(|l| l.peer == party)?.last_outage_ms?;
+    (down <= to_ms && up >= from_ms).then(|| {
+        format!(
+            "the link to {party} was down from {} to {}",
+            hotline_proto::utc::utc_seconds(down),
+            hotline_proto::utc::utc_seconds(up)
+        )
+    })
+}
+
 /// Why nothing may be coming from `party`, as far as this node knows now: its link is down,
 /// nothing was ever heard from it, or its frames are refused. None when the link is up.
 pub(super) fn link_trouble(links: &[LinkInfo], party: &str) -> Option<String> {

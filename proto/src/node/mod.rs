@@ -279,6 +279,10 @@ pub struct LinkView {
     pub clock_skewed: bool,
     /// How far its clock is off (its clock minus this node's, ms), while it is flagged.
     pub clock_offset_ms: Option<i64>,
+    /// While the link is down: when the peer was last heard.
+    pub down_since_ms: Option<u64>,
+    /// The link's latest outage that ended: from when the peer was last heard to the `link_up`.
+    pub last_outage: Option<(u64, u64)>,
 }
 
 /// A thread this node started (see [`Node::sent_threads`]).
@@ -1053,6 +1057,8 @@ impl Node {
                 unreceipted: p.retx.len(),
                 clock_skewed: p.skew_ms.is_some(),
                 clock_offset_ms: p.skew_ms,
+                down_since_ms: p.down_since_ms,
+                last_outage: p.last_outage,
             })
             .collect()
     }

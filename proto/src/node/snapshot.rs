@@ -52,7 +52,7 @@ pub(super) fn due(entries_since: u64, bytes_since: u64, last_len: u64) -> bool {
 pub const MAX_SNAPSHOT: usize = 256 << 20;
 
 /// The format of the saved state; another version is not read (the log is replayed instead).
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct SavedPeer {
@@ -63,6 +63,8 @@ struct SavedPeer {
     recv_above: Vec<u64>,
     recv_reported_upto: u64,
     last_link_test_ms: Option<u64>,
+    down_since_ms: Option<u64>,
+    last_outage: Option<(u64, u64)>,
     /// Messages awaiting the peer's receipt: hash, precedence, and the notice whose `sent`
     /// entry (of the notice itself, or of this node's acknowledgement of it) holds the frame.
     retx: Vec<(Hash32, Precedence, NoticeId)>,
@@ -113,6 +115,8 @@ impl Node {
                 recv_above: p.recv.above.iter().copied().collect(),
                 recv_reported_upto: p.recv.reported_upto,
                 last_link_test_ms: p.last_link_test_ms,
+                down_since_ms: p.down_since_ms,
+                last_outage: p.last_outage,
                 retx: p.retx.iter().map(|(h, r)| (*h, r.precedence, r.notice)).collect(),
                 cosigned_mine: p.checkpoints.cosigned_mine,
                 theirs: p.checkpoints.theirs.values().copied().collect(),
@@ -224,6 +228,8 @@ impl Node {
             p.recv.above = sp.recv_above.into_iter().collect();
             p.recv.reported_upto = sp.recv_reported_upto;
             p.last_link_test_ms = sp.last_link_test_ms;
+            p.down_since_ms = sp.down_since_ms;
+            p.last_outage = sp.last_outage;
             p.retx = retx;
             p.checkpoints.cosigned_mine = sp.cosigned_mine;
             p.checkpoints.theirs = sp.theirs.into_iter().map(|c| (c.0.size, c)).collect();

@@ -135,6 +135,11 @@ pub(super) struct Peer {
     /// The peer's clock offset (its clock minus this node's, ms) while it is flagged as skewed
     /// (spec §6.9); None while its clock agrees.
     pub skew_ms: Option<i64>,
+    /// While the link is down, when the peer was last heard (its `link_down` entry says so).
+    pub down_since_ms: Option<u64>,
+    /// The link's latest outage that ended: last heard, and the time of the `link_up` entry.
+    /// What explains a receipt that came late (bounded: one per peer).
+    pub last_outage: Option<(u64, u64)>,
     pub retx: BTreeMap<Hash32, Retx>,
     pub rejects: RateLimit,
     pub checkpoints: PeerCheckpoints,
@@ -156,6 +161,8 @@ impl Peer {
             heartbeats: std::collections::VecDeque::new(),
             echo: Hash32([0; 32]),
             skew_ms: None,
+            down_since_ms: None,
+            last_outage: None,
             retx: BTreeMap::new(),
             rejects: RateLimit::default(),
         }
@@ -461,14 +468,18 @@ impl Node {
                 self.cancel(Timer::Deadline { notice: a.notice, party: a.signer, kind: DeadlineKind::Ack });
                 self.cancel(Timer::Warn { notice: a.notice, party: a.signer });
             }
-            (Record::LinkDown(LinkDown { peer, .. }), _) => {
+            (Record::LinkDown(LinkDown { peer, last_heard_ms }), _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
                     p.up = false;
+                    p.down_since_ms = Some(*last_heard_ms);
                 }
             }
             (Record::LinkUp { peer }, _) => {
                 if let Some(p) = self.peers.get_mut(peer) {
                     p.up = true;
+                    if let Some(from) = p.down_since_ms.take() {
+                        p.last_outage = Some((from, t));
+                    }
                 }
             }
             (Record::SequenceGap(SequenceGap { peer, last, .. }), _) => {
