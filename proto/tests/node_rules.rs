@@ -211,9 +211,9 @@ fn restart_continues_the_sequence_and_resends_the_unreceipted() {
     ));
 }
 
-#[test]
-fn link_down_after_silence_and_up_when_heard() {
-    let (mut a, mut b) = start_pair();
+/// Runs `a`'s timers, hearing nothing, for the policy's link silence; returns that silence and
+/// the time reached.
+fn silent_until_down(a: &mut Desk) -> (u64, u64) {
     let silence = Policy::default().link_silence_ms;
     let mut now = T0;
     while now < T0 + silence {
@@ -221,6 +221,13 @@ fn link_down_after_silence_and_up_when_heard() {
         a.node.handle_timeout(now);
         a.sync();
     }
+    (silence, now)
+}
+
+#[test]
+fn link_down_after_silence_and_up_when_heard() {
+    let (mut a, mut b) = start_pair();
+    let (_, now) = silent_until_down(&mut a);
     assert!(a.records().iter().any(
         |r| matches!(r, Record::LinkDown(LinkDown { peer, last_heard_ms }) if *peer == b.id() && *last_heard_ms == T0)
     ));
@@ -239,13 +246,7 @@ fn link_down_after_silence_and_up_when_heard() {
 #[test]
 fn the_latest_outage_is_remembered_across_restarts() {
     let (mut a, mut b) = start_pair();
-    let silence = Policy::default().link_silence_ms;
-    let mut now = T0;
-    while now < T0 + silence {
-        now = a.node.poll_timeout().unwrap();
-        a.node.handle_timeout(now);
-        a.sync();
-    }
+    let (silence, now) = silent_until_down(&mut a);
     let bravo = b.id();
     let link = |a: &Desk| a.node.links().into_iter().find(|l| l.peer == bravo).unwrap();
     assert_eq!((link(&a).down_since_ms, link(&a).last_outage), (Some(T0), None));
