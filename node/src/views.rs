@@ -68,11 +68,7 @@ fn info(node: &Node, view: NoticeView, now: u64) -> NoticeInfo {
                     - i64::try_from(now).unwrap_or(i64::MAX);
                 view.ack.left_ms(now).min(here)
             },
-            sender_clock_offset_ms: node
-                .links()
-                .iter()
-                .find(|l| l.peer == n.sender)
-                .and_then(|l| l.clock_offset_ms),
+            sender_clock_offset_ms: node.clock_offset(&n.sender),
             own_ack,
         },
     };

@@ -1200,6 +1200,11 @@ impl Node {
         self.peers.get(peer).map(|p| p.up)
     }
 
+    /// How far `peer`'s clock is off (its minus this node's, ms), while it is flagged as skewed.
+    pub fn clock_offset(&self, peer: &NodeId) -> Option<i64> {
+        self.peers.get(peer).and_then(|p| p.skew_ms)
+    }
+
     /// Messages waiting to be receipted, for each peer.
     pub fn pending_retransmissions(&self) -> usize {
         self.peers.values().map(|p| p.retx.len()).sum()
