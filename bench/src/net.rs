@@ -23,7 +23,10 @@ pub(crate) struct Net {
 impl Net {
     /// Initialises `n` nodes under `dir` (without starting them).
     pub(crate) fn init(dir: &Path, n: usize) -> Result<Net> {
-        let homes = testnet::init(dir, &free_ports(n)?, policy())?.into_iter().map(|(_, h)| h).collect();
+        let homes = testnet::init(dir, &free_ports(n)?, policy(), &hotline_node::home::Release::off())?
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect();
         Ok(Net { homes, processes: Processes::new(std::env::current_exe()?, dir.to_path_buf()) })
     }
 

@@ -571,3 +571,103 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let out = run(&["testnet", "init", net.to_str().unwrap(), "--nodes", "3", "--ports", "4001,4002"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The two-person rule (spec §16.2): a FLASH goes only when a second officer releases the draft
+/// of a first; the node refuses it sent alone, released by its author, or by a stranger, and an
+/// acknowledgement carries an officer's call sign on a node that has officers.
+#[test]
+fn a_flash_goes_only_on_a_second_officers_release() {
+    use hotline_proto::Precedence;
+    let mut net = hotline_testnet::harness::Net::init(2, None);
+    net.second_officer("alpha", &[Precedence::Flash, Precedence::Immediate]);
+    // Releasing needs officers, and a weak password is refused before anything is written.
+    let incident = hotline_testnet::harness::english_incident(net.dir.path());
+    let incident = incident.to_str().unwrap();
+    net.add_officer("alpha", "duty-1", "en", "first officer's passphrase");
+    net.add_officer("alpha", "duty-2", "zh", "second officer's passphrase");
+    let listed = net.json("alpha", &["officer", "list", "--json"]);
+    assert_eq!(listed["officers"].as_array().map(Vec::len), Some(2), "{listed}");
+    assert!(!listed.to_string().contains("argon2"), "hashes are never listed: {listed}");
+    net.start_all();
+    net.wait_links();
+
+    let alone = net.cli("alpha", &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident]);
+    assert_eq!(alone.status.code(), Some(4));
+    let said = String::from_utf8_lossy(&alone.stderr);
+    assert!(said.contains("only when a second officer releases them"), "{said}");
+    // PRIORITY is not under the rule.
+    net.ok("alpha", &["send", "--to", "bravo", "--precedence", "priority", "--incident", incident]);
+
+    let stranger = net.cli(
+        "alpha",
+        &["send", "--to", "bravo", "--precedence", "flash", "--incident", incident, "--officer", "nobody"],
+    );
+    assert_eq!(stranger.status.code(), Some(4), "{}", String::from_utf8_lossy(&stranger.stderr));
+    let drafted = net.json(
+        "alpha",
+        &[
+            "send",
+            "--to",
+            "bravo",
+            "--precedence",
+            "flash",
+            "--incident",
+            incident,
+            "--officer",
+            "duty-1",
+            "--json",
+        ],
+    );
+    let draft = drafted["draft"].as_u64().unwrap().to_string();
+    let held = net.json("alpha", &["drafts", "--json"]);
+    assert_eq!(held["drafts"][0]["drafted_by"], "duty-1", "{held}");
+    assert_eq!(net.json("alpha", &["status", "--json"])["drafts"], 1);
+    // Nothing went: bravo has only the PRIORITY notice.
+    let inbox = net.json("bravo", &["inbox", "--json"]);
+    assert_eq!(inbox["other"].as_array().unwrap().len() + inbox["awaiting_ack"].as_array().unwrap().len(), 1);
+
+    let own = net.cli("alpha", &["release", &draft, "--officer", "duty-1"]);
+    assert_eq!(own.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&own.stderr).contains("a second officer must release it"));
+    let outsider = net.cli("alpha", &["release", &draft, "--officer", "watch-officer"]);
+    assert_eq!(outsider.status.code(), Some(4));
+    let id = net.ok("alpha", &["release", &draft, "--officer", "duty-2"]).trim().to_string();
+    assert!(id.starts_with("alpha/"), "{id}");
+    // Released once: the draft is gone and a second release names it as gone.
+    let again = net.cli("alpha", &["release", &draft, "--officer", "duty-2"]);
+    assert_eq!(again.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("there is no draft"));
+    wait_until("bravo holds the released FLASH", Duration::from_secs(10), || {
+        net.cli("bravo", &["show", &id]).status.success()
+    });
+
+    // bravo gets officers: its acknowledgements then carry one's call sign, never a free name.
+    net.add_officer("bravo", "desk-b", "en", "bravo desk passphrase");
+    let free = net.cli("bravo", &["ack", &id, "--operator", "watch officer"]);
+    assert_eq!(free.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&free.stderr).contains("is not an officer of this node"));
+    net.ok("bravo", &["ack", &id, "--operator", "desk-b"]);
+
+    // A draft survives a restart of its node; a discard drops it.
+    let second = net.json(
+        "alpha",
+        &[
+            "send",
+            "--to",
+            "bravo",
+            "--precedence",
+            "immediate",
+            "--incident",
+            incident,
+            "--officer",
+            "duty-2",
+            "--json",
+        ],
+    );
+    let second = second["draft"].as_u64().unwrap().to_string();
+    net.stop("alpha");
+    net.start("alpha");
+    assert_eq!(net.json("alpha", &["drafts", "--json"])["drafts"][0]["draft"].to_string(), second);
+    net.ok("alpha", &["discard", &second, "--officer", "duty-1"]);
+    assert_eq!(net.json("alpha", &["drafts", "--json"])["drafts"].as_array().map(Vec::len), Some(0));
+}

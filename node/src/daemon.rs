@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use hotline_proto::{Draft, Event, Node, NoticeId, Role};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::api::{self, Answer, Call, CheckpointInfo, NoticeRef, Request, SendRequest};
+use crate::api::{self, Answer, Call, CheckpointInfo, DraftRef, NoticeRef, Request, SendRequest};
 use crate::home::Home;
 use crate::names;
 use crate::store::Store;
@@ -32,6 +32,24 @@ struct Daemon {
     /// The last frame refused from each peer, for `status`: a link that is DOWN because every
     /// frame is refused (a peer on another roster: `wrong_network`) says why.
     refused: HashMap<hotline_proto::NodeId, api::Refusal>,
+    /// The desk's two-person rule (config.toml `[release]`, spec §16.2).
+    release: crate::home::Release,
+    /// Notices held for a second officer's release.
+    drafts: crate::drafts::Drafts,
+    /// Where the officers are listed (read at each decision, so that changes need no restart).
+    officers: std::path::PathBuf,
+}
+
+/// A send as the desk's rules see it (spec §16.2): from the command line or API alone, or a
+/// draft released by a second officer.
+enum Origin {
+    /// `send`: nobody released it.
+    Direct,
+    /// `release`: drafted by one officer, released by another.
+    Released {
+        /// The draft's number.
+        draft: u64,
+    },
 }
 
 /// The core as the store left it: from the latest snapshot and the entries after it (spec
@@ -93,6 +111,7 @@ pub async fn run(home: &Home, peers: std::collections::BTreeMap<String, String>)
     let (in_tx, mut in_rx) = mpsc::channel(256);
     let transport = Transport::start(&key, &roster, config.listen, &config.peers, in_tx)?;
     tracing::info!(listen = %transport.local_addr()?, "listening");
+    let drafts = crate::drafts::Drafts::load(&home.drafts_path())?;
     let (events, _) = broadcast::channel(1024);
     let (call_tx, mut calls) = mpsc::channel::<Call>(64);
     api::serve(&home.api_path(), call_tx, events.clone(), reader)?;
@@ -106,6 +125,9 @@ pub async fn run(home: &Home, peers: std::collections::BTreeMap<String, String>)
         acks: HashMap::new(),
         store_error: None,
         refused: HashMap::new(),
+        release: config.release,
+        drafts,
+        officers: home.officers_path(),
     };
     d.pump();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -295,15 +317,39 @@ impl Daemon {
             return;
         }
         let answer = match call.request {
-            Request::Send(send) => match self.draft(*send).and_then(|d| Ok(self.node.send_notice(now, d)?)) {
+            Request::Send(send) => match self.submit(now, *send, Origin::Direct) {
                 Ok(id) => {
                     self.sends.insert(id, call.reply);
                     return;
                 }
                 Err(e) => Answer::error(format!("{e:#}")),
             },
+            Request::Draft { officer, send } => match self.hold(now, &officer, *send) {
+                Ok(draft) => Answer::ok(&DraftRef { draft }),
+                Err(e) => Answer::error(format!("{e:#}")),
+            },
+            Request::Drafts {} => Answer::ok(&self.drafts.list(self.node.roster())),
+            Request::Release { draft, officer } => match self.release(now, draft, &officer) {
+                Ok(id) => {
+                    self.sends.insert(id, call.reply);
+                    return;
+                }
+                Err(e) => Answer::error(format!("{e:#}")),
+            },
+            Request::Discard { draft, officer } => {
+                let result = self.officer(&officer).and_then(|()| self.drafts.remove(draft));
+                match result {
+                    Ok(()) => {
+                        tracing::info!(draft, %officer, "draft discarded");
+                        Answer::ok(&DraftRef { draft })
+                    }
+                    Err(e) => Answer::error(format!("{e:#}")),
+                }
+            }
             Request::Ack { notice, operator, disposition, note } => {
-                let result = names::notice(self.node.roster(), &notice)
+                let result = self
+                    .operator(&operator)
+                    .and_then(|()| names::notice(self.node.roster(), &notice))
                     .and_then(|id| Ok((id, self.node.acknowledge(now, id, &operator, disposition, note)?)));
                 match result {
                     Ok((id, ())) => {
@@ -330,6 +376,8 @@ impl Daemon {
             Request::Status {} => {
                 let mut status = views::status(&self.node, &self.name, now.wall_ms);
                 status.store_error = self.store_error.clone();
+                status.second_officer = self.release.second_officer.clone();
+                status.drafts = self.drafts.list(self.node.roster()).len();
                 for (peer, refusal) in &self.refused {
                     let name = names::name(self.node.roster(), peer);
                     if let Some(link) = status.links.iter_mut().find(|l| l.peer == name) {
@@ -355,6 +403,80 @@ impl Daemon {
             Request::Watch {} | Request::Export { .. } => Answer::error("handled by the API task"),
         };
         let _ = call.reply.send(answer);
+    }
+
+    /// Every notice this node sends passes here, and here only the desk's two-person rule is
+    /// enforced (spec §16.2): a notice at a precedence of `[release] second_officer` goes only as
+    /// a draft released by an officer other than the one who drafted it.
+    fn submit(&mut self, now: hotline_proto::Now, send: SendRequest, origin: Origin) -> Result<NoticeId> {
+        let precedence = send.precedence;
+        let draft = self.draft(send)?;
+        match origin {
+            Origin::Direct if self.release.needs_second_officer(precedence) => bail!(crate::cli::Invalid(format!(
+                "this node sends {} notices only when a second officer releases them (config.toml [release]): draft it (`hotline send --officer CALL-SIGN`, or Compose in the console) and have another officer release it",
+                precedence.name()
+            ))),
+            Origin::Direct => Ok(self.node.send_notice(now, draft)?),
+            Origin::Released { draft: number } => {
+                // Checked before the draft goes, so that a refusal leaves the draft in place.
+                self.node.check_draft(now.wall_ms, &draft)?;
+                self.drafts.remove(number)?;
+                Ok(self.node.send_notice(now, draft)?)
+            }
+        }
+    }
+
+    /// Holds a notice for release, after the checks its sending will pass.
+    fn hold(&mut self, now: hotline_proto::Now, officer: &str, send: SendRequest) -> Result<u64> {
+        self.officer(officer)?;
+        self.node.check_draft(now.wall_ms, &self.draft(send.clone())?)?;
+        let number = self.drafts.add(officer, now.wall_ms, send)?;
+        tracing::info!(draft = number, %officer, "notice drafted for release by a second officer");
+        Ok(number)
+    }
+
+    /// Sends draft `number` on `officer`'s release.
+    fn release(&mut self, now: hotline_proto::Now, number: u64, officer: &str) -> Result<NoticeId> {
+        self.officer(officer)?;
+        let (drafted_by, send) = self.drafts.get(number)?;
+        if drafted_by == officer {
+            bail!(crate::cli::Invalid(format!(
+                "{officer} drafted draft {number}: a second officer must release it, not the one who wrote it"
+            )));
+        }
+        let send = send.clone();
+        let drafted_by = drafted_by.to_string();
+        let id = self.submit(now, send, Origin::Released { draft: number })?;
+        tracing::info!(draft = number, %drafted_by, released_by = %officer, notice = %self.node.roster().notice_name(&id), "draft released");
+        Ok(id)
+    }
+
+    /// Refuses a call sign that is not one of this node's officers.
+    fn officer(&self, call_sign: &str) -> Result<()> {
+        let officers = crate::officers::Officers::load(&self.officers)?;
+        if officers.is_empty() {
+            bail!(crate::cli::Invalid(
+                "this node has no officers: add them with `hotline officer add CALL-SIGN` (drafts and releases name officers)".into()
+            ));
+        }
+        if officers.get(call_sign).is_none() {
+            bail!(crate::cli::Invalid(format!(
+                "{call_sign:?} is not an officer of this node (`hotline officer list`)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The operator an acknowledgement may carry: on a node with officers, one of their call
+    /// signs, never a free-typed name; on a node without, any (its command line acknowledges).
+    fn operator(&self, operator: &str) -> Result<()> {
+        let officers = crate::officers::Officers::load(&self.officers)?;
+        if !officers.is_empty() && officers.get(operator).is_none() {
+            bail!(crate::cli::Invalid(format!(
+                "{operator:?} is not an officer of this node: an acknowledgement carries an officer's call sign (`hotline officer list`)"
+            )));
+        }
+        Ok(())
     }
 
     fn draft(&self, send: SendRequest) -> Result<Draft> {

@@ -7,6 +7,8 @@
 //!   roster.bin     the network's roster (canonical bytes; its hash is the network id)
 //!   store.redb     the durable log
 //!   api.sock       the local operator API (Unix socket, mode 0600)
+//!   officers.toml  the desk's officers: call signs, languages, Argon2id password hashes
+//!   drafts.json    notices drafted and waiting for a second officer's release
 //! ```
 
 use std::net::SocketAddr;
@@ -29,6 +31,39 @@ pub struct Config {
     /// fault-injecting relay, or a NAT). The roster, and so the network id, is unchanged.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub peers: std::collections::BTreeMap<String, String>,
+    /// Which notices need a second officer's release (spec §16.2).
+    #[serde(default)]
+    pub release: Release,
+}
+
+/// `[release]` of config.toml: the two-person rule of the desk (spec §16.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// Notices at these precedences are sent only when an officer other than the one who drafted
+    /// them releases them. Default: FLASH and IMMEDIATE, as at a watch floor where messages are
+    /// checked before release; `[]` turns the rule off (test networks).
+    pub second_officer: Vec<hotline_proto::Precedence>,
+}
+
+impl Default for Release {
+    fn default() -> Release {
+        Release {
+            second_officer: vec![hotline_proto::Precedence::Flash, hotline_proto::Precedence::Immediate],
+        }
+    }
+}
+
+impl Release {
+    /// No second officer for anything: for test networks, whose testers send alone.
+    pub fn off() -> Release {
+        Release { second_officer: Vec::new() }
+    }
+
+    /// Whether a notice at `precedence` needs a second officer.
+    pub fn needs_second_officer(&self, precedence: hotline_proto::Precedence) -> bool {
+        self.second_officer.contains(&precedence)
+    }
 }
 
 /// A node directory.
@@ -66,6 +101,16 @@ impl Home {
     /// Path of the store.
     pub fn store_path(&self) -> PathBuf {
         self.dir.join("store.redb")
+    }
+
+    /// Path of the officers file.
+    pub fn officers_path(&self) -> PathBuf {
+        self.dir.join("officers.toml")
+    }
+
+    /// Path of the drafts file.
+    pub fn drafts_path(&self) -> PathBuf {
+        self.dir.join("drafts.json")
     }
 
     /// Path of the operator API socket.

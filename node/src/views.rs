@@ -13,7 +13,12 @@ use crate::names::name;
 
 /// A one-line headline of a notice, in its first language.
 pub fn headline(notice: &Notice, roster: &Roster) -> String {
-    let text = match &notice.body {
+    body_headline(&notice.body, roster)
+}
+
+/// A one-line headline of a notice's content, in its first language.
+pub fn body_headline(body: &Body, roster: &Roster) -> String {
+    let text = match body {
         Body::Incident(i) => i.summary.first().map(|t| t.text.clone()),
         Body::Reply(t) | Body::Clarification(t) => t.first().map(|t| t.text.clone()),
         Body::Codebook(c) => Some(match roster.policy.code(c.number).and_then(|e| e.meaning.first()) {
@@ -181,6 +186,8 @@ pub fn status(node: &Node, name_of_node: &str, now: u64) -> Status {
         started_ms: node.started_ms(),
         store_error: None,
         rolled_back: node.rolled_back().map(|r| rolled_back(roster, r)),
+        second_officer: Vec::new(),
+        drafts: 0,
         log_entries: node.log_len(),
         durable_entries: node.durable_len(),
         links,

@@ -107,7 +107,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let policy = Policy { required_languages: vec!["en".into(), "zh".into()], ..Policy::default() };
     let flash = policy.flash;
     let immediate = policy.immediate;
-    let homes = testnet::init(&dir, &free_ports(3)?, policy)?;
+    let homes = testnet::init(&dir, &free_ports(3)?, policy, &hotline_node::home::Release::off())?;
     let [alpha, bravo] = [&homes[0].1, &homes[1].1];
     println!("CBM hotline demo — scenario S1, maritime misidentification");
     println!(

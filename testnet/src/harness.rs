@@ -171,6 +171,30 @@ impl Net {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Sets node `name`'s two-person rule (config.toml `[release]`) before it starts.
+    pub fn second_officer(&self, name: &str, precedences: &[hotline_proto::Precedence]) {
+        let home = self.home(name);
+        let mut config = home.config().unwrap();
+        config.release.second_officer = precedences.to_vec();
+        home.write_config(&config).unwrap();
+    }
+
+    /// `hotline officer add` at node `name`, the password on standard input.
+    pub fn add_officer(&self, name: &str, call_sign: &str, language: &str, password: &str) {
+        use std::io::Write;
+        let home = self.home(name).dir().display().to_string();
+        let args = ["--home", &home, "officer", "add", call_sign, "--language", language, "--password-stdin"];
+        let mut child = std::process::Command::new(binary())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "officer add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// `from` sends `to` a FLASH notice with an English incident; returns its id.
     pub fn send_flash(&self, from: &str, to: &str) -> String {
         let incident = english_incident(self.dir.path());

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use hotline_node::api::Request;
 use hotline_node::files;
-use hotline_node::home::{Config, Home};
+use hotline_node::home::{Config, Home, Release};
 use hotline_proto::{Member, Policy};
 
 /// Names of testnet nodes, in order (the NATO alphabet); beyond it, `node-27`, `node-28`, ...
@@ -38,6 +38,11 @@ pub enum TestnetCommand {
         /// The network policy (TOML); default: the spec's defaults.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Precedences each node sends only on a second officer's release (comma-separated, e.g.
+        /// `flash,immediate`, as a real desk has by default); a testnet's testers send alone
+        /// unless this is given. Written to each node's config.toml ([release]).
+        #[arg(long, value_delimiter = ',', value_enum, ignore_case = true)]
+        second_officer: Vec<hotline_node::cli::PrecedenceArg>,
     },
     /// Runs every node of a testnet as a child process, each logging to DIR/logs/NAME.log; a node
     /// that dies is reported by name and the others run on; Ctrl-C, SIGTERM or `testnet down`
@@ -111,7 +116,7 @@ pub enum TestnetCommand {
 /// Runs a testnet command.
 pub fn run(command: TestnetCommand) -> Result<()> {
     match command {
-        TestnetCommand::Init { dir, nodes, base_port, ports, policy } => {
+        TestnetCommand::Init { dir, nodes, base_port, ports, policy, second_officer } => {
             let policy = match policy {
                 Some(path) => hotline_node::cli::read_policy(&path)?,
                 None => Policy::default(),
@@ -126,7 +131,8 @@ pub fn run(command: TestnetCommand) -> Result<()> {
                     ports.len()
                 )));
             };
-            let homes = init(&dir, &ports, policy)?;
+            let release = Release { second_officer: second_officer.into_iter().map(Into::into).collect() };
+            let homes = init(&dir, &ports, policy, &release)?;
             for (name, home) in &homes {
                 println!("{name:<10} {}", home.dir().display());
             }
@@ -329,7 +335,8 @@ pub fn name(i: usize) -> String {
 }
 
 /// Creates one node directory per port, all on 127.0.0.1, and installs one roster in each.
-pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Home)>> {
+/// Each node's config.toml gets `release` ([`Release::off`]: testers send alone).
+pub fn init(dir: &Path, ports: &[u16], policy: Policy, release: &Release) -> Result<Vec<(String, Home)>> {
     if ports.len() < 2 || ports.len() > hotline_proto::limits::MAX_MEMBERS {
         bail!(hotline_node::cli::Invalid(format!(
             "a testnet has 2 to {} nodes",
@@ -350,7 +357,9 @@ pub fn init(dir: &Path, ports: &[u16], policy: Policy) -> Result<Vec<(String, Ho
         let name = name(i);
         let home = Home::new(dir.join(&name));
         let listen = format!("127.0.0.1:{port}").parse()?;
-        let key = home.init(&Config { name: name.clone(), listen, peers: Default::default() })?;
+        let config =
+            Config { name: name.clone(), listen, peers: Default::default(), release: release.clone() };
+        let key = home.init(&config)?;
         let card = Member {
             name: name.clone(),
             key: hotline_proto::crypto::node_id(&key),

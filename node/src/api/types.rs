@@ -77,6 +77,53 @@ pub enum Request {
     },
     /// Sign a checkpoint of the log now (if it grew) and offer it to the peers ([`CheckpointInfo`]).
     Checkpoint {},
+    /// Hold a notice for a second officer's release (spec §16.2): answered once the draft is
+    /// durable ([`DraftRef`]). Nothing is signed or sent.
+    Draft {
+        /// The officer drafting it (a call sign of `officers.toml`).
+        officer: String,
+        /// What to send once released.
+        send: Box<SendRequest>,
+    },
+    /// The drafts waiting for release, oldest first ([`Vec<DraftInfo>`]).
+    Drafts {},
+    /// Send a draft: `officer` must be an officer other than the one who drafted it. Answered as
+    /// `send` is, once the notice is durable ([`NoticeRef`]).
+    Release {
+        /// The draft's number.
+        draft: u64,
+        /// The releasing officer.
+        officer: String,
+    },
+    /// Drop a draft without sending it ([`DraftRef`]).
+    Discard {
+        /// The draft's number.
+        draft: u64,
+        /// The officer discarding it.
+        officer: String,
+    },
+}
+
+/// The answer to `draft` and `discard`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftRef {
+    /// The draft's number.
+    pub draft: u64,
+}
+
+/// A draft waiting for release.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DraftInfo {
+    /// Its number.
+    pub draft: u64,
+    /// The officer who drafted it.
+    pub drafted_by: String,
+    /// When (this node's clock, UTC ms).
+    pub drafted_ms: u64,
+    /// One line in its first language.
+    pub headline: String,
+    /// What it sends.
+    pub send: SendRequest,
 }
 
 /// An answer line: `{"api": 1, "ok": true, "result": …}` or `{"api": 1, "ok": false, "error": …}`.
@@ -325,6 +372,12 @@ pub struct Status {
     /// what happened and what to do. The node then signs nothing.
     #[serde(default)]
     pub rolled_back: Option<String>,
+    /// The precedences this node sends only on a second officer's release (spec §16.2).
+    #[serde(default)]
+    pub second_officer: Vec<Precedence>,
+    /// Drafts waiting for release.
+    #[serde(default)]
+    pub drafts: usize,
 }
 
 /// The answer to `checkpoint`.

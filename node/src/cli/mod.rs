@@ -13,7 +13,8 @@ use hotline_proto::CodedMessage;
 use hotline_proto::{Body, Disposition, Incident, Precedence};
 
 use crate::api::{
-    CheckpointInfo, Event, Export, Inbox, NoticeRef, Request, SendRequest, Status, Thread, EXPORT_CHUNK,
+    CheckpointInfo, DraftRef, Event, Export, Inbox, NoticeRef, Request, SendRequest, Status, Thread,
+    EXPORT_CHUNK,
 };
 use crate::client::{self, NotRunning, Refused};
 use crate::home::{Config, Home};
@@ -21,6 +22,7 @@ use crate::home::{Config, Home};
 mod compose;
 mod incident;
 mod notice;
+mod officer;
 mod print;
 mod roster;
 mod style;
@@ -124,6 +126,40 @@ pub enum Command {
     Log(LogCommand),
     /// Signs a checkpoint of the running node's log now and offers it to the peers for co-signing.
     Checkpoint(JsonFlag),
+    /// The desk's officer accounts (call sign, language, password), for the console and for the
+    /// two-person rule.
+    #[command(subcommand)]
+    Officer(officer::OfficerCommand),
+    /// Notices drafted with --officer, waiting for a second officer's release.
+    Drafts(JsonFlag),
+    /// Sends a draft on the release of a second officer (not the one who drafted it); prints the
+    /// notice id once it is durable.
+    Release {
+        /// The draft's number (`hotline drafts`).
+        draft: u64,
+        /// The releasing officer's call sign.
+        #[arg(long, env = "HOTLINE_OFFICER")]
+        officer: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Drops a draft without sending it.
+    Discard {
+        /// The draft's number.
+        draft: u64,
+        /// The officer's call sign.
+        #[arg(long, env = "HOTLINE_OFFICER")]
+        officer: String,
+    },
+}
+
+/// `--officer` of the commands that send: drafting for a second officer's release.
+#[derive(Args)]
+pub struct DraftFlag {
+    /// Draft the notice in this officer's name instead of sending it: a second officer sends it
+    /// with `hotline release` (required at the precedences of config.toml [release]).
+    #[arg(long, env = "HOTLINE_OFFICER")]
+    officer: Option<String>,
 }
 
 pub use hotline_audit::cli::{write_stdout, JsonFlag};
@@ -335,6 +371,8 @@ pub struct SendArgs {
     #[arg(long)]
     in_reply_to: Option<String>,
     #[command(flatten)]
+    draft: DraftFlag,
+    #[command(flatten)]
     json: JsonFlag,
 }
 
@@ -352,6 +390,8 @@ pub struct ReplyArgs {
     /// reply never puts a FLASH duty on its recipient unasked; what the recipient owes is printed.
     #[arg(long, value_enum, ignore_case = true, default_value = "routine")]
     precedence: PrecedenceArg,
+    #[command(flatten)]
+    draft: DraftFlag,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -379,6 +419,8 @@ pub enum CodebookCommand {
         /// A file to reference by SHA-256 (its bytes do not travel).
         #[arg(long = "attach")]
         attachments: Vec<PathBuf>,
+        #[command(flatten)]
+        draft: DraftFlag,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -462,7 +504,12 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         }
         Command::Init { name, listen, addresses, languages } => {
             hotline_proto::check_name("name", &name).map_err(|e| Invalid(e.to_string()))?;
-            home.init(&Config { name: name.clone(), listen, peers: Default::default() })?;
+            home.init(&Config {
+                name: name.clone(),
+                listen,
+                peers: Default::default(),
+                release: Default::default(),
+            })?;
             let addresses = if addresses.is_empty() { vec![listen.to_string()] } else { addresses };
             let card = roster::card(&home, addresses, languages)?;
             let path = home.dir().join("card.json");
@@ -498,7 +545,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 in_reply_to: args.in_reply_to,
                 body: Body::Incident(incident),
             };
-            sent(&home, request, args.json.json)
+            sent(&home, request, args.draft, args.json.json)
         }
         Command::Reply(args) => {
             let api = home.api_path();
@@ -516,7 +563,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 in_reply_to: Some(args.id),
                 body,
             };
-            sent(&home, request, args.json.json)
+            sent(&home, request, args.draft, args.json.json)
         }
         Command::Codebook(CodebookCommand::List(json)) => {
             let roster = home.roster()?;
@@ -537,7 +584,16 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Codebook(CodebookCommand::Send { code, to, info, precedence, notes, attachments, json }) => {
+        Command::Codebook(CodebookCommand::Send {
+            code,
+            to,
+            info,
+            precedence,
+            notes,
+            attachments,
+            draft,
+            json,
+        }) => {
             let roster = home.roster()?;
             let codebook = &roster.policy.codebook;
             let entry = match code.parse::<u32>() {
@@ -571,6 +627,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                     in_reply_to: None,
                     body,
                 },
+                draft,
                 json.json,
             )
         }
@@ -646,6 +703,10 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
         }
         Command::Status(json) => read::<Status>(&home, &Request::Status {}, json.json, print_status),
         Command::Log(LogCommand::Export { out }) => export(&home, &out),
+        Command::Officer(command) => officer::run(&home, command),
+        Command::Drafts(json) => officer::list_drafts(&home, json.json),
+        Command::Release { draft, officer, json } => officer::release(&home, draft, officer, json.json),
+        Command::Discard { draft, officer } => officer::discard(&home, draft, officer),
         Command::Checkpoint(JsonFlag { json }) => {
             let c: CheckpointInfo = client::call_as(&home.api_path(), &Request::Checkpoint {})?;
             if json {
@@ -702,8 +763,25 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-fn sent(home: &Home, request: SendRequest, json: bool) -> Result<()> {
+fn sent(home: &Home, request: SendRequest, draft: DraftFlag, json: bool) -> Result<()> {
     let duty = owed(home, &request);
+    if let Some(officer) = draft.officer {
+        let held: DraftRef =
+            client::call_as(&home.api_path(), &Request::Draft { officer, send: Box::new(request) })?;
+        if json {
+            print::print_json(&held, "draft")?;
+        } else {
+            println!("draft {}", held.draft);
+            eprintln!(
+                "held for release: another officer sends it with `hotline release {} --officer CALL-SIGN`",
+                held.draft
+            );
+            if let Some(duty) = duty {
+                eprintln!("once released: {duty}");
+            }
+        }
+        return Ok(());
+    }
     let sent: NoticeRef = client::call_as(&home.api_path(), &Request::Send(Box::new(request)))?;
     if json {
         print::print_json(&sent, "notice")?;

@@ -764,6 +764,19 @@ impl Node {
     /// told by [`Event::NoticeStored`].
     pub fn send_notice(&mut self, now: impl Into<Now>, draft: Draft) -> Result<NoticeId, CommandError> {
         let now = self.read_clocks(now.into()).wall_ms;
+        let notice = self.prepare(now, draft)?;
+        Ok(self.send_checked(now, &notice))
+    }
+
+    /// Whether [`Node::send_notice`] would take `draft` now (the same checks; nothing signed,
+    /// nothing changed): for a node that holds a notice for a second officer's release and
+    /// refuses at drafting what would be refused at release.
+    pub fn check_draft(&self, now_ms: u64, draft: &Draft) -> Result<(), CommandError> {
+        self.prepare(now_ms, draft.clone()).map(|_| ())
+    }
+
+    /// The notice `draft` becomes, checked against the roster and what this node knows.
+    fn prepare(&self, now: u64, draft: Draft) -> Result<Notice, CommandError> {
         self.refuse_if_rolled_back()?;
         // The notice answered must be known; the thread must be known at least through one of
         // its notices (an update may arrive before the initial report it updates).
@@ -798,7 +811,7 @@ impl Node {
             body: draft.body,
         };
         notice.check(&self.roster).map_err(CommandError::Invalid)?;
-        Ok(self.send_checked(now, &notice))
+        Ok(notice)
     }
 
     fn knows(&self, id: &NoticeId) -> Result<bool, HistoryError> {
