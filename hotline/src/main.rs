@@ -39,6 +39,10 @@ enum Command {
     Bench(hotline_bench::BenchArgs),
     #[command(flatten)]
     Node(hotline_node::cli::Command),
+    /// Serves the watch-floor console of the node in --home: a web console for its officers
+    /// (duty board, notices, compose, release by a second officer, hand-over), on 127.0.0.1 by
+    /// default. Officers log in with the accounts of `hotline officer`.
+    Console(hotline_console::ConsoleArgs),
     /// Verifies audit bundles with public keys alone (no node, no private key needed).
     /// Exit codes: 0 clean, 4 invalid (tampering or a discrepancy, with the evidence), 1 could
     /// not read.
@@ -102,6 +106,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => hotline_testnet::demo::run(args),
         Command::Bench(args) => hotline_bench::run(args),
         Command::Node(command) => hotline_node::cli::run(&cli.home, command),
+        Command::Console(args) => {
+            hotline_node::cli::init_tracing(hotline_node::cli::LogFormat::Human);
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(hotline_console::serve(hotline_node::home::Home::new(&cli.home), args))
+        }
         Command::Audit(command) => hotline_audit::cli::run(command),
         Command::Testnet(command) => hotline_testnet::testnet::run(command),
         Command::Completions { shell } => {

@@ -365,6 +365,12 @@ impl Daemon {
                     Err(e) => Answer::error(format!("{e}; try again")),
                 }
             }
+            Request::Sent { limit, before } => {
+                match views::sent(&self.node, now.wall_ms, limit.unwrap_or(views::SENT_LIMIT), before) {
+                    Ok(list) => Answer::ok(&list),
+                    Err(e) => Answer::error(format!("{e}; try again")),
+                }
+            }
             Request::Show { notice } => match names::notice(self.node.roster(), &notice) {
                 Ok(id) => match views::thread(&self.node, &id, now.wall_ms) {
                     Ok(Some(thread)) => Answer::ok(&thread),

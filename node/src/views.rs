@@ -96,6 +96,25 @@ fn info(node: &Node, view: NoticeView, now: u64) -> NoticeInfo {
     }
 }
 
+/// The most notices one `sent` answer lists.
+pub const SENT_LIMIT: usize = 500;
+
+/// Notices this node sent, newest first: at most `limit` numbered below `before`. Each is one
+/// read, so the cost is the answer's, whatever the history's length.
+pub fn sent(
+    node: &Node,
+    now: u64,
+    limit: usize,
+    before: Option<u64>,
+) -> Result<Vec<NoticeInfo>, HistoryError> {
+    let top = before.unwrap_or(u64::MAX).min(node.sent_count().saturating_add(1));
+    let mut list = Vec::new();
+    for seq in (1..top).rev().take(limit.min(SENT_LIMIT)) {
+        list.extend(notice(node, &NoticeId { sender: node.id(), seq }, now)?);
+    }
+    Ok(list)
+}
+
 /// How many notices the inbox lists besides those awaiting acknowledgement, unless asked.
 pub const INBOX_LIMIT: usize = 100;
 

@@ -56,6 +56,17 @@ pub enum Request {
         #[serde(default)]
         limit: Option<usize>,
     },
+    /// Notices this node sent, newest first: at most `limit` (default and at most
+    /// [`crate::views::SENT_LIMIT`]) created before notice number `before` (all, if absent)
+    /// ([`Vec<NoticeInfo>`]).
+    Sent {
+        /// How many at most.
+        #[serde(default)]
+        limit: Option<usize>,
+        /// Only those numbered below this (for the next page).
+        #[serde(default)]
+        before: Option<u64>,
+    },
     /// The thread of a notice, with receipts and acknowledgements ([`Thread`]).
     Show {
         /// `sender/seq`.

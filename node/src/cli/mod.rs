@@ -20,7 +20,7 @@ use crate::client::{self, NotRunning, Refused};
 use crate::home::{Config, Home};
 
 mod compose;
-mod incident;
+pub mod incident;
 mod notice;
 mod officer;
 mod print;
@@ -750,7 +750,8 @@ fn peer_override(text: &str) -> Result<(String, String), String> {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs to stderr, filtered by `HOTLINE_LOG` (default `info`), coloured only on a terminal.
+pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -677,7 +677,12 @@ impl Node {
         self.started_ms
     }
 
-    /// Number of log entries (durable or not).
+    /// How many notices this node has created: their ids are `(self, 1..=sent_count)`.
+    pub fn sent_count(&self) -> u64 {
+        self.next_seq.saturating_sub(1)
+    }
+
+    /// Entries in the log (durable or not).
     pub fn log_len(&self) -> u64 {
         self.log_len
     }

@@ -1,0 +1,851 @@
+//! The watch-floor console (`hotline console`) in a real browser: headless Chromium from
+//! Debian's packages driven over WebDriver (chromedriver, on loopback), against real `hotline
+//! run` and `hotline console` processes. S1 through two consoles with a second officer's
+//! release; S3 with its deadline ageing amber then red, the alarm, a keyboard-only late
+//! acknowledgement and a dead node; the security of the forms over raw HTTP; an axe-core check.
+//!
+//! Without Chromium and chromedriver the browser tests say so and stop, unless
+//! HOTLINE_REQUIRE_BROWSER is set (CI sets it): then their absence fails. The axe-core script
+//! comes from the npm registry's package, fetched by `.ci/run`, at HOTLINE_AXE.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hotline_proto::Precedence;
+use hotline_testnet::harness::{binary, Net};
+use serde_json::{json, Value};
+
+/// Both languages of the report, short heartbeats, FLASH with ten minutes to acknowledge.
+const S1_POLICY: &str = r#"
+heartbeat_interval_ms = 500
+link_test_interval_ms = 1000
+checkpoint_interval_ms = 1000
+link_silence_ms = 3000
+max_clock_skew_ms = 2000
+retransmit_initial_ms = 100
+retransmit_max_ms = 1000
+required_languages = ["en", "zh"]
+[flash]
+receipt_ms = 5000
+ack_ms = 600000
+[immediate]
+receipt_ms = 10000
+ack_ms = 1800000
+[priority]
+receipt_ms = 30000
+ack_ms = 10800000
+[routine]
+receipt_ms = 60000
+ack_ms = 21600000
+[[codebook]]
+number = 7
+word = "LANTERN"
+meaning = [{ lang = "en", text = "Media attributed to your officials is fabricated; please deny it." }, { lang = "zh", text = "归于贵方官员的媒体内容系伪造，请予以否认。" }]
+"#;
+
+/// IMMEDIATE with 16 s to acknowledge (amber at 12.8 s), English only.
+const S3_POLICY: &str = r#"
+heartbeat_interval_ms = 500
+link_test_interval_ms = 1000
+checkpoint_interval_ms = 1000
+link_silence_ms = 3000
+max_clock_skew_ms = 2000
+retransmit_initial_ms = 100
+retransmit_max_ms = 1000
+required_languages = ["en"]
+[flash]
+receipt_ms = 5000
+ack_ms = 12000
+[immediate]
+receipt_ms = 5000
+ack_ms = 16000
+[priority]
+receipt_ms = 30000
+ack_ms = 10800000
+[routine]
+receipt_ms = 60000
+ack_ms = 21600000
+"#;
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `hotline console` for node `name` of `net`: its base URL and process.
+struct Console {
+    url: String,
+    process: Running,
+}
+
+impl Console {
+    fn start(net: &Net, name: &str) -> Console {
+        let port = free_tcp_port();
+        let log = std::fs::File::create(net.dir.path().join(format!("{name}-console.log"))).unwrap();
+        let child = Command::new(binary())
+            .args([
+                "--home",
+                net.home(name).dir().to_str().unwrap(),
+                "console",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http(&url, "GET", "/health", &[], "").0 != 200 {
+            assert!(Instant::now() < deadline, "the console of {name} did not reach its node");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Console { url, process: Running(child) }
+    }
+}
+
+/// One HTTP/1.1 request over a plain socket: (status, head, body).
+fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let addr = base.trim_start_matches("http://");
+    let Ok(mut s) = TcpStream::connect(addr) else { return (0, String::new(), String::new()) };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, String::new(), String::new());
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head.to_string(), rest.to_string())
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| {
+                s.bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect::<String>()
+            };
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn set_cookie(head: &str, name: &str) -> Option<String> {
+    head.lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .map(|l| l.split_once(':').unwrap().1.trim().to_string())
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+fn csrf_in(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field");
+    page[at + 19..at + 19 + 64].to_string()
+}
+
+/// Logs in over raw HTTP: the session cookie (`name=value`) and the session's CSRF token.
+fn http_login(console: &Console, call_sign: &str, password: &str) -> (String, String) {
+    let (_, head, page) = http(&console.url, "GET", "/login", &[], "");
+    let pre = set_cookie(&head, "hotline_login").unwrap();
+    let pre = pre.split(';').next().unwrap().to_string();
+    let body = form(&[("csrf", &csrf_in(&page)), ("call_sign", call_sign), ("password", password)]);
+    let (status, head, _) = http(
+        &console.url,
+        "POST",
+        "/login",
+        &[("Cookie", &pre), ("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
+    );
+    assert_eq!(status, 303, "log-in of {call_sign}: {head}");
+    let cookie = set_cookie(&head, "hotline_session").unwrap();
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let (_, _, board) = http(&console.url, "GET", "/", &[("Cookie", &cookie)], "");
+    (cookie.clone(), csrf_in(&board))
+}
+
+fn post(console: &Console, path: &str, cookie: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    if !cookie.is_empty() {
+        headers.push(("Cookie", cookie));
+    }
+    http(&console.url, "POST", path, &headers, &form(fields))
+}
+
+// ---- the browser ----
+
+/// Chromium and chromedriver, if installed.
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
+    let find = |names: &[&str]| {
+        names.iter().map(PathBuf::from).find(|p| p.exists()).or_else(|| {
+            names.iter().find_map(|n| {
+                let out = Command::new("sh").args(["-c", &format!("command -v {n}")]).output().ok()?;
+                let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
+                (!path.is_empty()).then(|| PathBuf::from(path))
+            })
+        })
+    };
+    let chromium = find(&["/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"])?;
+    let driver = find(&["/usr/bin/chromedriver", "chromedriver"])?;
+    Some((chromium, driver))
+}
+
+/// Chromedriver, and the programs; `None` (with a notice) where they are not installed.
+fn driver() -> Option<(Running, String, PathBuf)> {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        assert!(
+            std::env::var_os("HOTLINE_REQUIRE_BROWSER").is_none(),
+            "HOTLINE_REQUIRE_BROWSER is set but chromium or chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("NOTICE: no Chromium or chromedriver (apt-get install chromium chromium-driver): the console was not tested in a browser");
+        return None;
+    };
+    let port = free_tcp_port();
+    let child = Command::new(chromedriver)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http(&url, "GET", "/status", &[], "").0 != 200 {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((Running(child), url, chromium))
+}
+
+/// A new headless Chromium with its own profile.
+async fn open(driver: &str, chromium: &Path, profile: &Path, lang: &str) -> Client {
+    let mut caps = serde_json::Map::new();
+    let args = vec![
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--window-size=1280,1400".into(),
+        format!("--lang={lang}"),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": chromium, "args": args }));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(driver)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Waits until the script `condition` (a JS expression) is true on the page.
+async fn until(c: &Client, what: &str, condition: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let v = c.execute(&format!("return !!({condition});"), vec![]).await.unwrap_or(Value::Bool(false));
+        if v == Value::Bool(true) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let text = c
+                .execute("return document.body ? document.body.innerText : ''", vec![])
+                .await
+                .unwrap_or_default();
+            let state = c
+                .execute("return [document.activeElement && document.activeElement.outerHTML.slice(0, 200), window.hotline && window.hotline.errors];", vec![])
+                .await
+                .unwrap_or_default();
+            panic!(
+                "{what}: not within {limit:?} at {url} (focus, script errors: {state})\n{}",
+                text.as_str().unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+async fn login(c: &Client, console: &Console, call_sign: &str, password: &str) {
+    c.goto(&format!("{}/login", console.url)).await.unwrap();
+    c.find(Locator::Id("call_sign")).await.unwrap().send_keys(call_sign).await.unwrap();
+    c.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
+    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    until(c, "the board after log-in", "document.getElementById('board')", Duration::from_secs(10)).await;
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+async fn choose(c: &Client, css: &str, value: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+}
+
+/// Saves a screenshot under the test's target directory, and under docs/console when
+/// HOTLINE_UPDATE_SCREENSHOTS is set (as the README shows them).
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+    if std::env::var_os("HOTLINE_UPDATE_SCREENSHOTS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/console");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join(format!("{name}.png")), &png).unwrap();
+    }
+}
+
+/// axe-core's serious and critical WCAG 2.1 A/AA violations on the page (nothing checked, with
+/// a notice, where HOTLINE_AXE does not name the script).
+async fn accessibility(c: &Client, page: &str) {
+    let Some(path) = std::env::var_os("HOTLINE_AXE") else {
+        assert!(
+            std::env::var_os("HOTLINE_REQUIRE_BROWSER").is_none(),
+            "HOTLINE_REQUIRE_BROWSER is set but HOTLINE_AXE does not name axe.min.js (.ci/run fetches it)"
+        );
+        eprintln!("NOTICE: HOTLINE_AXE is not set: {page} was not checked with axe-core");
+        return;
+    };
+    let source = std::fs::read_to_string(path).unwrap();
+    c.execute(&format!("{source}\n;return true;"), vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+               .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ': ' + v.help + ' @ ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let found: Vec<String> = serde_json::from_value(found).unwrap();
+    assert!(found.is_empty(), "axe-core on the {page}: {found:#?}");
+}
+
+// ---- the tests ----
+
+/// S1 end to end through two consoles: alpha's officer composes the FLASH with the form (an
+/// incomplete attempt first: every problem next to its field), a second alpha officer releases
+/// it, bravo's board shows it live with its countdown and the alarm, bravo acknowledges and
+/// replies, alpha's console shows both; the logs verify and cross-audit clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_through_two_consoles_with_a_second_officers_release() {
+    let Some((_driver, driver, chromium)) = driver() else { return };
+    let mut net = Net::init(3, Some(S1_POLICY));
+    net.second_officer("alpha", &[Precedence::Flash, Precedence::Immediate]);
+    net.add_officer("alpha", "duty-1", "en", "alpha first officer");
+    net.add_officer("alpha", "duty-2", "en", "alpha second officer");
+    net.add_officer("bravo", "desk-b", "zh", "bravo desk officer");
+    net.start_all();
+    net.wait_links();
+    let alpha = Console::start(&net, "alpha");
+    let bravo = Console::start(&net, "bravo");
+    let profiles = net.dir.path().join("profiles");
+    let a1 = open(&driver, &chromium, &profiles.join("a1"), "en").await;
+    let b = open(&driver, &chromium, &profiles.join("b"), "zh").await;
+
+    login(&b, &bravo, "desk-b", "bravo desk officer").await;
+    click(&b, "#arm").await;
+    until(&b, "the alarm armed", "document.body.dataset.alarm === 'armed'", Duration::from_secs(5)).await;
+    // Set before the FLASH exists: still there after, so the board was never reloaded.
+    js(&b, "window.__sameDocument = true; return true;").await;
+    screenshot(&b, "board-zh-quiet").await;
+
+    login(&a1, &alpha, "duty-1", "alpha first officer").await;
+    click(&a1, "#arm").await;
+    accessibility(&a1, "duty board").await;
+    a1.goto(&format!("{}/compose", alpha.url)).await.unwrap();
+    accessibility(&a1, "compose form").await;
+    // An incomplete report: every problem at once, each next to its field.
+    click(&a1, "input[name='to/bravo'][value=action]").await;
+    choose(&a1, "#compose-precedence", "flash").await;
+    fill(
+        &a1,
+        "textarea[name='/summary/en']",
+        "Our decision-support system classified a civilian vessel as hostile.",
+    )
+    .await;
+    click(&a1, "form.compose button[type=submit]").await;
+    until(&a1, "the problems listed", "document.getElementById('problems')", Duration::from_secs(10)).await;
+    for field in [
+        "f-failure_modes-errors",
+        "f-summary-errors",
+        "f-human_control-final_decision_by-errors",
+        "f-contact-errors",
+    ] {
+        let there = js(&a1, &format!("return !!document.getElementById('{field}');")).await;
+        assert_eq!(there, Value::Bool(true), "no problem shown at {field}");
+    }
+    assert_eq!(net.json("alpha", &["drafts", "--json"])["drafts"], json!([]), "nothing was drafted");
+    // What was typed is kept; the rest is filled in.
+    click(&a1, "input[name='to/charlie'][value=info]").await;
+    choose(&a1, "#compose-precedence", "flash").await;
+    choose(&a1, "select[name='/severity']", "high").await;
+    click(&a1, "input[name='/failure_modes'][value=misidentification]").await;
+    click(&a1, "input[name='/failure_modes'][value=automation_bias]").await;
+    click(&a1, "button[data-now-for='f-occurred_ms']").await;
+    fill(&a1, "input[name='/location/region']", "East China Sea, grid QK-17").await;
+    fill(&a1, "input[name='/location/lat_decideg']", "29.1").await;
+    fill(&a1, "input[name='/location/lon_decideg']", "124.4").await;
+    fill(&a1, "textarea[name='/summary/zh']", "我方决策支持系统将一艘民用船只误判为敌对目标。").await;
+    choose(&a1, "select[name='/human_control/role']", "in_the_loop").await;
+    fill(&a1, "input[name='/human_control/final_decision_by']", "commanding officer").await;
+    fill(
+        &a1,
+        "textarea[name='/human_control/statement/en']",
+        "Engagement was withheld; the vessel was hailed.",
+    )
+    .await;
+    fill(&a1, "textarea[name='/human_control/statement/zh']", "未实施交战，已对该船只进行呼叫。").await;
+    fill(&a1, "textarea[name='/requested_response/en']", "Please confirm the vessel's identity.").await;
+    fill(&a1, "textarea[name='/requested_response/zh']", "请确认该船只身份。").await;
+    fill(&a1, "input[name='/contact']", "alpha liaison desk").await;
+    screenshot(&a1, "compose-en").await;
+    click(&a1, "form.compose button[type=submit]").await;
+    until(&a1, "the draft held", "location.pathname === '/drafts'", Duration::from_secs(10)).await;
+    let drafts = net.json("alpha", &["drafts", "--json"]);
+    let draft = drafts["drafts"][0]["draft"].as_u64().expect("a draft");
+    assert_eq!(drafts["drafts"][0]["drafted_by"], "duty-1");
+    // Its author is offered no release.
+    let own =
+        js(&a1, &format!("return !!document.querySelector('form[action=\"/drafts/{draft}/release\"]');"))
+            .await;
+    assert_eq!(own, Value::Bool(false), "duty-1 was offered to release its own draft");
+
+    // The second officer releases it.
+    let a2 = open(&driver, &chromium, &profiles.join("a2"), "en").await;
+    login(&a2, &alpha, "duty-2", "alpha second officer").await;
+    let board = js(&a2, "return document.getElementById('duty-release').innerText;").await;
+    assert!(board.as_str().unwrap().contains("duty-1"), "{board}");
+    a2.goto(&format!("{}/drafts", alpha.url)).await.unwrap();
+    click(&a2, &format!("form[action='/drafts/{draft}/release'] button")).await;
+    until(
+        &a2,
+        "the released notice",
+        "location.pathname.startsWith('/notice/alpha/')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let id =
+        js(&a2, "return location.pathname.slice('/notice/'.length);").await.as_str().unwrap().to_string();
+    let released = Instant::now();
+
+    // bravo's board shows it live, with its countdown, and the alarm rings.
+    until(
+        &b,
+        "the FLASH on bravo's board",
+        &format!("document.querySelector('.card-ack[data-notice=\"{id}\"]')"),
+        Duration::from_secs(5),
+    )
+    .await;
+    let shown_after = released.elapsed();
+    assert!(shown_after < Duration::from_secs(3), "the FLASH took {shown_after:?} to reach bravo's board");
+    assert_eq!(
+        js(&b, "return window.__sameDocument === true;").await,
+        Value::Bool(true),
+        "the board was reloaded"
+    );
+    let rang = js(&b, "return window.hotline.rings.map(r => r.reason);").await;
+    assert!(rang.as_array().unwrap().contains(&json!("notice_received_flash")), "{rang}");
+    let countdown = js(
+        &b,
+        &format!(
+            "return document.querySelector('.card-ack[data-notice=\"{id}\"] .countdown').dataset.state;"
+        ),
+    )
+    .await;
+    assert_eq!(countdown, json!("ok"));
+    screenshot(&b, "board-zh").await;
+
+    // bravo reads it, both languages side by side, its own first, and acknowledges.
+    b.goto(&format!("{}/notice/{id}", bravo.url)).await.unwrap();
+    let first =
+        js(&b, "return document.querySelector('[data-field=summary] .lang-text').getAttribute('lang');")
+            .await;
+    assert_eq!(first, json!("zh"), "the officer's language first");
+    let both = js(&b, "return document.querySelectorAll('[data-field=summary] .lang-text').length;").await;
+    assert_eq!(both, json!(2));
+    accessibility(&b, "notice view").await;
+    screenshot(&b, "notice-zh").await;
+    choose(&b, "#disposition", "investigating").await;
+    fill(&b, "#ack-note-zh", "正在核查。").await;
+    fill(&b, "#ack-note-en", "We are investigating.").await;
+    click(&b, "#ack button[type=submit]").await;
+    until(&b, "the acknowledgement stored", "location.search === '?done=ack'", Duration::from_secs(10)).await;
+    // And replies, at ROUTINE, knowing what alpha will owe.
+    choose(&b, "#reply-precedence", "routine").await;
+    let duty = js(&b, "return document.getElementById('reply-precedence-duty').textContent;").await;
+    assert!(duty.as_str().unwrap().contains("6h"), "the form says what the recipient owes: {duty}");
+    fill(&b, "#reply-text-zh", "船只为渔船，已核实。").await;
+    fill(&b, "#reply-text-en", "The vessel is a fishing boat; verified.").await;
+    click(&b, "#reply button[type=submit]").await;
+    until(&b, "the reply stored", "location.search === '?done=reply'", Duration::from_secs(10)).await;
+
+    // alpha's console shows both: bravo's acknowledgement in its table, the reply to acknowledge.
+    a1.goto(&format!("{}/notice/{id}", alpha.url)).await.unwrap();
+    until(&a1, "bravo's acknowledgement at alpha", "document.querySelector('tr[data-party=bravo]') && document.querySelector('tr[data-party=bravo]').innerText.includes('desk-b')", Duration::from_secs(10)).await;
+    let row = js(&a1, "return document.querySelector('tr[data-party=bravo]').innerText;").await;
+    assert!(row.as_str().unwrap().contains("investigating"), "{row}");
+    screenshot(&a1, "notice-en").await;
+    a1.goto(&alpha.url).await.unwrap();
+    until(
+        &a1,
+        "bravo's reply awaiting alpha",
+        "document.querySelector('.card-ack')",
+        Duration::from_secs(10),
+    )
+    .await;
+    screenshot(&a1, "board-en").await;
+    b.goto(&format!("{}/compose", bravo.url)).await.unwrap();
+    screenshot(&b, "compose-zh").await;
+
+    for c in [a1, a2, b] {
+        c.close().await.unwrap();
+    }
+    drop((alpha, bravo));
+    for name in ["alpha", "bravo", "charlie"] {
+        net.stop(name);
+    }
+    net.export_and_audit(&["alpha", "bravo", "charlie"]);
+}
+
+/// S3 in the console: an unacknowledged IMMEDIATE turns amber, then red, the alarm fires and the
+/// miss is on both boards; bravo acknowledges it late with the keyboard alone; then bravo's node
+/// dies: alpha's board shows the link down, bravo's console the lost-node banner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_deadline_ages_and_a_node_dies_in_the_console() {
+    let Some((_driver, driver, chromium)) = driver() else { return };
+    let mut net = Net::init(2, Some(S3_POLICY));
+    net.add_officer("alpha", "duty-a", "en", "alpha desk officer");
+    net.add_officer("bravo", "duty-b", "en", "bravo desk officer");
+    net.start_all();
+    net.wait_links();
+    let alpha = Console::start(&net, "alpha");
+    let bravo = Console::start(&net, "bravo");
+    let profiles = net.dir.path().join("profiles");
+    let a = open(&driver, &chromium, &profiles.join("a"), "en").await;
+    let b = open(&driver, &chromium, &profiles.join("b"), "en").await;
+    login(&a, &alpha, "duty-a", "alpha desk officer").await;
+    login(&b, &bravo, "duty-b", "bravo desk officer").await;
+    click(&b, "#arm").await;
+
+    let incident = hotline_testnet::harness::english_incident(net.dir.path());
+    let id = net
+        .ok(
+            "alpha",
+            &["send", "--to", "bravo", "--precedence", "immediate", "--incident", incident.to_str().unwrap()],
+        )
+        .trim()
+        .to_string();
+    let card = format!("document.querySelector('.card-ack[data-notice=\"{id}\"] .countdown')");
+    until(&b, "the IMMEDIATE on bravo's board", &card, Duration::from_secs(5)).await;
+    until(
+        &b,
+        "amber at 80 % of the window",
+        &format!("{card}.dataset.state === 'warn'"),
+        Duration::from_secs(16),
+    )
+    .await;
+    let words = js(&b, &format!("return {card}.innerText;")).await;
+    assert!(words.as_str().unwrap().contains("DUE SOON"), "said in words, not only colour: {words}");
+    until(
+        &b,
+        "the alarm for the approaching deadline",
+        "window.hotline.rings.some(r => r.reason === 'deadline_approaching')",
+        Duration::from_secs(5),
+    )
+    .await;
+    until(&b, "red once passed", &format!("{card}.dataset.state === 'over'"), Duration::from_secs(10)).await;
+    until(
+        &b,
+        "the miss on bravo's board",
+        &format!("document.querySelector('.card-ack[data-notice=\"{id}\"]').innerText.includes('MISSED')"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(js(&b, "return document.body.dataset.alarm !== 'disarmed';").await, Value::Bool(true));
+    until(
+        &a,
+        "the miss on alpha's board",
+        &format!("document.querySelector('.card-missed[data-notice=\"{id}\"]')"),
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // Late, by keyboard only: the command line opens the notice at its form, Tab and Enter send.
+    let body = b.find(Locator::Css("body")).await.unwrap();
+    body.send_keys(":").await.unwrap();
+    let line = b.find(Locator::Id("cmdline")).await.unwrap();
+    line.send_keys("ack\u{E007}").await.unwrap();
+    until(
+        &b,
+        "the notice open at its form",
+        "document.activeElement && document.activeElement.id === 'disposition'",
+        Duration::from_secs(10),
+    )
+    .await;
+    let focused = b.active_element().await.unwrap();
+    focused.send_keys("\u{E015}").await.unwrap(); // arrow down: investigating
+    for _ in 0..2 {
+        b.active_element().await.unwrap().send_keys("\u{E004}").await.unwrap(); // Tab
+    }
+    let on = js(&b, "return document.activeElement.getAttribute('type') + ' ' + document.activeElement.closest('section').id;").await;
+    assert_eq!(on, json!("submit ack"), "two Tabs from the disposition reach the button");
+    b.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap(); // Enter
+    until(&b, "the late acknowledgement stored", "location.search === '?done=ack'", Duration::from_secs(10))
+        .await;
+    let thread = net.json("alpha", &["show", &id, "--json"]);
+    let party = &thread["notices"][0]["parties"][0];
+    assert_eq!(party["ack_missed"], true, "{party}");
+    assert_eq!(party["ack"]["operator"], "duty-b", "the call sign, never a typed name: {party}");
+
+    // bravo's node dies.
+    b.goto(&bravo.url).await.unwrap();
+    a.goto(&alpha.url).await.unwrap();
+    net.kill9("bravo");
+    until(
+        &b,
+        "the lost-node banner at bravo",
+        "document.body.dataset.node === 'lost' && !document.getElementById('lost').hidden",
+        Duration::from_secs(10),
+    )
+    .await;
+    until(
+        &a,
+        "bravo's link down at alpha",
+        "document.querySelector('tr[data-peer=bravo][data-state=down]')",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        js(&a, "return window.hotline.rings.some(r => r.reason === 'link_down');").await,
+        Value::Bool(true)
+    );
+    // Back: the banner goes by itself.
+    net.start("bravo");
+    until(
+        &b,
+        "the banner gone",
+        "document.body.dataset.node === 'up' && document.getElementById('lost').hidden",
+        Duration::from_secs(20),
+    )
+    .await;
+    for c in [a, b] {
+        c.close().await.unwrap();
+    }
+}
+
+/// The forms' guards, over raw HTTP: no form works without a session or without its CSRF token
+/// or from another origin; an officer cannot release their own draft; bad input is answered with
+/// a page that says what is wrong, never a server error; failed log-ins are limited.
+#[test]
+fn the_consoles_forms_refuse_what_they_must() {
+    let mut net = Net::init(2, Some(S1_POLICY));
+    net.second_officer("alpha", &[Precedence::Flash, Precedence::Immediate]);
+    net.add_officer("alpha", "duty-1", "en", "alpha first officer");
+    net.add_officer("alpha", "duty-2", "zh", "alpha second officer");
+    net.start_all();
+    net.wait_links();
+    let alpha = Console::start(&net, "alpha");
+    let reply = [("kind", "reply"), ("precedence", "flash"), ("text/en", "x"), ("text/zh", "x")];
+    let code = [("code", "7"), ("to/bravo", "action"), ("precedence", "flash")];
+
+    // Without a session: to the log-in, nothing done.
+    let (status, head, _) = post(&alpha, "/compose/code", "", &code);
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /login"), "{head}");
+    // Pages too.
+    for path in ["/", "/compose", "/drafts", "/handover", "/events", "/board"] {
+        let (status, head, _) = http(&alpha.url, "GET", path, &[], "");
+        assert_eq!(status, 303, "{path}: {head}");
+    }
+    // The headers of every page.
+    let (_, head, _) = http(&alpha.url, "GET", "/login", &[], "");
+    let lower = head.to_ascii_lowercase();
+    for h in
+        ["content-security-policy: default-src 'none'", "x-frame-options: deny", "cache-control: no-store"]
+    {
+        assert!(lower.contains(h), "{h} missing: {head}");
+    }
+    // A log-in form from elsewhere (no login cookie) is refused.
+    let (status, _, _) = post(
+        &alpha,
+        "/login",
+        "",
+        &[("csrf", &"0".repeat(64)), ("call_sign", "duty-1"), ("password", "alpha first officer")],
+    );
+    assert_eq!(status, 403);
+
+    let (cookie, csrf) = http_login(&alpha, "duty-1", "alpha first officer");
+    // No token, a wrong token, another origin: refused, nothing done.
+    for token in ["", "0000"] {
+        let mut fields = code.to_vec();
+        fields.push(("csrf", token));
+        let (status, _, page) = post(&alpha, "/compose/code", &cookie, &fields);
+        assert_eq!(status, 403, "{page}");
+    }
+    let mut fields = code.to_vec();
+    fields.push(("csrf", &csrf));
+    let (status, _, _) = http(
+        &alpha.url,
+        "POST",
+        "/compose/code",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", "http://evil.example"),
+        ],
+        &form(&fields),
+    );
+    assert_eq!(status, 403);
+    assert_eq!(net.json("alpha", &["drafts", "--json"])["drafts"], json!([]), "nothing was drafted");
+
+    // With both: the FLASH is drafted, not sent.
+    let (status, head, _) = post(&alpha, "/compose/code", &cookie, &fields);
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("/drafts?drafted="), "{head}");
+    let draft = net.json("alpha", &["drafts", "--json"])["drafts"][0]["draft"].as_u64().unwrap();
+    // Its author cannot release it, even by posting the form by hand.
+    let (status, _, page) = post(&alpha, &format!("/drafts/{draft}/release"), &cookie, &[("csrf", &csrf)]);
+    assert_eq!(status, 422);
+    assert!(page.contains("a second officer must release it"), "{page}");
+    assert_eq!(net.json("alpha", &["drafts", "--json"])["drafts"].as_array().unwrap().len(), 1);
+    // The second officer can, and a second release finds nothing.
+    let (cookie2, csrf2) = http_login(&alpha, "duty-2", "alpha second officer");
+    let (status, head, _) = post(&alpha, &format!("/drafts/{draft}/release"), &cookie2, &[("csrf", &csrf2)]);
+    assert_eq!(status, 303, "{head}");
+    let (status, _, page) = post(&alpha, &format!("/drafts/{draft}/release"), &cookie2, &[("csrf", &csrf2)]);
+    assert_eq!(status, 422);
+    assert!(page.contains("没有草稿") || page.contains("there is no draft"), "{page}");
+
+    // Bad input: a page that says what is wrong, never a server error.
+    let bad: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/compose".into(),
+            vec![
+                ("csrf", &csrf),
+                ("precedence", "loud"),
+                ("/occurred_ms", "yesterday"),
+                ("/location/lat_decideg", "north"),
+            ],
+        ),
+        ("/compose/code".into(), vec![("csrf", &csrf), ("code", "99"), ("precedence", "flash")]),
+        ("/notice/alpha/999/ack".into(), vec![("csrf", &csrf), ("disposition", "understood")]),
+        ("/notice/alpha/1/ack".into(), vec![("csrf", &csrf), ("disposition", "shrug")]),
+        ("/notice/alpha/999/reply".into(), reply.iter().copied().chain([("csrf", csrf.as_str())]).collect()),
+        ("/language".into(), vec![("csrf", &csrf), ("language", "klingon")]),
+        ("/drafts/77/discard".into(), vec![("csrf", &csrf)]),
+    ];
+    for (path, fields) in &bad {
+        let (status, _, page) = post(&alpha, path, &cookie, fields);
+        assert!((400..500).contains(&status), "{path}: {status}\n{page}");
+        assert!(page.contains("role=\"alert\""), "{path}: no message\n{page}");
+    }
+    let (status, _, _) = http(&alpha.url, "GET", "/notice/alpha/not-a-number", &[("Cookie", &cookie)], "");
+    assert!((400..500).contains(&status), "{status}");
+    let huge = "x".repeat(600 * 1024);
+    let (status, _, _) = post(&alpha, "/compose", &cookie, &[("csrf", &csrf), ("/contact", &huge)]);
+    assert_eq!(status, 413);
+    let (status, _, page) = http(&alpha.url, "GET", "/handover?since=25:99", &[("Cookie", &cookie)], "");
+    assert_eq!(status, 200);
+    assert!(page.contains("HH:MM"), "{page}");
+
+    // Log-out ends the session.
+    let (status, _, _) = post(&alpha, "/logout", &cookie, &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    let (status, _, _) = http(&alpha.url, "GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(status, 303, "the session is over");
+
+    // Failed log-ins: five, then the call sign is locked, even with the right password.
+    for _ in 0..5 {
+        let (_, head, page) = http(&alpha.url, "GET", "/login", &[], "");
+        let pre = set_cookie(&head, "hotline_login").unwrap().split(';').next().unwrap().to_string();
+        let body =
+            form(&[("csrf", &csrf_in(&page)), ("call_sign", "duty-2"), ("password", "wrong password here")]);
+        let (status, _, _) = http(
+            &alpha.url,
+            "POST",
+            "/login",
+            &[("Cookie", &pre), ("Content-Type", "application/x-www-form-urlencoded")],
+            &body,
+        );
+        assert_eq!(status, 401);
+    }
+    let (_, head, page) = http(&alpha.url, "GET", "/login", &[], "");
+    let pre = set_cookie(&head, "hotline_login").unwrap().split(';').next().unwrap().to_string();
+    let body =
+        form(&[("csrf", &csrf_in(&page)), ("call_sign", "duty-2"), ("password", "alpha second officer")]);
+    let (status, _, page) = http(
+        &alpha.url,
+        "POST",
+        "/login",
+        &[("Cookie", &pre), ("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
+    );
+    assert_eq!(status, 429, "{page}");
+    // An officer removed is logged out at once.
+    net.ok("alpha", &["officer", "remove", "duty-2"]);
+    let (status, _, _) = http(&alpha.url, "GET", "/", &[("Cookie", &cookie2)], "");
+    assert_eq!(status, 303);
+    // Beyond loopback without TLS: refused at start, with the way out.
+    let out = Command::new(binary())
+        .args(["--home", net.home("alpha").dir().to_str().unwrap(), "console", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only over TLS"));
+    drop(alpha.process);
+}
