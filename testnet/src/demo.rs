@@ -27,6 +27,14 @@ pub struct DemoArgs {
     /// Keep the network in this (new) directory instead of a temporary one.
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// Instead of playing S1, open the watch-floor consoles of two desks (alpha and bravo, two
+    /// officers each, FLASH and IMMEDIATE released by a second officer) on a live three-node
+    /// network, print their addresses and log-ins, and run until Ctrl-C.
+    #[arg(long)]
+    console: bool,
+    /// The TCP port of alpha's console (bravo's is the next).
+    #[arg(long, default_value_t = 8470, requires = "console")]
+    console_port: u16,
 }
 
 const S1: &str = include_str!("../../spec/examples/s1-misidentification.json");
@@ -96,6 +104,9 @@ fn ack(home: &Home, notice: &str, operator: &str, disposition: Disposition) -> R
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<()> {
+    if args.console {
+        return consoles(&args);
+    }
     let temp = tempfile::tempdir()?;
     let dir = match &args.keep {
         Some(dir) => {
@@ -285,4 +296,111 @@ pub fn run(args: DemoArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The demo's officers: (node, call sign, language).
+const OFFICERS: [(&str, &str, &str); 4] =
+    [("alpha", "duty-1", "en"), ("alpha", "duty-2", "zh"), ("bravo", "desk-b", "zh"), ("bravo", "desk-e", "en")];
+
+/// `hotline demo --console`: two desks' consoles on a live network, until Ctrl-C.
+fn consoles(args: &DemoArgs) -> Result<()> {
+    use rand::Rng;
+    let temp = tempfile::tempdir()?;
+    let dir = match &args.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.clone()
+        }
+        None => temp.path().to_path_buf(),
+    };
+    let mut policy = Policy { required_languages: vec!["en".into(), "zh".into()], ..Policy::default() };
+    policy.codebook = vec![hotline_proto::CodebookEntry {
+        number: 7,
+        word: "LANTERN".into(),
+        meaning: parse_texts(&[
+            "en=Media attributed to your officials is fabricated; please deny it.".into(),
+            "zh=归于贵方官员的媒体内容系伪造，请予以否认。".into(),
+        ])?,
+    }];
+    let homes = testnet::init(&dir, &free_ports(3)?, policy, &hotline_node::home::Release::default())?;
+    let mut logins = Vec::new();
+    for (node, call_sign, language) in OFFICERS {
+        let home = &homes.iter().find(|(n, _)| n == node).ok_or_else(|| anyhow!("no node {node}"))?.1;
+        let mut officers = hotline_node::officers::Officers::load(&home.officers_path())?;
+        let password: String =
+            (0..4).map(|_| format!("{:04}", rand::thread_rng().gen_range(0..10_000))).collect::<Vec<_>>().join("-");
+        officers.add(call_sign, "", language, &password)?;
+        officers.save(&home.officers_path())?;
+        logins.push((node, call_sign, language, password));
+    }
+    let mut nodes = Processes::new(std::env::current_exe()?, dir.clone());
+    for (name, home) in &homes {
+        nodes.start(name, home, None, Duration::from_secs(60))?;
+    }
+    for (_, home) in &homes {
+        wait_links(home, Duration::from_secs(60))?;
+    }
+    let mut running = Vec::new();
+    for (i, (name, home)) in homes.iter().take(2).enumerate() {
+        let port = args.console_port.saturating_add(i as u16);
+        std::fs::create_dir_all(dir.join("logs"))?;
+        let log = std::fs::File::create(dir.join("logs").join(format!("{name}-console.log")))?;
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .arg("--home")
+            .arg(home.dir())
+            .args(["console", "--listen", &format!("127.0.0.1:{port}")])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting a console")?;
+        running.push(ConsoleChild(child));
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline || running.last_mut().is_some_and(ConsoleChild::exited) {
+                bail!("the console of {name} did not start (port {port} taken? see {}/logs/{name}-console.log; try --console-port)", dir.display());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        println!("{name} desk console: {url}");
+        for (node, call_sign, language, password) in logins.iter().filter(|l| l.0 == name) {
+            let _ = node;
+            println!("    log on as {call_sign:<7} ({language}) password {password}");
+        }
+    }
+    println!(
+        "\nA FLASH or IMMEDIATE notice composed by one officer goes when the other of the same desk releases it\n(Drafts). The network is in {}; charlie has no console (`hotline --home {}/charlie …`).\nCtrl-C stops the consoles and the nodes.",
+        dir.display(),
+        dir.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    drop(running);
+    nodes.stop_all();
+    println!("stopped");
+    Ok(())
+}
+
+/// A console process, stopped when dropped.
+struct ConsoleChild(std::process::Child);
+
+impl ConsoleChild {
+    fn exited(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for ConsoleChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
