@@ -299,8 +299,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
 }
 
 /// The demo's officers: (node, call sign, language).
-const OFFICERS: [(&str, &str, &str); 4] =
-    [("alpha", "duty-1", "en"), ("alpha", "duty-2", "zh"), ("bravo", "desk-b", "zh"), ("bravo", "desk-e", "en")];
+const OFFICERS: [(&str, &str, &str); 4] = [
+    ("alpha", "duty-1", "en"),
+    ("alpha", "duty-2", "zh"),
+    ("bravo", "desk-b", "zh"),
+    ("bravo", "desk-e", "en"),
+];
 
 /// `hotline demo --console`: two desks' consoles on a live network, until Ctrl-C.
 fn consoles(args: &DemoArgs) -> Result<()> {
@@ -327,8 +331,10 @@ fn consoles(args: &DemoArgs) -> Result<()> {
     for (node, call_sign, language) in OFFICERS {
         let home = &homes.iter().find(|(n, _)| n == node).ok_or_else(|| anyhow!("no node {node}"))?.1;
         let mut officers = hotline_node::officers::Officers::load(&home.officers_path())?;
-        let password: String =
-            (0..4).map(|_| format!("{:04}", rand::thread_rng().gen_range(0..10_000))).collect::<Vec<_>>().join("-");
+        let password: String = (0..4)
+            .map(|_| format!("{:04}", rand::thread_rng().gen_range(0..10_000)))
+            .collect::<Vec<_>>()
+            .join("-");
         officers.add(call_sign, "", language, &password)?;
         officers.save(&home.officers_path())?;
         logins.push((node, call_sign, language, password));
