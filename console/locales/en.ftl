@@ -62,6 +62,10 @@ board-waiting = I am waiting for
 board-waiting-none = I wait for no receipt and no acknowledgement.
 board-missed = Missed deadlines
 board-missed-none = No deadline of my recent notices was missed.
+board-more = { $count ->
+    [one] … and one more, not shown.
+   *[other] … and { $count } more, not shown.
+}
 board-links = Links
 ack-duty = I must acknowledge { $notice } from { $from }.
 ack-duty-late = I missed the deadline to acknowledge { $notice } from { $from }: I must acknowledge it now, late.

@@ -62,6 +62,9 @@ board-waiting = 我正在等待
 board-waiting-none = 我未在等待任何回执或确认。
 board-missed = 已错过的时限
 board-missed-none = 我近期发出的通报均未错过时限。
+board-more = { $count ->
+   *[other] ……另有 { $count } 项未显示。
+}
 board-links = 链路
 ack-duty = 我须确认来自 { $from } 的 { $notice }。
 ack-duty-late = 我已错过确认来自 { $from } 的 { $notice } 的时限：我须立即补作确认，已属迟到。

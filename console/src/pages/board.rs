@@ -18,6 +18,9 @@ use crate::App;
 
 /// The notices the board lists besides those awaiting acknowledgement (their misses, at most).
 const RECENT: usize = 30;
+/// The most entries one section of the board shows, most urgent first; the rest are counted (a
+/// board of ten thousand cards helps nobody, and would take the page seconds to draw).
+pub const SHOWN: usize = 50;
 
 /// What the board shows, read from the node in one go.
 struct Duties {
@@ -107,8 +110,9 @@ async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
                 h2 #h-ack { (t("board-ack")) " " span.count { (duties.inbox.awaiting_ack.len()) } }
                 @if duties.inbox.awaiting_ack.is_empty() { p.quiet { (t("board-ack-none")) } }
                 ol.cards {
-                    @for n in &duties.inbox.awaiting_ack { li { (ack_card(app, lang, n, duties.now)) } }
+                    @for n in duties.inbox.awaiting_ack.iter().take(SHOWN) { li { (ack_card(app, lang, n, duties.now)) } }
                 }
+                (more(app, lang, duties.inbox.awaiting_ack.len()))
             }
             @if !to_release.is_empty() || !mine.is_empty() {
                 section.duties #duty-release aria-labelledby="h-release" {
@@ -136,7 +140,7 @@ async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
                 h2 #h-wait { (t("board-waiting")) " " span.count { (duties.status.awaiting.len()) } }
                 @if duties.status.awaiting.is_empty() { p.quiet { (t("board-waiting-none")) } }
                 ol.cards {
-                    @for a in &duties.status.awaiting {
+                    @for a in duties.status.awaiting.iter().take(SHOWN) {
                         li { div.card.card-wait data-notice=(a.notice) {
                             @let notice = duties.awaited.get(&a.notice);
                             p.line {
@@ -150,6 +154,7 @@ async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
                         } }
                     }
                 }
+                (more(app, lang, duties.status.awaiting.len()))
             }
             section.duties #duty-missed aria-labelledby="h-missed" {
                 h2 #h-missed { (t("board-missed")) " " span.count { (misses.len()) } }
@@ -178,6 +183,11 @@ async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
             }
         }
     }
+}
+
+/// "… and N more" under a section cut at [`SHOWN`].
+fn more(app: &App, lang: &str, total: usize) -> Markup {
+    html! { @if total > SHOWN { p.quiet.more { (layout::count(app, lang, "board-more", total - SHOWN)) } } }
 }
 
 /// Every miss among recent notices I sent: (notice, party, which deadline).

@@ -74,8 +74,10 @@ pub async fn page(State(app): State<Arc<App>>, officer: Officer, Query(q): Query
 
 fn report(app: &App, lang: &str, from: u64, inbox: &Inbox, sent: &[NoticeInfo], status: &Status) -> Markup {
     let t = |id: &str| app.i18n.tr(lang, id);
-    let received: Vec<&NoticeInfo> =
+    // Newest first, as many as the page lists (the awaiting ones may be many more).
+    let mut received: Vec<&NoticeInfo> =
         inbox.awaiting_ack.iter().chain(&inbox.other).filter(|n| n.logged_ms >= from).collect();
+    received.sort_by_key(|n| std::cmp::Reverse(n.logged_ms));
     let sent_here: Vec<&NoticeInfo> = sent.iter().filter(|n| n.logged_ms >= from).collect();
     let acked: Vec<(&NoticeInfo, &hotline_proto::AckView)> = inbox
         .awaiting_ack
@@ -112,7 +114,8 @@ fn report(app: &App, lang: &str, from: u64, inbox: &Inbox, sent: &[NoticeInfo], 
             missed.push(app.i18n.tr_args(lang, "missed-mine", &[("notice", s(&n.id)), ("from", s(&n.from))]));
         }
     }
-    let more = inbox.more || sent.len() >= LIMIT;
+    let more = inbox.more || sent.len() >= LIMIT || received.len() > LIMIT;
+    missed.truncate(LIMIT);
     let row = |n: &NoticeInfo| {
         html! {
             tr { td { (when(n.logged_ms)) } td { (precedence(app, lang, n.precedence)) } td { a href=(notice_href(&n.id)) { (n.id) } }
@@ -125,7 +128,7 @@ fn report(app: &App, lang: &str, from: u64, inbox: &Inbox, sent: &[NoticeInfo], 
             p { (app.i18n.tr_args(lang, "handover-desk", &[("node", s(&app.me)), ("now", s(&layout::utc(status.now_ms)))])) }
             @if more { p.quiet { (t("handover-more")) } }
             h2 { (t("handover-received")) " (" (received.len()) ")" }
-            @if received.is_empty() { p.quiet { (t("none")) } } @else { table { (head.clone()) tbody { @for n in &received { (row(n)) } } } }
+            @if received.is_empty() { p.quiet { (t("none")) } } @else { table { (head.clone()) tbody { @for n in received.iter().take(LIMIT) { (row(n)) } } } }
             h2 { (t("handover-sent")) " (" (sent_here.len()) ")" }
             @if sent_here.is_empty() { p.quiet { (t("none")) } } @else { table { (head) tbody { @for n in &sent_here { (row(n)) } } } }
             h2 { (t("handover-acked")) " (" (acked.len()) ")" }
