@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -100,13 +100,18 @@ impl IntoResponse for LogIn {
 
 /// The session token a request carries, if any.
 pub fn cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_named(headers, COOKIE)
+}
+
+/// The value of the cookie `name` a request carries, if any.
+pub fn cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_string())
 }
 
@@ -129,18 +134,38 @@ impl FromRequestParts<Arc<App>> for Officer {
     }
 }
 
+/// A form posted by a logged-in officer, its CSRF token and origin checked: the guard of every
+/// request that changes anything (the log-in excepted, which has its own).
+pub struct Posted {
+    /// Who posted it.
+    pub officer: Officer,
+    /// What it holds.
+    pub fields: Fields,
+}
+
+impl FromRequest<Arc<App>> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, app: &Arc<App>) -> Result<Posted, Response> {
+        let (mut parts, body) = request.into_parts();
+        let officer =
+            Officer::from_request_parts(&mut parts, app).await.map_err(IntoResponse::into_response)?;
+        let headers = parts.headers.clone();
+        let request = axum::extract::Request::from_parts(parts, body);
+        let Form(fields) =
+            Form::<Fields>::from_request(request, app).await.map_err(IntoResponse::into_response)?;
+        check_form(app, &officer, &headers, &fields)?;
+        Ok(Posted { officer, fields })
+    }
+}
+
 /// The value of a form field.
 pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// Refuses a form without the session's CSRF token, or sent from another origin.
-pub fn check_form(
-    app: &App,
-    officer: &Officer,
-    headers: &HeaderMap,
-    fields: &Fields,
-) -> Result<(), Response> {
+fn check_form(app: &App, officer: &Officer, headers: &HeaderMap, fields: &Fields) -> Result<(), Response> {
     let token_ok = field(fields, "csrf").is_some_and(|t| session::same(t, &officer.session.csrf));
     if !token_ok || !same_origin(headers) {
         let lang = &officer.session.language;
@@ -168,15 +193,7 @@ pub fn notice_name(Path((sender, seq)): &Path<(String, u64)>) -> String {
     format!("{sender}/{seq}")
 }
 
-async fn logout(
-    State(app): State<Arc<App>>,
-    officer: Officer,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
+async fn logout(State(app): State<Arc<App>>, Posted { officer, .. }: Posted) -> Response {
     if let Ok(mut sessions) = app.sessions.lock() {
         sessions.close(&officer.token);
     }
@@ -190,15 +207,7 @@ async fn logout(
     response
 }
 
-async fn language(
-    State(app): State<Arc<App>>,
-    officer: Officer,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
+async fn language(State(app): State<Arc<App>>, Posted { officer, fields }: Posted) -> Response {
     let lang = field(&fields, "language").unwrap_or_default();
     if !app.i18n.speaks(lang) {
         return pages::layout::refusal(

@@ -176,19 +176,20 @@ fn csrf_in(page: &str) -> String {
     page[at + 19..at + 19 + 64].to_string()
 }
 
-/// Logs in over raw HTTP: the session cookie (`name=value`) and the session's CSRF token.
-fn http_login(console: &Console, call_sign: &str, password: &str) -> (String, String) {
+/// One log-in attempt over raw HTTP, as a browser makes it (the form's page first, for its
+/// token and cookie): the status and head of the answer.
+fn attempt_login(console: &Console, call_sign: &str, password: &str) -> (u16, String, String) {
     let (_, head, page) = http(&console.url, "GET", "/login", &[], "");
     let pre = set_cookie(&head, "hotline_login").unwrap();
     let pre = pre.split(';').next().unwrap().to_string();
     let body = form(&[("csrf", &csrf_in(&page)), ("call_sign", call_sign), ("password", password)]);
-    let (status, head, _) = http(
-        &console.url,
-        "POST",
-        "/login",
-        &[("Cookie", &pre), ("Content-Type", "application/x-www-form-urlencoded")],
-        &body,
-    );
+    let headers = [("Cookie", pre.as_str()), ("Content-Type", "application/x-www-form-urlencoded")];
+    http(&console.url, "POST", "/login", &headers, &body)
+}
+
+/// Logs in over raw HTTP: the session cookie (`name=value`) and the session's CSRF token.
+fn http_login(console: &Console, call_sign: &str, password: &str) -> (String, String) {
+    let (status, head, _) = attempt_login(console, call_sign, password);
     assert_eq!(status, 303, "log-in of {call_sign}: {head}");
     let cookie = set_cookie(&head, "hotline_session").unwrap();
     for flag in ["HttpOnly", "Secure", "SameSite=Strict"] {
@@ -816,30 +817,9 @@ fn the_consoles_forms_refuse_what_they_must() {
 
     // Failed log-ins: five, then the call sign is locked, even with the right password.
     for _ in 0..5 {
-        let (_, head, page) = http(&alpha.url, "GET", "/login", &[], "");
-        let pre = set_cookie(&head, "hotline_login").unwrap().split(';').next().unwrap().to_string();
-        let body =
-            form(&[("csrf", &csrf_in(&page)), ("call_sign", "duty-2"), ("password", "wrong password here")]);
-        let (status, _, _) = http(
-            &alpha.url,
-            "POST",
-            "/login",
-            &[("Cookie", &pre), ("Content-Type", "application/x-www-form-urlencoded")],
-            &body,
-        );
-        assert_eq!(status, 401);
+        assert_eq!(attempt_login(&alpha, "duty-2", "wrong password here").0, 401);
     }
-    let (_, head, page) = http(&alpha.url, "GET", "/login", &[], "");
-    let pre = set_cookie(&head, "hotline_login").unwrap().split(';').next().unwrap().to_string();
-    let body =
-        form(&[("csrf", &csrf_in(&page)), ("call_sign", "duty-2"), ("password", "alpha second officer")]);
-    let (status, _, page) = http(
-        &alpha.url,
-        "POST",
-        "/login",
-        &[("Cookie", &pre), ("Content-Type", "application/x-www-form-urlencoded")],
-        &body,
-    );
+    let (status, _, page) = attempt_login(&alpha, "duty-2", "alpha second officer");
     assert_eq!(status, 429, "{page}");
     // An officer removed is logged out at once.
     net.ok("alpha", &["officer", "remove", "duty-2"]);
@@ -853,4 +833,76 @@ fn the_consoles_forms_refuse_what_they_must() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("only over TLS"));
     drop(alpha.process);
+}
+
+/// Over TLS with a configured certificate: served as HTTPS, with the certificate verified by a
+/// real client (curl), and not at all as plain HTTP. Needs openssl and curl (Debian's); says so
+/// and stops without them.
+#[test]
+fn the_console_serves_tls_with_a_configured_certificate() {
+    let have = |tool: &str| Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !have("openssl") || !have("curl") {
+        eprintln!("NOTICE: openssl or curl is not installed: the console's TLS was not tested");
+        return;
+    }
+    let net = Net::init(2, None);
+    let dir = net.dir.path();
+    let (cert, key) = (dir.join("desk.pem"), dir.join("desk.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = free_tcp_port();
+    let log = std::fs::File::create(dir.join("tls-console.log")).unwrap();
+    let _console = Running(
+        Command::new(binary())
+            .args([
+                "--home",
+                net.home("alpha").dir().to_str().unwrap(),
+                "console",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("https://localhost:{port}/login");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let out = Command::new("curl").args(["-sS", "--cacert"]).arg(&cert).arg(&url).output().unwrap();
+        if out.status.success() {
+            break String::from_utf8(out.stdout).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no HTTPS: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(page.contains("name=\"call_sign\""), "{page}");
+    let said = std::fs::read_to_string(dir.join("tls-console.log")).unwrap();
+    assert!(said.contains("(TLS)"), "the console says at start that it serves TLS: {said}");
+    // A client that does not know the certificate is refused; plain HTTP gets nothing.
+    let unknown = Command::new("curl").args(["-sS", &url]).output().unwrap();
+    assert!(!unknown.status.success());
+    assert_eq!(http(&format!("http://127.0.0.1:{port}"), "GET", "/login", &[], "").0, 0);
 }

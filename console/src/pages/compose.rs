@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use hotline_node::api::{Request, SendRequest, Status};
 use hotline_proto::{Body, CodedMessage, Precedence};
 use maud::{html, Markup};
@@ -19,7 +18,7 @@ use super::notice::{precedence_field, precedence_of};
 use super::Sent;
 use crate::form::{split_problems, Context, Form as IncidentForm};
 use crate::i18n::s;
-use crate::web::{check_form, field, Fields, Officer};
+use crate::web::{field, Officer, Posted};
 use crate::App;
 
 /// A refused submission, shown again with its problems.
@@ -185,15 +184,7 @@ fn chosen_addressees(
 }
 
 /// `POST /compose`.
-pub async fn submit(
-    State(app): State<Arc<App>>,
-    officer: Officer,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
+pub async fn submit(State(app): State<Arc<App>>, Posted { officer, fields }: Posted) -> Response {
     let lang = officer.session.language.clone();
     let form = match IncidentForm::incident() {
         Ok(f) => f,
@@ -250,15 +241,7 @@ async fn outcome(
 }
 
 /// `POST /compose/code`.
-pub async fn submit_code(
-    State(app): State<Arc<App>>,
-    officer: Officer,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
+pub async fn submit_code(State(app): State<Arc<App>>, Posted { officer, fields }: Posted) -> Response {
     let lang = officer.session.language.clone();
     let entry =
         field(&fields, "code").and_then(|c| c.parse::<u32>().ok()).and_then(|n| app.roster.policy.code(n));

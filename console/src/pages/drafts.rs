@@ -4,15 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use hotline_node::api::{DraftInfo, DraftRef, NoticeRef, Request};
 use maud::html;
 
 use super::layout::{self, csrf, precedence, when, Tab};
 use crate::i18n::s;
-use crate::web::{check_form, Fields, Officer};
+use crate::web::{Officer, Posted};
 use crate::App;
 
 /// `?drafted=N` after composing.
@@ -71,14 +70,9 @@ async fn render(app: &App, officer: &Officer, drafted: Option<u64>, refused: Opt
 /// `POST /drafts/{draft}/release`.
 pub async fn release(
     State(app): State<Arc<App>>,
-    officer: Officer,
     Path(draft): Path<u64>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Posted { officer, .. }: Posted,
 ) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
     let request = Request::Release { draft, officer: officer.session.call_sign.clone() };
     match app.node.call::<NoticeRef>(request).await {
         Ok(sent) => {
@@ -92,14 +86,9 @@ pub async fn release(
 /// `POST /drafts/{draft}/discard`.
 pub async fn discard(
     State(app): State<Arc<App>>,
-    officer: Officer,
     Path(draft): Path<u64>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Posted { officer, .. }: Posted,
 ) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
     match app
         .node
         .call::<DraftRef>(Request::Discard { draft, officer: officer.session.call_sign.clone() })

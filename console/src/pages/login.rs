@@ -74,17 +74,6 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     with_token(&app, &lang, StatusCode::OK, "", None)
 }
 
-fn login_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == LOGIN_COOKIE)
-        .map(|(_, value)| value.to_string())
-}
-
 /// `POST /login`.
 pub async fn submit(
     State(app): State<Arc<App>>,
@@ -95,7 +84,7 @@ pub async fn submit(
     let lang = web::lang_of(&app, &headers);
     let call_sign = field(&fields, "call_sign").unwrap_or_default().trim().to_string();
     let password = field(&fields, "password").unwrap_or_default().to_string();
-    let token_ok = match (login_cookie(&headers), field(&fields, "csrf")) {
+    let token_ok = match (web::cookie_named(&headers, LOGIN_COOKIE), field(&fields, "csrf")) {
         (Some(cookie), Some(sent)) => session::same(&cookie, sent),
         _ => false,
     };

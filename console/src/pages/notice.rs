@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use hotline_node::api::{DirectionInfo, NoticeInfo, NoticeRef, Request, SendRequest, Status, Thread};
 use hotline_proto::{Body, Disposition, LangText, Precedence};
 use maud::{html, Markup};
@@ -17,7 +16,7 @@ use super::layout::{self, countdown, csrf, precedence, when, Tab, PRECEDENCES};
 use super::Sent;
 use crate::form::Input;
 use crate::i18n::s;
-use crate::web::{self, check_form, field, Fields, Officer};
+use crate::web::{self, field, Officer, Posted};
 use crate::App;
 
 /// The dispositions an officer may give.
@@ -406,14 +405,9 @@ pub fn precedence_of(text: Option<&str>) -> Option<Precedence> {
 /// `POST /notice/{sender}/{seq}/ack`.
 pub async fn ack(
     State(app): State<Arc<App>>,
-    officer: Officer,
     path: Path<(String, u64)>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Posted { officer, fields }: Posted,
 ) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
     let id = web::notice_name(&path);
     let lang = officer.session.language.clone();
     let Some(disposition) =
@@ -436,14 +430,9 @@ pub async fn ack(
 /// `POST /notice/{sender}/{seq}/reply`.
 pub async fn reply(
     State(app): State<Arc<App>>,
-    officer: Officer,
     path: Path<(String, u64)>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Posted { officer, fields }: Posted,
 ) -> Response {
-    if let Err(refused) = check_form(&app, &officer, &headers, &fields) {
-        return refused;
-    }
     let id = web::notice_name(&path);
     let lang = officer.session.language.clone();
     let Some(precedence) = precedence_of(field(&fields, "precedence")) else {
