@@ -77,6 +77,12 @@ fn help_everywhere() {
         vec!["audit", "cross"],
         vec!["audit", "report"],
         vec!["bench"],
+        vec!["console"],
+        vec!["officer", "add"],
+        vec!["officer", "list"],
+        vec!["drafts"],
+        vec!["release"],
+        vec!["discard"],
     ] {
         let mut args = sub.clone();
         args.push("--help");
