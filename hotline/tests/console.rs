@@ -376,6 +376,28 @@ async fn accessibility(c: &Client, page: &str) {
     assert!(found.is_empty(), "axe-core on the {page}: {found:#?}");
 }
 
+/// A network of `nodes` with `policy`, its officers added (`(node, call sign, language,
+/// password)`), every node running with its links tested, and the consoles of alpha and bravo.
+fn desks(
+    nodes: usize,
+    policy: &str,
+    release: bool,
+    officers: &[(&str, &str, &str, &str)],
+) -> (Net, Console, Console) {
+    let mut net = Net::init(nodes, Some(policy));
+    if release {
+        net.second_officer("alpha", &[Precedence::Flash, Precedence::Immediate]);
+    }
+    for (node, call_sign, language, password) in officers {
+        net.add_officer(node, call_sign, language, password);
+    }
+    net.start_all();
+    net.wait_links();
+    let alpha = Console::start(&net, "alpha");
+    let bravo = Console::start(&net, "bravo");
+    (net, alpha, bravo)
+}
+
 // ---- the tests ----
 
 /// S1 end to end through two consoles: alpha's officer composes the FLASH with the form (an
@@ -385,15 +407,12 @@ async fn accessibility(c: &Client, page: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s1_through_two_consoles_with_a_second_officers_release() {
     let Some((_driver, driver, chromium)) = driver() else { return };
-    let mut net = Net::init(3, Some(S1_POLICY));
-    net.second_officer("alpha", &[Precedence::Flash, Precedence::Immediate]);
-    net.add_officer("alpha", "duty-1", "en", "alpha first officer");
-    net.add_officer("alpha", "duty-2", "en", "alpha second officer");
-    net.add_officer("bravo", "desk-b", "zh", "bravo desk officer");
-    net.start_all();
-    net.wait_links();
-    let alpha = Console::start(&net, "alpha");
-    let bravo = Console::start(&net, "bravo");
+    let officers = [
+        ("alpha", "duty-1", "en", "alpha first officer"),
+        ("alpha", "duty-2", "en", "alpha second officer"),
+        ("bravo", "desk-b", "zh", "bravo desk officer"),
+    ];
+    let (mut net, alpha, bravo) = desks(3, S1_POLICY, true, &officers);
     let profiles = net.dir.path().join("profiles");
     let a1 = open(&driver, &chromium, &profiles.join("a1"), "en").await;
     let b = open(&driver, &chromium, &profiles.join("b"), "zh").await;
@@ -574,13 +593,9 @@ async fn s1_through_two_consoles_with_a_second_officers_release() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_a_deadline_ages_and_a_node_dies_in_the_console() {
     let Some((_driver, driver, chromium)) = driver() else { return };
-    let mut net = Net::init(2, Some(S3_POLICY));
-    net.add_officer("alpha", "duty-a", "en", "alpha desk officer");
-    net.add_officer("bravo", "duty-b", "en", "bravo desk officer");
-    net.start_all();
-    net.wait_links();
-    let alpha = Console::start(&net, "alpha");
-    let bravo = Console::start(&net, "bravo");
+    let officers =
+        [("alpha", "duty-a", "en", "alpha desk officer"), ("bravo", "duty-b", "en", "bravo desk officer")];
+    let (mut net, alpha, bravo) = desks(2, S3_POLICY, false, &officers);
     let profiles = net.dir.path().join("profiles");
     let a = open(&driver, &chromium, &profiles.join("a"), "en").await;
     let b = open(&driver, &chromium, &profiles.join("b"), "en").await;
@@ -699,13 +714,9 @@ async fn s3_a_deadline_ages_and_a_node_dies_in_the_console() {
 /// a page that says what is wrong, never a server error; failed log-ins are limited.
 #[test]
 fn the_consoles_forms_refuse_what_they_must() {
-    let mut net = Net::init(2, Some(S1_POLICY));
-    net.second_officer("alpha", &[Precedence::Flash, Precedence::Immediate]);
-    net.add_officer("alpha", "duty-1", "en", "alpha first officer");
-    net.add_officer("alpha", "duty-2", "zh", "alpha second officer");
-    net.start_all();
-    net.wait_links();
-    let alpha = Console::start(&net, "alpha");
+    let officers =
+        [("alpha", "duty-1", "en", "alpha first officer"), ("alpha", "duty-2", "zh", "alpha second officer")];
+    let (net, alpha, _bravo) = desks(2, S1_POLICY, true, &officers);
     let reply = [("kind", "reply"), ("precedence", "flash"), ("text/en", "x"), ("text/zh", "x")];
     let code = [("code", "7"), ("to/bravo", "action"), ("precedence", "flash")];
 

@@ -38,13 +38,7 @@ pub fn page(app: &App, officer: &Officer, tab: Tab, title: &str, body: Markup) -
     html! {
         (DOCTYPE)
         html lang=(lang) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — " (app.me) " · " (t("app-name")) }
-                link rel="stylesheet" href="/static/console.css";
-                script src="/static/console.js" defer {}
-            }
+            (head(app, lang, title, true))
             body data-now=(hotline_node::now_ms()) data-lang=(lang) data-me=(app.me)
                 data-alarm="disarmed" data-node=(if app.node.up() { "up" } else { "lost" }) {
                 a.skip href="#main" { (t("skip-to-content")) }
@@ -105,6 +99,20 @@ pub fn page(app: &App, officer: &Officer, tab: Tab, title: &str, body: Markup) -
     }
 }
 
+/// The `<head>` of every page: its title with the desk's name, the stylesheet, and the script
+/// where the page is live.
+pub fn head(app: &App, lang: &str, title: &str, script: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " — " (app.me) " · " (app.i18n.tr(lang, "app-name")) }
+            link rel="stylesheet" href="/static/console.css";
+            @if script { script src="/static/console.js" defer {} }
+        }
+    }
+}
+
 /// The hidden CSRF field every form carries.
 pub fn csrf(officer: &Officer) -> Markup {
     html! { input type="hidden" name="csrf" value=(officer.session.csrf); }
@@ -116,11 +124,7 @@ pub fn refusal(app: &App, lang: &str, status: StatusCode, message: &str) -> Resp
     let page = html! {
         (DOCTYPE)
         html lang=(lang) {
-            head {
-                meta charset="utf-8";
-                title { (t("app-name")) }
-                link rel="stylesheet" href="/static/console.css";
-            }
+            (head(app, lang, &t("refused-title"), false))
             body {
                 main #main.narrow {
                     h1 { (t("refused-title")) }

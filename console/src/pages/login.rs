@@ -27,12 +27,7 @@ fn form(app: &App, lang: &str, token: &str, call_sign: &str, message: Option<&st
     html! {
         (DOCTYPE)
         html lang=(lang) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (t("login-title")) " — " (app.me) " · " (t("app-name")) }
-                link rel="stylesheet" href="/static/console.css";
-            }
+            (super::layout::head(app, lang, &t("login-title"), false))
             body {
                 main #main.narrow {
                     h1 { (t("login-title")) }
