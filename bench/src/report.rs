@@ -264,5 +264,65 @@ pub(crate) fn summary(r: &Value) -> String {
             )
         },
     );
+    let c = &r["console"];
+    if c.is_object() {
+        let _ = writeln!(
+            s,
+            "\n## Console ({} notices in the node's history, {} open each way)\n",
+            c["history_notices"], c["open_duties"]
+        );
+        let _ = writeln!(s, "| page | server p50 | server p99 | client p50 | bytes |\n|---|---|---|---|---|");
+        if let Some(pages) = c["render"].as_object() {
+            for (name, p) in pages {
+                let _ = writeln!(
+                    s,
+                    "| {name} (`{}`) | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+                    p["path"].as_str().unwrap_or_default(),
+                    f(&p["server_ms"], "p50"),
+                    f(&p["server_ms"], "p99"),
+                    f(&p["client_ms"], "p50"),
+                    p["bytes"]
+                );
+            }
+        }
+        let e = &c["event_to_board"];
+        let _ = writeln!(
+            s,
+            "\nEvent → open board: p50 {:.1} ms, p99 {:.1} ms (live stream {:.2} ms, the page's own wait {:.0} ms, board fetch {:.1} ms p50).\n",
+            f(&e["total_ms"], "p50"),
+            f(&e["total_ms"], "p99"),
+            f(&e["stream_ms"], "p50"),
+            f(e, "page_delay_ms"),
+            f(&e["board_fetch_ms"], "p50")
+        );
+        let x = &c["sessions"];
+        let _ = writeln!(s, "| phase | boards | FLASH → receipt p50 | p99 | board fetches | node CPU | console CPU | bench clients' CPU |\n|---|---|---|---|---|---|---|---|");
+        for phase in ["before", "with_sessions", "with_sessions_niced", "after"] {
+            let p = &x[phase];
+            if p.is_object() {
+                let _ = writeln!(
+                    s,
+                    "| {phase} | {} | {:.2} ms | {:.2} ms | {} | {:.2} s | {:.2} s | {:.2} s |",
+                    p["boards"],
+                    f(&p["stats"], "p50"),
+                    f(&p["stats"], "p99"),
+                    p["board_fetches"],
+                    f(p, "node_cpu_s"),
+                    f(p, "console_cpu_s"),
+                    f(p, "bench_clients_cpu_s")
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\nWith the boards open / without: p50 ×{:.2}, p99 ×{:.2}; with the console at nice {}: p50 ×{:.2}, p99 ×{:.2}. Console memory {:.1} MiB.",
+            f(x, "ratio_p50"),
+            f(x, "ratio_p99"),
+            x["niced"],
+            f(x, "ratio_p50_niced"),
+            f(x, "ratio_p99_niced"),
+            f(c, "console_rss_kib") / 1024.0
+        );
+    }
     s
 }

@@ -10,7 +10,9 @@
 //! - **fan-out**, one FLASH notice to N − 1 peers, until every receipt is in;
 //! - **audit**, `hotline audit verify` on bundles of growing size; floor: strict verification of
 //!   the same signatures on every core, nothing else; and its peak memory;
-//! - **recovery**, process start to serving the API with logs of growing size, and memory.
+//! - **recovery**, process start to serving the API with logs of growing size, and memory;
+//! - **console**, the watch-floor console's pages with 10 000 notices in the history, an event's
+//!   way to an open board, and the node's latency with 100 boards open ([`crate::console`]).
 //!
 //! Results go to `OUT/results.json`, `OUT/summary.md` and SVG plots in `OUT/`. `--quick` runs every
 //! bench at toy sizes: a smoke test for CI, not a measurement.
@@ -44,7 +46,8 @@ pub struct BenchArgs {
     /// Toy sizes: checks that every bench runs (for CI), measures nothing worth reading.
     #[arg(long)]
     quick: bool,
-    /// Only these benches: latency, throughput, fanout, audit, recovery, flood (default: all).
+    /// Only these benches: latency, throughput, fanout, audit, recovery, flood, console (default:
+    /// all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Network sizes for the fan-out bench, instead of its defaults (4, 8, 16, 32).
@@ -75,6 +78,12 @@ pub(crate) struct Sizes {
     pub(crate) flood_rates: Vec<u64>,
     /// The least time each flood lasts, in seconds.
     pub(crate) flood_seconds: u64,
+    /// Notices in the history of the console bench's node.
+    pub(crate) console_history: usize,
+    /// Boards open at once in the console bench.
+    pub(crate) console_sessions: usize,
+    /// Samples of each page and of event → board.
+    pub(crate) console_samples: usize,
 }
 
 impl Sizes {
@@ -91,6 +100,9 @@ impl Sizes {
                 flood_initials: 200,
                 flood_rates: vec![0],
                 flood_seconds: 1,
+                console_history: 200,
+                console_sessions: 5,
+                console_samples: 5,
             }
         } else {
             Sizes {
@@ -104,6 +116,9 @@ impl Sizes {
                 flood_initials: 20_000,
                 flood_rates: vec![1_500, 0],
                 flood_seconds: 20,
+                console_history: 10_000,
+                console_sessions: 100,
+                console_samples: 50,
             }
         }
     }
@@ -177,6 +192,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     if want("flood") {
         results["flood"] = flood(work.path(), &sizes)?;
+    }
+    if want("console") {
+        results["console"] = crate::console::console(work.path(), &sizes)?;
     }
     std::fs::write(args.out.join("results.json"), serde_json::to_string_pretty(&results)? + "\n")?;
     plots(&args.out, &results)?;

@@ -32,6 +32,10 @@ use hotline_node::home::Home;
 
 pub use web::router;
 
+/// Threads for blocking work (node calls, password hashing): bounded, so that a crowd of
+/// requests cannot grow the console's memory with a thread each.
+pub const BLOCKING_THREADS: usize = 32;
+
 /// `hotline console`.
 #[derive(Args, Clone, Debug)]
 pub struct ConsoleArgs {
@@ -69,6 +73,27 @@ pub struct App {
     pub sessions: Mutex<session::Sessions>,
     /// Failed log-ins.
     pub limiter: Mutex<session::Limiter>,
+    /// The duty board's last reading of the node, shared by every open board.
+    pub(crate) board: pages::board::Shared,
+    /// officers.toml as last read, and the file's identity then.
+    roll: Mutex<Option<(Stamp, Arc<hotline_node::officers::Officers>)>>,
+}
+
+/// What identifies one version of a file without reading it: replaced atomically (a rename),
+/// it gets a new inode; edited in place, a new length or modification time.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Stamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &std::path::Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp { inode: m.ino(), len: m.len(), modified: m.modified().ok() })
+    }
 }
 
 impl App {
@@ -84,8 +109,30 @@ impl App {
             i18n: i18n::I18n::new()?,
             sessions: Mutex::new(session::Sessions::new(lifetimes)),
             limiter: Mutex::new(session::Limiter::default()),
+            board: pages::board::Shared::default(),
+            roll: Mutex::new(None),
             home,
         })
+    }
+}
+
+impl App {
+    /// The officers, as officers.toml says now: read again only when the file changed (every
+    /// request checks its officer still exists, and parsing the file each time cost a board
+    /// refresh a millisecond with 100 officers).
+    pub fn officers(&self) -> Result<Arc<hotline_node::officers::Officers>> {
+        let path = self.home.officers_path();
+        let stamp = Stamp::of(&path);
+        if let (Some(stamp), Ok(roll)) = (stamp, self.roll.lock()) {
+            if let Some((_, officers)) = roll.as_ref().filter(|(seen, _)| *seen == stamp) {
+                return Ok(officers.clone());
+            }
+        }
+        let officers = Arc::new(hotline_node::officers::Officers::load(&path)?);
+        if let (Some(stamp), Ok(mut roll)) = (stamp, self.roll.lock()) {
+            *roll = Some((stamp, officers.clone()));
+        }
+        Ok(officers)
     }
 }
 

@@ -5,7 +5,7 @@
 //! is lost (the banner), and the console tries again every [`RETRY`] until the node is back.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,9 @@ use tokio::sync::broadcast;
 
 /// How often the console tries to reach a node it lost.
 pub const RETRY: Duration = Duration::from_millis(500);
+/// Calls to the node under way at once, at most: the node serves 32 operator connections
+/// (spec §11.2), and the CLI and other tools must still get one however many pages are open.
+pub const CALLS: usize = 8;
 
 /// What every board hears: the node's events, and the console's own word on the link to it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -35,12 +38,25 @@ pub enum Live {
     NodeBack,
 }
 
+impl Live {
+    /// As the live stream carries it.
+    pub fn json(&self) -> Arc<str> {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into()).into()
+    }
+}
+
 /// The node as the console reaches it.
 #[derive(Clone)]
 pub struct NodeLink {
     api: PathBuf,
     up: Arc<AtomicBool>,
-    live: broadcast::Sender<Live>,
+    /// How many things the console has heard on the live stream: what was read from the node
+    /// before the count last moved may be stale.
+    generation: Arc<AtomicU64>,
+    /// Each [`Live`] as JSON, made once for every board that hears it.
+    live: broadcast::Sender<Arc<str>>,
+    /// [`CALLS`] permits.
+    calls: Arc<tokio::sync::Semaphore>,
 }
 
 /// A call that failed: the node refused (its words, for the officer) or could not be reached.
@@ -58,7 +74,13 @@ impl NodeLink {
     /// The node whose API socket is `api`; its watch starts with [`NodeLink::watch`].
     pub fn new(api: PathBuf) -> NodeLink {
         let (live, _) = broadcast::channel(1024);
-        NodeLink { api, up: Arc::new(AtomicBool::new(false)), live }
+        NodeLink {
+            api,
+            up: Arc::new(AtomicBool::new(false)),
+            generation: Arc::default(),
+            live,
+            calls: Arc::new(tokio::sync::Semaphore::new(CALLS)),
+        }
     }
 
     /// Whether the watch holds now.
@@ -66,14 +88,28 @@ impl NodeLink {
         self.up.load(Ordering::Relaxed)
     }
 
-    /// A new listener of the live stream.
-    pub fn subscribe(&self) -> broadcast::Receiver<Live> {
+    /// The count of what the live stream carried so far (see [`NodeLink::generation`]'s field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Tells every board, after counting it.
+    fn tell(&self, live: Live) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let _ = self.live.send(live.json());
+    }
+
+    /// A new listener of the live stream (each item a [`Live`] as JSON).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.live.subscribe()
     }
 
     /// Asks the node; its answer typed.
     pub async fn call<T: DeserializeOwned + Send + 'static>(&self, request: Request) -> Result<T, CallError> {
         let api = self.api.clone();
+        let Ok(_permit) = self.calls.acquire().await else {
+            return Err(CallError::Unreachable("the console is stopping".into()));
+        };
         let joined = tokio::task::spawn_blocking(move || client::call_as::<T>(&api, &request)).await;
         match joined {
             Ok(Ok(value)) => Ok(value),
@@ -98,7 +134,7 @@ impl NodeLink {
                 if link.up.swap(false, Ordering::Relaxed) {
                     tracing::warn!(%reason, "the console lost its node");
                 }
-                let _ = link.live.send(Live::NodeLost { reason });
+                link.tell(Live::NodeLost { reason });
                 std::thread::sleep(RETRY);
             })
             .map(|_| ())
@@ -111,11 +147,11 @@ impl NodeLink {
         if !self.up.swap(true, Ordering::Relaxed) {
             tracing::info!("the console reaches its node");
         }
-        let _ = self.live.send(Live::NodeBack);
+        self.tell(Live::NodeBack);
         while let Some(line) = c.next_line()? {
             match serde_json::from_value::<Event>(line) {
                 Ok(event) => {
-                    let _ = self.live.send(Live::Event { event });
+                    self.tell(Live::Event { event });
                 }
                 Err(e) => tracing::debug!(error = %e, "an event this console does not know"),
             }

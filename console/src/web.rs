@@ -55,7 +55,35 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::map_response(headers))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), acted))
+        .layer(axum::middleware::from_fn(timing))
         .with_state(app)
+}
+
+/// After every form posted (an act, or an attempt), the boards read their node afresh.
+async fn acted(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let posted = request.method() == axum::http::Method::POST;
+    let response = next.run(request).await;
+    if posted {
+        app.board.acted();
+    }
+    response
+}
+
+/// Every answer says how long the console took to make it (`Server-Timing: app;dur=ms`): the
+/// browser's developer tools show it, and `hotline bench --only console` reads it.
+async fn timing(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={ms:.3}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
 }
 
 /// The headers every answer carries: nothing from elsewhere may load, nothing may frame the
@@ -122,8 +150,7 @@ impl FromRequestParts<Arc<App>> for Officer {
         let token = cookie(&parts.headers).ok_or(LogIn)?;
         let session = app.sessions.lock().map_err(|_| LogIn)?.touch(&token, Instant::now()).ok_or(LogIn)?;
         // An officer removed from officers.toml is logged out at the next request.
-        let officers =
-            hotline_node::officers::Officers::load(&app.home.officers_path()).map_err(|_| LogIn)?;
+        let officers = app.officers().map_err(|_| LogIn)?;
         if officers.get(&session.call_sign).is_none() {
             if let Ok(mut sessions) = app.sessions.lock() {
                 sessions.close_officer(&session.call_sign);
@@ -245,11 +272,9 @@ async fn events(
     } else {
         crate::node::Live::NodeLost { reason: "the console does not reach its node".into() }
     };
-    let first = tokio_stream::once(first);
+    let first = tokio_stream::once(first.json());
     let rest = BroadcastStream::new(app.node.subscribe()).filter_map(|item| item.ok());
-    let stream = first.chain(rest).map(|live| {
-        Ok(SseEvent::default().data(serde_json::to_string(&live).unwrap_or_else(|_| "{}".into())))
-    });
+    let stream = first.chain(rest).map(|json| Ok(SseEvent::default().data(&*json)));
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

@@ -108,7 +108,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Node(command) => hotline_node::cli::run(&cli.home, command),
         Command::Console(args) => {
             hotline_node::cli::init_tracing(hotline_node::cli::LogFormat::Human);
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .max_blocking_threads(hotline_console::BLOCKING_THREADS)
+                .build()?;
             runtime.block_on(hotline_console::serve(hotline_node::home::Home::new(&cli.home), args))
         }
         Command::Audit(command) => hotline_audit::cli::run(command),

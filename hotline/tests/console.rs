@@ -10,14 +10,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hotline_proto::Precedence;
+use hotline_testnet::console::{self as web, Console};
 use hotline_testnet::harness::{binary, Net};
 use serde_json::{json, Value};
 
@@ -74,7 +73,7 @@ ack_ms = 21600000
 "#;
 
 fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    web::free_tcp_port().unwrap()
 }
 
 /// A child process killed when dropped.
@@ -87,125 +86,48 @@ impl Drop for Running {
     }
 }
 
-/// `hotline console` for node `name` of `net`: its base URL and process.
-struct Console {
-    url: String,
-    process: Running,
+/// `hotline console` for node `name` of `net`, once it reaches its node.
+fn start_console(net: &Net, name: &str) -> Console {
+    let log = net.dir.path().join(format!("{name}-console.log"));
+    Console::start(&binary(), &net.home(name), 0, &log).unwrap()
 }
 
-impl Console {
-    fn start(net: &Net, name: &str) -> Console {
-        let port = free_tcp_port();
-        let log = std::fs::File::create(net.dir.path().join(format!("{name}-console.log"))).unwrap();
-        let child = Command::new(binary())
-            .args([
-                "--home",
-                net.home(name).dir().to_str().unwrap(),
-                "console",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while http(&url, "GET", "/health", &[], "").0 != 200 {
-            assert!(Instant::now() < deadline, "the console of {name} did not reach its node");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Console { url, process: Running(child) }
-    }
-}
-
-/// One HTTP/1.1 request over a plain socket: (status, head, body).
+/// One HTTP/1.1 request: (status, head, body), status 0 if the console cannot be reached.
 fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
-    let addr = base.trim_start_matches("http://");
-    let Ok(mut s) = TcpStream::connect(addr) else { return (0, String::new(), String::new()) };
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+    match web::request(base, method, path, headers, body) {
+        Ok(r) => (r.status, r.head, r.body),
+        Err(_) => (0, String::new(), String::new()),
     }
-    req.push_str("\r\n");
-    req.push_str(body);
-    if s.write_all(req.as_bytes()).is_err() {
-        return (0, String::new(), String::new());
-    }
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head.to_string(), rest.to_string())
 }
 
-fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| {
-            let enc = |s: &str| {
-                s.bytes()
-                    .map(|b| match b {
-                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                            (b as char).to_string()
-                        }
-                        _ => format!("%{b:02X}"),
-                    })
-                    .collect::<String>()
-            };
-            format!("{}={}", enc(k), enc(v))
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn set_cookie(head: &str, name: &str) -> Option<String> {
-    head.lines()
-        .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .map(|l| l.split_once(':').unwrap().1.trim().to_string())
-        .find(|c| c.starts_with(&format!("{name}=")))
-}
-
-fn csrf_in(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field");
-    page[at + 19..at + 19 + 64].to_string()
-}
-
-/// One log-in attempt over raw HTTP, as a browser makes it (the form's page first, for its
-/// token and cookie): the status and head of the answer.
+/// One log-in attempt as a browser makes it: (status, head, body).
 fn attempt_login(console: &Console, call_sign: &str, password: &str) -> (u16, String, String) {
-    let (_, head, page) = http(&console.url, "GET", "/login", &[], "");
-    let pre = set_cookie(&head, "hotline_login").unwrap();
-    let pre = pre.split(';').next().unwrap().to_string();
-    let body = form(&[("csrf", &csrf_in(&page)), ("call_sign", call_sign), ("password", password)]);
-    let headers = [("Cookie", pre.as_str()), ("Content-Type", "application/x-www-form-urlencoded")];
-    http(&console.url, "POST", "/login", &headers, &body)
+    let r = web::attempt_login(&console.url, call_sign, password).unwrap();
+    (r.status, r.head, r.body)
 }
 
-/// Logs in over raw HTTP: the session cookie (`name=value`) and the session's CSRF token.
+/// Logs in over raw HTTP, checking the session cookie's flags: the cookie (`name=value`) and
+/// the session's CSRF token.
 fn http_login(console: &Console, call_sign: &str, password: &str) -> (String, String) {
-    let (status, head, _) = attempt_login(console, call_sign, password);
-    assert_eq!(status, 303, "log-in of {call_sign}: {head}");
-    let cookie = set_cookie(&head, "hotline_session").unwrap();
+    let reply = web::attempt_login(&console.url, call_sign, password).unwrap();
+    assert_eq!(reply.status, 303, "log-in of {call_sign}: {}", reply.head);
+    let cookie = reply.set_cookie("hotline_session").unwrap();
     for flag in ["HttpOnly", "Secure", "SameSite=Strict"] {
         assert!(cookie.contains(flag), "{cookie}");
     }
     let cookie = cookie.split(';').next().unwrap().to_string();
-    let (_, _, board) = http(&console.url, "GET", "/", &[("Cookie", &cookie)], "");
-    (cookie.clone(), csrf_in(&board))
+    let board = web::get(&console.url, "/", &cookie).unwrap();
+    (cookie, web::csrf_in(&board.body).unwrap())
 }
 
+/// A form posted without an `Origin` header (as older clients do; the console then relies on
+/// the CSRF token alone).
 fn post(console: &Console, path: &str, cookie: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
     let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
     if !cookie.is_empty() {
         headers.push(("Cookie", cookie));
     }
-    http(&console.url, "POST", path, &headers, &form(fields))
+    http(&console.url, "POST", path, &headers, &web::form(fields))
 }
 
 // ---- the browser ----
@@ -393,8 +315,8 @@ fn desks(
     }
     net.start_all();
     net.wait_links();
-    let alpha = Console::start(&net, "alpha");
-    let bravo = Console::start(&net, "bravo");
+    let alpha = start_console(&net, "alpha");
+    let bravo = start_console(&net, "bravo");
     (net, alpha, bravo)
 }
 
@@ -765,7 +687,7 @@ fn the_consoles_forms_refuse_what_they_must() {
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("Origin", "http://evil.example"),
         ],
-        &form(&fields),
+        &web::form(&fields),
     );
     assert_eq!(status, 403);
     assert_eq!(net.json("alpha", &["drafts", "--json"])["drafts"], json!([]), "nothing was drafted");
@@ -843,7 +765,7 @@ fn the_consoles_forms_refuse_what_they_must() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("only over TLS"));
-    drop(alpha.process);
+    drop(alpha);
 }
 
 /// Over TLS with a configured certificate: served as HTTPS, with the certificate verified by a

@@ -167,7 +167,7 @@ fn chaos_soak() {
         if !down.contains_key(&o) {
             if let Ok(inbox) = hotline_node::client::call(
                 &net.home(&names[o]).api_path(),
-                &Request::Inbox { limit: Some(0) },
+                &Request::Inbox { limit: Some(0), since: None },
             ) {
                 for n in inbox["awaiting_ack"].as_array().unwrap() {
                     let id = n["id"].as_str().unwrap().to_string();
@@ -198,7 +198,7 @@ fn chaos_soak() {
     let settle = Instant::now();
     loop {
         for (o, name) in names.iter().enumerate() {
-            let inbox = net.api(name, &Request::Inbox { limit: Some(0) });
+            let inbox = net.api(name, &Request::Inbox { limit: Some(0), since: None });
             for n in inbox["awaiting_ack"].as_array().unwrap() {
                 let id = n["id"].as_str().unwrap().to_string();
                 if *decided.entry((o, id.clone())).or_insert(true) {

@@ -359,18 +359,23 @@ impl Daemon {
                     Err(e) => Answer::error(format!("{e:#}")),
                 }
             }
-            Request::Inbox { limit } => {
-                match views::inbox(&self.node, now.wall_ms, limit.unwrap_or(views::INBOX_LIMIT)) {
+            Request::Inbox { limit, since } => {
+                match views::inbox(&self.node, now.wall_ms, limit.unwrap_or(views::INBOX_LIMIT), since) {
                     Ok(inbox) => Answer::ok(&inbox),
                     Err(e) => Answer::error(format!("{e}; try again")),
                 }
             }
-            Request::Sent { limit, before } => {
-                match views::sent(&self.node, now.wall_ms, limit.unwrap_or(views::SENT_LIMIT), before) {
+            Request::Sent { limit, before, since } => {
+                match views::sent(&self.node, now.wall_ms, limit.unwrap_or(views::SENT_LIMIT), before, since)
+                {
                     Ok(list) => Answer::ok(&list),
                     Err(e) => Answer::error(format!("{e}; try again")),
                 }
             }
+            Request::Notices { notices } => match views::notices(&self.node, &notices, now.wall_ms) {
+                Ok(list) => Answer::ok(&list),
+                Err(e) => Answer::error(e),
+            },
             Request::Show { notice } => match names::notice(self.node.roster(), &notice) {
                 Ok(id) => match views::thread(&self.node, &id, now.wall_ms) {
                     Ok(Some(thread)) => Answer::ok(&thread),

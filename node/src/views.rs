@@ -43,6 +43,23 @@ pub fn notice(node: &Node, nid: &NoticeId, now: u64) -> Result<Option<NoticeInfo
     Ok(node.view(nid)?.map(|view| info(node, view, now)))
 }
 
+/// The most notices one `notices` request may name.
+pub const NOTICES_LIMIT: usize = 64;
+
+/// Notices by id (`sender/seq`), each one read; those not held are left out. Refused beyond
+/// [`NOTICES_LIMIT`] or for an id that does not parse, saying which.
+pub fn notices(node: &Node, ids: &[String], now: u64) -> Result<Vec<NoticeInfo>, String> {
+    if ids.len() > NOTICES_LIMIT {
+        return Err(format!("at most {NOTICES_LIMIT} notices a request ({} asked): ask in parts", ids.len()));
+    }
+    let mut list = Vec::with_capacity(ids.len());
+    for text in ids {
+        let nid = crate::names::notice(node.roster(), text).map_err(|e| format!("{e:#}"))?;
+        list.extend(notice(node, &nid, now).map_err(|e| format!("{e}; try again"))?);
+    }
+    Ok(list)
+}
+
 /// What an operator is shown of a notice.
 fn info(node: &Node, view: NoticeView, now: u64) -> NoticeInfo {
     let roster = node.roster();
@@ -99,18 +116,24 @@ fn info(node: &Node, view: NoticeView, now: u64) -> NoticeInfo {
 /// The most notices one `sent` answer lists.
 pub const SENT_LIMIT: usize = 500;
 
-/// Notices this node sent, newest first: at most `limit` numbered below `before`. Each is one
-/// read, so the cost is the answer's, whatever the history's length.
+/// Notices this node sent, newest first: at most `limit` numbered below `before` and logged at
+/// or after `since`. Each is one read, and the walk stops at the first older one (numbers follow
+/// the log), so the cost is the answer's, whatever the history's length.
 pub fn sent(
     node: &Node,
     now: u64,
     limit: usize,
     before: Option<u64>,
+    since: Option<u64>,
 ) -> Result<Vec<NoticeInfo>, HistoryError> {
     let top = before.unwrap_or(u64::MAX).min(node.sent_count().saturating_add(1));
     let mut list = Vec::new();
     for seq in (1..top).rev().take(limit.min(SENT_LIMIT)) {
-        list.extend(notice(node, &NoticeId { sender: node.id(), seq }, now)?);
+        match notice(node, &NoticeId { sender: node.id(), seq }, now)? {
+            Some(v) if since.is_some_and(|s| v.logged_ms < s) => break,
+            Some(v) => list.push(v),
+            None => {}
+        }
     }
     Ok(list)
 }
@@ -119,8 +142,9 @@ pub fn sent(
 pub const INBOX_LIMIT: usize = 100;
 
 /// The inbox: every received notice awaiting this node's acknowledgement (open work, soonest
-/// deadline first), then the `limit` newest of the rest. The cost is the answer's.
-pub fn inbox(node: &Node, now: u64, limit: usize) -> Result<Inbox, HistoryError> {
+/// deadline first), then the `limit` newest of the rest logged at or after `since`. The cost is
+/// the answer's.
+pub fn inbox(node: &Node, now: u64, limit: usize, since: Option<u64>) -> Result<Inbox, HistoryError> {
     let me = node.id();
     let mut awaiting_ack = Vec::new();
     for (n, acked) in node.received() {
@@ -135,6 +159,9 @@ pub fn inbox(node: &Node, now: u64, limit: usize) -> Result<Inbox, HistoryError>
     let page = node.received_page(None, limit.saturating_add(awaiting.len()).saturating_add(1))?;
     for nid in page {
         if let Some(v) = notice(node, &nid, now)? {
+            if since.is_some_and(|s| v.logged_ms < s) {
+                break;
+            }
             if !awaiting.contains(&v.id) {
                 other.push(v);
             }
@@ -326,7 +353,7 @@ mod tests {
         let frame = a.transmits().remove(0).frame;
         b.node.handle_frame(behind, a.id(), &frame).unwrap();
         b.sync();
-        let inbox = super::inbox(&b.node, behind + 10_000, 10).unwrap();
+        let inbox = super::inbox(&b.node, behind + 10_000, 10, None).unwrap();
         let DirectionInfo::Received { ack_left_ms, sender_clock_offset_ms, .. } =
             inbox.awaiting_ack[0].direction
         else {
@@ -334,5 +361,56 @@ mod tests {
         };
         assert_eq!(ack_left_ms, window - 10_000, "counted from its arrival, not the sender's clock");
         assert_eq!(sender_clock_offset_ms, Some(50_000));
+    }
+
+    /// `since` bounds what `sent` and `inbox` read, by the time each notice was logged, and
+    /// `notices` reads several by id, leaving out those not held and refusing too many.
+    #[test]
+    fn since_and_notices_read_only_what_they_are_asked() {
+        let roster = roster(2, Policy::default());
+        let mut a = Desk::new("alpha", roster.clone(), T0);
+        let mut b = Desk::new("bravo", roster, T0);
+        for i in 0..4u64 {
+            let draft = Draft {
+                precedence: Precedence::Routine,
+                to: vec![(b.id(), Role::Action)],
+                thread: None,
+                in_reply_to: None,
+                body: Body::Incident(s1_incident()),
+            };
+            let at = T0 + i * 60_000;
+            let id = a.node.send_notice(at, draft).unwrap();
+            a.sync();
+            let frame = a.transmits().remove(0).frame;
+            b.node.handle_frame(at + 10, a.id(), &frame).unwrap();
+            b.sync();
+            b.node
+                .acknowledge(at + 20, id, "duty-1", hotline_proto::Disposition::Understood, vec![])
+                .unwrap();
+            b.sync();
+        }
+        let now = T0 + 300_000;
+        let ids = |list: &[crate::api::NoticeInfo]| list.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&super::sent(&a.node, now, 10, None, None).unwrap()),
+            ["alpha/4", "alpha/3", "alpha/2", "alpha/1"]
+        );
+        assert_eq!(
+            ids(&super::sent(&a.node, now, 10, None, Some(T0 + 120_000)).unwrap()),
+            ["alpha/4", "alpha/3"]
+        );
+        assert_eq!(ids(&super::sent(&a.node, now, 10, Some(4), Some(T0 + 120_000)).unwrap()), ["alpha/3"]);
+        let inbox = super::inbox(&b.node, now, 10, Some(T0 + 60_000)).unwrap();
+        assert_eq!(ids(&inbox.other), ["alpha/4", "alpha/3", "alpha/2"]);
+        assert!(!inbox.more, "nothing more in the span");
+        let inbox = super::inbox(&b.node, now, 1, None).unwrap();
+        assert_eq!(ids(&inbox.other), ["alpha/4"]);
+        assert!(inbox.more);
+        let asked: Vec<String> = ["alpha/2", "alpha/9", "alpha/1"].map(String::from).to_vec();
+        assert_eq!(ids(&super::notices(&b.node, &asked, now).unwrap()), ["alpha/2", "alpha/1"]);
+        let too_many: Vec<String> =
+            (1..=super::NOTICES_LIMIT as u64 + 1).map(|i| format!("alpha/{i}")).collect();
+        assert!(super::notices(&b.node, &too_many, now).unwrap_err().contains("at most 64"));
+        assert!(super::notices(&b.node, &["nobody/1".to_string()], now).is_err());
     }
 }

@@ -669,6 +669,50 @@ fn restart_refuses_a_damaged_tail() {
     a.restart(T0 + 5_000);
 }
 
+/// Spec §6.11: every entry read back is checked, and an entry already verified is not trusted
+/// for its index alone: once a forgotten notice has been read (and its entries remembered as
+/// verified), a byte changed in any of them on the disk makes the next read fail, naming the
+/// entry; the intact history reads again.
+#[test]
+fn an_entry_changed_on_the_disk_after_it_was_read_is_caught() {
+    let (mut a, mut b) = start_pair();
+    let id = a.node.send_notice(T0, reply_draft(b.id(), Precedence::Flash)).unwrap();
+    a.sync();
+    deliver(&mut a, &mut b, T0 + 10);
+    b.sync();
+    deliver(&mut b, &mut a, T0 + 20);
+    a.sync();
+    b.node.acknowledge(T0 + 30, id, "bravo watch", Disposition::Understood, vec![]).unwrap();
+    b.sync();
+    deliver(&mut b, &mut a, T0 + 40);
+    a.sync();
+    deliver(&mut a, &mut b, T0 + 50);
+    b.sync();
+    assert!(a.node.notice_ids().is_empty(), "the work is closed: the notice is read from the history");
+    let intact = a.history.lock().unwrap().clone();
+    let about: Vec<Vec<u8>> = hotline_proto::History::about(&intact, &id).unwrap();
+    assert!(about.len() >= 3, "sent, the receipt, the acknowledgement");
+    for _ in 0..2 {
+        assert!(a.node.view(&id).unwrap().is_some(), "the intact history reads (again)");
+    }
+    for (index, leaf) in a.disk.clone().iter().enumerate() {
+        if !about.contains(leaf) {
+            continue;
+        }
+        for at in [leaf.len() - 10, leaf.len() / 2] {
+            let mut damaged = leaf.clone();
+            damaged[at] ^= 0x01;
+            let mut disk = intact.clone();
+            assert!(disk.overwrite(index as u64, damaged));
+            *a.history.lock().unwrap() = disk;
+            let e = a.node.view(&id).expect_err("a changed entry was served");
+            assert!(e.to_string().contains("damaged"), "entry {index}, byte {at}: {e}");
+        }
+    }
+    *a.history.lock().unwrap() = intact;
+    assert!(a.node.view(&id).unwrap().is_some());
+}
+
 /// A network of 256 members (spec §2, §8): the roster checks, and a FLASH notice to the 255
 /// others fits in a frame and opens at an addressee.
 #[test]

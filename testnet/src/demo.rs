@@ -350,25 +350,11 @@ fn consoles(args: &DemoArgs) -> Result<()> {
     for (i, (name, home)) in homes.iter().take(2).enumerate() {
         let port = args.console_port.saturating_add(i as u16);
         std::fs::create_dir_all(dir.join("logs"))?;
-        let log = std::fs::File::create(dir.join("logs").join(format!("{name}-console.log")))?;
-        let child = std::process::Command::new(std::env::current_exe()?)
-            .arg("--home")
-            .arg(home.dir())
-            .args(["console", "--listen", &format!("127.0.0.1:{port}")])
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting a console")?;
-        running.push(ConsoleChild(child));
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline || running.last_mut().is_some_and(ConsoleChild::exited) {
-                bail!("the console of {name} did not start (port {port} taken? see {}/logs/{name}-console.log; try --console-port)", dir.display());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let log = dir.join("logs").join(format!("{name}-console.log"));
+        let console = crate::console::Console::start(&std::env::current_exe()?, home, port, &log)
+            .with_context(|| format!("the console of {name} did not start (try another --console-port)"))?;
+        let url = console.url.clone();
+        running.push(console);
         println!("{name} desk console: {url}");
         for (node, call_sign, language, password) in logins.iter().filter(|l| l.0 == name) {
             let _ = node;
@@ -393,20 +379,4 @@ fn consoles(args: &DemoArgs) -> Result<()> {
     nodes.stop_all();
     println!("stopped");
     Ok(())
-}
-
-/// A console process, stopped when dropped.
-struct ConsoleChild(std::process::Child);
-
-impl ConsoleChild {
-    fn exited(&mut self) -> bool {
-        matches!(self.0.try_wait(), Ok(Some(_)))
-    }
-}
-
-impl Drop for ConsoleChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -1,5 +1,5 @@
-//! Memory of a running process as Linux reports it in `/proc/PID/status`: the tests' and the
-//! benchmarks' one reader of it.
+//! Memory and CPU time of a running process as Linux reports them in `/proc/PID/`: the tests' and the
+//! benchmarks' one reader of them.
 
 /// A `kB` field of `/proc/PID/status` (`VmRSS:`, `VmHWM:`, …), in KiB; `None` if the process is
 /// gone or the field is absent (not Linux).
@@ -19,4 +19,17 @@ pub fn rss_kib(pid: u32) -> u64 {
 /// File descriptors a process has open (0 if it cannot be read).
 pub fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// CPU time a process has used so far, user and system, in clock ticks (`/proc/PID/stat`
+/// fields 14 and 15; 100 a second on Linux); `None` if the process is gone.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (the state), so field N is at index N - 3.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use hotline_node::api::{DirectionInfo, DraftInfo, Inbox, LinkInfo, NoticeInfo, Request, Status, Thread};
+use hotline_node::api::{DirectionInfo, DraftInfo, Inbox, LinkInfo, NoticeInfo, Request, Status};
 use hotline_proto::DeadlineKind;
 use maud::{html, Markup};
 
@@ -16,14 +17,28 @@ use crate::i18n::s;
 use crate::web::Officer;
 use crate::App;
 
-/// The notices the board lists besides those awaiting acknowledgement (their misses, at most).
-const RECENT: usize = 30;
+/// My latest notices the board reads for their missed deadlines.
+const RECENT: usize = 10;
 /// The most entries one section of the board shows, most urgent first; the rest are counted (a
 /// board of ten thousand cards helps nobody, and would take the page seconds to draw).
 pub const SHOWN: usize = 50;
 
+/// The longest a board read from the node is shown again to another board without a new read,
+/// when no event came in between (what only time changes — a link turning silent — is then at
+/// most this late; countdowns tick in the page).
+const FRESH: Duration = Duration::from_secs(1);
+
+/// A read that began less than this long ago is shown again even if events came since: the page
+/// asks for its board [`QUIET`] after the event that made it ask (`static/console.js`), so such a
+/// read began after the console heard that event and includes it. However many boards are open
+/// and however fast events come, the console then reads its node at most 25 times a second.
+const COVERS: Duration = Duration::from_millis(40);
+/// The page's wait between an event and its board's refresh (`QUIET` in `static/console.js`).
+pub const QUIET: Duration = Duration::from_millis(50);
+const _: () = assert!(COVERS.as_millis() < QUIET.as_millis());
+
 /// What the board shows, read from the node in one go.
-struct Duties {
+pub struct Duties {
     now: u64,
     inbox: Inbox,
     status: Status,
@@ -33,25 +48,81 @@ struct Duties {
     awaited: BTreeMap<String, NoticeInfo>,
 }
 
-async fn read(app: &App) -> Result<Duties, String> {
+/// The last read, shared by every board: a hundred boards refreshing at the same event cost the
+/// node one read, not a hundred (the bench's "console" figures).
+#[derive(Default)]
+pub struct Shared {
+    last: tokio::sync::Mutex<Option<Cached>>,
+    /// Changes made through this console (a form posted): a read begun before one is never
+    /// shown again, so the page an officer lands on after acting shows the act.
+    acts: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    /// An officer changed something through this console.
+    pub fn acted(&self) {
+        self.acts.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn acts(&self) -> u64 {
+        self.acts.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+struct Cached {
+    /// The node's event count when the read began: a later event makes it stale.
+    generation: u64,
+    /// [`Shared::acts`] when the read began.
+    acts: u64,
+    at: Instant,
+    duties: Arc<Duties>,
+}
+
+/// The board's reading of the node, and the node's time now: a fresh read, or the last one if
+/// it began less than [`COVERS`] ago, or if nothing happened since and it is younger than
+/// [`FRESH`]. One read at a time: a board that asks while another's read is under way waits for
+/// it and takes its answer.
+async fn read(app: &App) -> Result<(Arc<Duties>, u64), String> {
+    let mut shared = app.board.last.lock().await;
+    let (generation, acts) = (app.node.generation(), app.board.acts());
+    let usable = |c: &&Cached| {
+        c.acts == acts && (c.at.elapsed() < COVERS || (c.generation == generation && c.at.elapsed() < FRESH))
+    };
+    if let Some(c) = shared.as_ref().filter(usable) {
+        let age = u64::try_from(c.at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        return Ok((c.duties.clone(), c.duties.now.saturating_add(age)));
+    }
+    let at = Instant::now();
+    let duties = Arc::new(fetch(app).await?);
+    let now = duties.now;
+    *shared = Some(Cached { generation, acts, at, duties: duties.clone() });
+    Ok((duties, now))
+}
+
+async fn fetch(app: &App) -> Result<Duties, String> {
     let node = &app.node;
-    let inbox: Inbox = node.call(Request::Inbox { limit: Some(RECENT) }).await.map_err(|e| e.to_string())?;
-    let status: Status = node.call(Request::Status {}).await.map_err(|e| e.to_string())?;
-    let drafts: Vec<DraftInfo> = node.call(Request::Drafts {}).await.map_err(|e| e.to_string())?;
+    let e = |e: crate::node::CallError| e.to_string();
+    // Only what the board shows: what I owe (open work, in the node's memory), my latest notices
+    // for their misses, and the notices I wait on (open work too), each read alone.
+    let inbox: Inbox = node.call(Request::Inbox { limit: Some(0), since: None }).await.map_err(e)?;
+    let status: Status = node.call(Request::Status {}).await.map_err(e)?;
+    let drafts: Vec<DraftInfo> = node.call(Request::Drafts {}).await.map_err(e)?;
     let sent: Vec<NoticeInfo> =
-        node.call(Request::Sent { limit: Some(RECENT), before: None }).await.map_err(|e| e.to_string())?;
-    let mut awaited: BTreeMap<String, NoticeInfo> = BTreeMap::new();
-    for a in &status.awaiting {
-        if awaited.contains_key(&a.notice) || awaited.len() >= 64 {
-            continue;
+        node.call(Request::Sent { limit: Some(RECENT), before: None, since: None }).await.map_err(e)?;
+    let mut wanted: Vec<String> = Vec::new();
+    for a in status.awaiting.iter().take(SHOWN) {
+        if !wanted.contains(&a.notice) && !sent.iter().any(|n| n.id == a.notice) {
+            wanted.push(a.notice.clone());
         }
-        if let Some(n) = sent.iter().find(|n| n.id == a.notice) {
-            awaited.insert(a.notice.clone(), n.clone());
-        } else if let Ok(thread) = node.call::<Thread>(Request::Show { notice: a.notice.clone() }).await {
-            if let Some(n) = thread.notices.into_iter().find(|n| n.id == a.notice) {
-                awaited.insert(a.notice.clone(), n);
-            }
-        }
+    }
+    let mut awaited: BTreeMap<String, NoticeInfo> = sent
+        .iter()
+        .filter(|n| status.awaiting.iter().any(|a| a.notice == n.id))
+        .map(|n| (n.id.clone(), n.clone()))
+        .collect();
+    if !wanted.is_empty() {
+        let more: Vec<NoticeInfo> = node.call(Request::Notices { notices: wanted }).await.map_err(e)?;
+        awaited.extend(more.into_iter().map(|n| (n.id.clone(), n)));
     }
     Ok(Duties { now: status.now_ms, inbox, status, drafts, sent, awaited })
 }
@@ -87,7 +158,7 @@ fn arm_prompt(app: &App, lang: &str) -> Markup {
 
 async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
     let t = |id: &str| app.i18n.tr(lang, id);
-    let duties = match read(app).await {
+    let (duties, now) = match read(app).await {
         Ok(d) => d,
         Err(e) => {
             return html! {
@@ -103,14 +174,14 @@ async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
         duties.drafts.iter().partition(|d| &d.drafted_by != me);
     let misses = misses(&duties.sent);
     html! {
-        div.board-grid data-now=(duties.now) {
+        div.board-grid data-now=(now) {
             @if let Some(e) = &duties.status.store_error { (layout::problem(&app.i18n.tr_args(lang, "store-error", &[("detail", s(e))]))) }
             @if let Some(e) = &duties.status.rolled_back { (layout::problem(e)) }
             section.duties #duty-ack aria-labelledby="h-ack" {
                 h2 #h-ack { (t("board-ack")) " " span.count { (duties.inbox.awaiting_ack.len()) } }
                 @if duties.inbox.awaiting_ack.is_empty() { p.quiet { (t("board-ack-none")) } }
                 ol.cards {
-                    @for n in duties.inbox.awaiting_ack.iter().take(SHOWN) { li { (ack_card(app, lang, n, duties.now)) } }
+                    @for n in duties.inbox.awaiting_ack.iter().take(SHOWN) { li { (ack_card(app, lang, n, now)) } }
                 }
                 (more(app, lang, duties.inbox.awaiting_ack.len()))
             }
@@ -149,7 +220,7 @@ async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
                                     &[("party", s(&a.party)), ("notice", s(&a.notice))]))
                             }
                             p.due { (t("due")) " " (when(a.due_ms)) " · "
-                                (countdown(app, lang, notice.map_or(a.due_ms, |n| n.created_ms), a.due_ms, duties.now)) }
+                                (countdown(app, lang, notice.map_or(a.due_ms, |n| n.created_ms), a.due_ms, now)) }
                             @if let Some(n) = notice { p.headline { a href=(notice_href(&n.id)) { (layout::headline(lang, &n.body, &n.headline)) } } }
                         } }
                     }
@@ -176,7 +247,7 @@ async fn board(app: &App, officer: &Officer, lang: &str) -> Markup {
                 table.links {
                     thead { tr { th scope="col" { (t("link-peer")) } th scope="col" { (t("link-state")) } th scope="col" { (t("link-since")) } th scope="col" { (t("link-why")) } } }
                     tbody {
-                        @for l in &duties.status.links { (link_row(app, lang, l, duties.now)) }
+                        @for l in &duties.status.links { (link_row(app, lang, l, now)) }
                     }
                 }
                 p.quiet { (app.i18n.tr_args(lang, "fingerprint", &[("words", s(&duties.status.fingerprint))])) }

@@ -55,6 +55,10 @@ pub enum Request {
         /// [`crate::views::INBOX_LIMIT`]); every notice awaiting acknowledgement is listed.
         #[serde(default)]
         limit: Option<usize>,
+        /// Only those of the rest logged at or after this time (ms since the epoch): a shift's
+        /// hand-over reads what its span holds, not the history.
+        #[serde(default)]
+        since: Option<u64>,
     },
     /// Notices this node sent, newest first: at most `limit` (default and at most
     /// [`crate::views::SENT_LIMIT`]) created before notice number `before` (all, if absent)
@@ -66,6 +70,15 @@ pub enum Request {
         /// Only those numbered below this (for the next page).
         #[serde(default)]
         before: Option<u64>,
+        /// Only those logged at or after this time (ms since the epoch).
+        #[serde(default)]
+        since: Option<u64>,
+    },
+    /// Several notices by id, each alone (no thread), in the order asked; those this node does
+    /// not have are left out ([`Vec<NoticeInfo>`]). At most [`crate::views::NOTICES_LIMIT`].
+    Notices {
+        /// `sender/seq` each.
+        notices: Vec<String>,
     },
     /// The thread of a notice, with receipts and acknowledgements ([`Thread`]).
     Show {

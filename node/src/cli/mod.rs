@@ -632,7 +632,7 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
             )
         }
         Command::Inbox { limit, json } => {
-            read::<Inbox>(&home, &Request::Inbox { limit: Some(limit) }, json.json, print_inbox)
+            read::<Inbox>(&home, &Request::Inbox { limit: Some(limit), since: None }, json.json, print_inbox)
         }
         Command::Show { id, json } => {
             let thread: Thread = client::call_as(&home.api_path(), &Request::Show { notice: id })?;

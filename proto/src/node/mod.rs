@@ -21,7 +21,7 @@ use crate::deadline::Deadline;
 
 use crate::crypto::leaf_hash;
 use crate::error::{CommandError, StartError};
-use crate::history::{about_checked, History, HistoryError};
+use crate::history::{about_checked, History, HistoryError, Verified};
 use crate::ids::{Hash32, NodeId, NoticeId};
 use crate::log::{
     seal_entry, verify_leaf_signatures, Check, ClockSkew, DeadlineKind, DeadlineMissed, LinkDown, LogEntry,
@@ -345,6 +345,8 @@ pub struct Node {
     rolled_back: Option<RolledBack>,
     /// Where forgotten notices are read back from; without one, nothing is forgotten.
     history: Option<Box<dyn History>>,
+    /// Entries read back whose signatures verified (bounded).
+    verified: Verified,
     /// Message hashes of conflicting notices already recorded as equivocation evidence.
     equivocations: BTreeSet<Hash32>,
     // Outside the log.
@@ -476,6 +478,7 @@ impl Node {
             closing: Vec::new(),
             rolled_back: None,
             history,
+            verified: Verified::default(),
             equivocations: BTreeSet::new(),
             clocks: Clocks::default(),
             now,
@@ -581,7 +584,8 @@ impl Node {
         let Some(history) = self.history.as_ref() else { return Ok(false) };
         // Only durable entries: at a replay the history also holds the entries still to be
         // applied, which must not be counted twice.
-        let leaves = about_checked(history.as_ref(), &self.network, &self.id, id, self.durable)?;
+        let leaves =
+            about_checked(history.as_ref(), &self.verified, &self.network, &self.id, id, self.durable)?;
         match Work::fold(&self.id, &leaves) {
             Some(Work::Out(o)) => {
                 self.outgoing.insert(*id, o);
@@ -964,7 +968,8 @@ impl Node {
             return Ok(Some(self.view_received(i)));
         }
         let Some(history) = self.history.as_ref() else { return Ok(None) };
-        let leaves = about_checked(history.as_ref(), &self.network, &self.id, id, self.durable)?;
+        let leaves =
+            about_checked(history.as_ref(), &self.verified, &self.network, &self.id, id, self.durable)?;
         Ok(match Work::fold(&self.id, &leaves) {
             Some(Work::Out(o)) => Some(self.view_sent(&o)),
             Some(Work::In(i)) => Some(self.view_received(&i)),

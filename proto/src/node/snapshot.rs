@@ -254,7 +254,8 @@ impl Node {
     /// The entries about `notice` before the snapshot's point `below`, read and checked.
     fn about_before(&self, notice: &NoticeId, below: u64) -> Result<Vec<Vec<u8>>, String> {
         let history = self.history.as_ref().ok_or("a node without a history cannot start from a snapshot")?;
-        about_checked(history.as_ref(), &self.network, &self.id, notice, below).map_err(|e| e.to_string())
+        about_checked(history.as_ref(), &self.verified, &self.network, &self.id, notice, below)
+            .map_err(|e| e.to_string())
     }
 }
 
