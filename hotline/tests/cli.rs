@@ -512,15 +512,21 @@ fn bench_quick_runs_every_bench() {
     ok(&["bench", "--quick", "--out", out.to_str().unwrap()]);
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    for key in ["floors", "latency", "fanout", "audit", "recovery"] {
+    for key in ["floors", "latency", "fanout", "audit", "recovery", "flood", "console"] {
         assert!(results[key].is_object(), "results.json lacks {key}: {results}");
     }
+    for page in ["board", "board_fresh", "notice", "compose", "drafts", "handover"] {
+        let ms = &results["console"]["render"][page]["server_ms"]["p50"];
+        assert!(ms.as_f64().is_some_and(|ms| ms > 0.0), "no server time for {page}: {ms}");
+    }
+    assert_eq!(results["console"]["sessions"]["with_sessions"]["board_fetch_failures"], 0);
     assert!(results["latency"]["throughput"]["notices_per_s"].as_f64().unwrap() > 0.0);
     for plot in ["latency.svg", "fanout.svg", "audit.svg", "recovery.svg"] {
         let svg = std::fs::read_to_string(out.join(plot)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{plot}");
     }
-    assert!(std::fs::read_to_string(out.join("summary.md")).unwrap().contains("| FLASH idle |"));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("| FLASH idle |") && summary.contains("## Console"), "{summary}");
 }
 
 /// Issue 12, items 7 and 12: a `--home` that is not there, or is no node's, is said so; a node
