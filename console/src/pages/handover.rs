@@ -21,7 +21,7 @@ use crate::App;
 /// (spec §6.11: the disk can lie), about 0.4 ms for an acknowledged notice, so
 /// this keeps the page within 100 ms (`hotline bench --only console`); a busier span is cut, and
 /// the page says so.
-pub const LIMIT: usize = 100;
+pub const LIMIT: usize = 80;
 /// The default span of a hand-over: one watch.
 const DEFAULT_HOURS: u64 = 8;
 
