@@ -213,6 +213,7 @@ handover-since = Since (UTC)
 handover-since-help = HH:MM of today (or of yesterday, if that is still to come), or a full time such as 2026-12-07T06:00:00Z.
 handover-show = Show
 print = Print
+printed = printed { $time } by { $officer } at the { $node } desk
 handover-desk = { $node } desk, printed { $now }.
 handover-more = Only the latest 500 notices each way were looked at: older ones are in the log.
 handover-received = Received

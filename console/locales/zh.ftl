@@ -210,6 +210,7 @@ handover-since = 起始时间（UTC）
 handover-since-help = 今天的 HH:MM（若该时刻尚未到来，则为昨天的），或完整时间，例如 2026-12-07T06:00:00Z。
 handover-show = 显示
 print = 打印
+printed = 由 { $officer }（{ $node } 值班台）于 { $time } 打印
 handover-desk = { $node } 值班台，打印于 { $now }。
 handover-more = 收发两个方向各只查阅了最近 500 份通报：更早的通报见日志。
 handover-received = 已收

@@ -278,6 +278,14 @@
     });
   }
   for (const b of document.querySelectorAll("button[data-print]")) b.addEventListener("click", () => window.print());
+  // A printed page says when it was printed (the page may have been drawn long before).
+  window.addEventListener("beforeprint", () => {
+    const h1 = document.querySelector("h1[data-printed]");
+    if (!h1) return;
+    const now = new Date().toISOString().slice(0, 19).replace("T", " ") + " UTC";
+    h1.dataset.printed = h1.dataset.printed.replace(h1.dataset.printedTime, now);
+    h1.dataset.printedTime = now;
+  });
   for (const back of document.querySelectorAll("input[name=back]")) back.value = location.pathname + location.search;
   const problems = document.getElementById("problems");
   if (problems) problems.focus();

@@ -1,7 +1,7 @@
 //! The watch-floor console (`hotline console`) in a real browser: headless Chromium from
 //! Debian's packages driven over WebDriver (chromedriver, on loopback), against real `hotline
 //! run` and `hotline console` processes. S1 through two consoles with a second officer's
-//! release; S3 with its deadline ageing amber then red, the alarm, a keyboard-only late
+//! release; every action with the keyboard alone; S3 with its deadline ageing amber then red, the alarm, a keyboard-only late
 //! acknowledgement and a dead node; the security of the forms over raw HTTP; an axe-core check.
 //!
 //! Without Chromium and chromedriver the browser tests say so and stop, unless
@@ -321,6 +321,422 @@ fn desks(
 }
 
 // ---- the tests ----
+
+// ---- the keyboard ----
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const SPACE: &str = "\u{E00D}";
+const RIGHT: &str = "\u{E014}";
+const DOWN: &str = "\u{E015}";
+
+/// Keys pressed and released, to whatever has the focus, as a keyboard sends them (WebDriver's
+/// key actions: an element's "send keys" would focus that element first, and a date-time input
+/// would then never let Tab leave it).
+async fn keys(c: &Client, keys: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut actions = KeyActions::new("keyboard".into());
+    for k in keys.chars() {
+        actions = actions.then(KeyAction::Down { value: k }).then(KeyAction::Up { value: k });
+    }
+    c.perform_actions(actions).await.unwrap();
+}
+
+/// Text typed into the field that has the focus.
+async fn type_text(c: &Client, text: &str) {
+    c.active_element().await.unwrap().send_keys(text).await.unwrap();
+}
+
+/// Tabs forward until the focus is on `css` (at most 300 Tabs): how many it took.
+async fn tab_to(c: &Client, css: &str) -> usize {
+    let here = format!("return !!document.activeElement && document.activeElement.matches({css:?});");
+    for n in 0..300 {
+        if js(c, &here).await == Value::Bool(true) {
+            return n;
+        }
+        keys(c, TAB).await;
+    }
+    panic!("{css} is not reachable with Tab");
+}
+
+/// The command line (`:`), as an officer types it.
+async fn command(c: &Client, text: &str) {
+    c.find(Locator::Css("body")).await.unwrap().send_keys(":").await.unwrap();
+    until(
+        c,
+        "the command line",
+        "document.activeElement && document.activeElement.id === 'cmdline'",
+        Duration::from_secs(5),
+    )
+    .await;
+    type_text(c, text).await;
+    keys(c, ENTER).await;
+}
+
+/// Walks the page with Tab from its top, once round: every control a mouse could use (one radio
+/// per group, as browsers tab) must take the focus, and show that it has it.
+async fn walk(c: &Client, page: &str) {
+    let count = js(
+        c,
+        r#"
+        const all = [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]
+          .filter(el => !el.disabled && el.tabIndex >= 0 && el.type !== 'hidden' && el.getClientRects().length > 0
+                        && getComputedStyle(el).visibility !== 'hidden');
+        const groups = new Set();
+        window.__kb = all.filter(el => {
+          if (el.type !== 'radio') return true;
+          const key = (el.form ? el.form.getAttribute('action') : '') + '|' + el.name;
+          if (groups.has(key)) return false;
+          groups.add(key);
+          return true;
+        });
+        window.__kbUnseen = [];
+        document.activeElement && document.activeElement.blur();
+        window.scrollTo(0, 0);
+        return window.__kb.length;"#,
+    )
+    .await
+    .as_u64()
+    .unwrap();
+    // Some controls take several stops (a date-time's fields): round until every one was seen.
+    for _ in 0..count * 8 + 10 {
+        keys(c, TAB).await;
+        let done = js(
+            c,
+            r#"
+            const a = document.activeElement;
+            if (a && a !== document.body) {
+              a.dataset.kbSeen = '1';
+              if (a.type === 'radio') for (const r of document.querySelectorAll('input[type=radio]'))
+                if (r.name === a.name && r.form === a.form) r.dataset.kbSeen = '1';
+              const st = getComputedStyle(a);
+              if (st.outlineStyle === 'none' || parseFloat(st.outlineWidth) < 2) window.__kbUnseen.push(a.outerHTML.slice(0, 120));
+            }
+            return window.__kb.every(el => el.dataset.kbSeen);"#,
+        )
+        .await;
+        if done == Value::Bool(true) {
+            break;
+        }
+    }
+    let missing =
+        js(c, "return window.__kb.filter(el => !el.dataset.kbSeen).map(el => el.outerHTML.slice(0, 120));")
+            .await;
+    assert_eq!(missing, json!([]), "{page}: not reached with Tab");
+    let unseen = js(c, "return window.__kbUnseen;").await;
+    assert_eq!(unseen, json!([]), "{page}: focus not shown");
+    assert!(count >= 3, "{page}: {count} controls");
+}
+
+/// A radio of a group chosen with the arrow keys, the group reached with Tab.
+async fn radio(c: &Client, group: &str, value: &str) {
+    tab_to(c, group).await;
+    let chosen =
+        format!("return document.activeElement.value === {value:?} && document.activeElement.checked;");
+    for _ in 0..4 {
+        if js(c, &chosen).await == Value::Bool(true) {
+            return;
+        }
+        keys(c, RIGHT).await;
+    }
+    panic!("{value} not chosen in {group}");
+}
+
+/// An option of a select chosen with the keys: Home, then the down arrow.
+async fn option(c: &Client, select: &str, value: &str) {
+    tab_to(c, select).await;
+    keys(c, "\u{E011}").await;
+    let chosen = format!("return document.activeElement.value === {value:?};");
+    for _ in 0..8 {
+        if js(c, &chosen).await == Value::Bool(true) {
+            return;
+        }
+        keys(c, DOWN).await;
+    }
+    panic!("{value} not chosen in {select}");
+}
+
+/// Every action of the console with the keyboard alone: log in, arm the alarm, compose a
+/// codebook notice, release it as the second officer, acknowledge and reply at the other desk,
+/// the hand-over; every control of every page reached with Tab, each showing its focus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_works_from_the_keyboard_alone() {
+    let Some((_driver, driver, chromium)) = driver() else { return };
+    let officers = [
+        ("alpha", "duty-1", "en", "alpha first officer"),
+        ("alpha", "duty-2", "en", "alpha second officer"),
+        ("bravo", "desk-b", "en", "bravo desk officer"),
+    ];
+    let (net, alpha, bravo) = desks(2, S1_POLICY, true, &officers);
+    let profiles = net.dir.path().join("profiles");
+    let keyboard_login = |c: &Client, console: &Console, call_sign: &'static str, password: &'static str| {
+        let (c, url) = (c.clone(), console.url.clone());
+        async move {
+            c.goto(&format!("{url}/login")).await.unwrap();
+            walk(&c, "log-in").await;
+            tab_to(&c, "#call_sign").await;
+            type_text(&c, call_sign).await;
+            tab_to(&c, "#password").await;
+            type_text(&c, password).await;
+            keys(&c, ENTER).await;
+            until(
+                &c,
+                "the board after the log-in",
+                "location.pathname === '/' && !!document.getElementById('board')",
+                Duration::from_secs(10),
+            )
+            .await;
+        }
+    };
+
+    let a1 = open(&driver, &chromium, &profiles.join("a1"), "en").await;
+    keyboard_login(&a1, &alpha, "duty-1", "alpha first officer").await;
+    command(&a1, "arm").await;
+    until(&a1, "the alarm armed", "document.body.dataset.alarm === 'armed'", Duration::from_secs(5)).await;
+    walk(&a1, "duty board").await;
+    command(&a1, "compose").await;
+    until(&a1, "the compose page", "location.pathname === '/compose'", Duration::from_secs(10)).await;
+    walk(&a1, "compose").await;
+    // A codebook notice, IMMEDIATE, to bravo for action: a draft for the second officer.
+    a1.execute("document.activeElement.blur(); window.scrollTo(0, 0); return true;", vec![]).await.unwrap();
+    tab_to(&a1, "form[action='/compose/code'] input[name=code]").await;
+    radio(&a1, "form[action='/compose/code'] input[name='to/bravo']", "action").await;
+    option(&a1, "#code-precedence", "immediate").await;
+    tab_to(&a1, "#code-note-en").await;
+    type_text(&a1, "Sent from the keyboard.").await;
+    tab_to(&a1, "#code-note-zh").await;
+    type_text(&a1, "键盘发送。").await;
+    tab_to(&a1, "form[action='/compose/code'] button[type=submit]").await;
+    keys(&a1, ENTER).await;
+    until(&a1, "the draft held", "location.pathname === '/drafts'", Duration::from_secs(10)).await;
+    let draft = net.json("alpha", &["drafts", "--json"])["drafts"][0]["draft"].as_u64().expect("a draft");
+
+    let a2 = open(&driver, &chromium, &profiles.join("a2"), "en").await;
+    keyboard_login(&a2, &alpha, "duty-2", "alpha second officer").await;
+    command(&a2, "drafts").await;
+    until(&a2, "the drafts page", "location.pathname === '/drafts'", Duration::from_secs(10)).await;
+    walk(&a2, "drafts").await;
+    a2.execute("document.activeElement.blur(); window.scrollTo(0, 0); return true;", vec![]).await.unwrap();
+    tab_to(&a2, &format!("form[action='/drafts/{draft}/release'] button")).await;
+    keys(&a2, ENTER).await;
+    until(
+        &a2,
+        "the released notice",
+        "location.pathname.startsWith('/notice/alpha/')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let id =
+        js(&a2, "return location.pathname.slice('/notice/'.length);").await.as_str().unwrap().to_string();
+    walk(&a2, "notice view (sender)").await;
+
+    let b = open(&driver, &chromium, &profiles.join("b"), "en").await;
+    keyboard_login(&b, &bravo, "desk-b", "bravo desk officer").await;
+    until(
+        &b,
+        "the notice on bravo's board",
+        &format!("document.querySelector('.card-ack[data-notice=\"{id}\"]')"),
+        Duration::from_secs(10),
+    )
+    .await;
+    command(&b, "ack").await;
+    until(
+        &b,
+        "the notice open at its form",
+        "document.activeElement && document.activeElement.id === 'disposition'",
+        Duration::from_secs(10),
+    )
+    .await;
+    walk(&b, "notice view (addressee)").await;
+    option(&b, "#disposition", "action_taken").await;
+    tab_to(&b, "#ack button[type=submit]").await;
+    keys(&b, ENTER).await;
+    until(&b, "the acknowledgement stored", "location.search === '?done=ack'", Duration::from_secs(10)).await;
+    command(&b, "reply").await;
+    until(
+        &b,
+        "the reply form",
+        "document.activeElement && document.activeElement.id === 'reply-kind'",
+        Duration::from_secs(5),
+    )
+    .await;
+    option(&b, "#reply-precedence", "routine").await;
+    tab_to(&b, "#reply-text-en").await;
+    type_text(&b, "Denied, as asked.").await;
+    tab_to(&b, "#reply-text-zh").await;
+    type_text(&b, "已按要求否认。").await;
+    tab_to(&b, "#reply button[type=submit]").await;
+    keys(&b, SPACE).await;
+    until(&b, "the reply stored", "location.search === '?done=reply'", Duration::from_secs(10)).await;
+    let thread = net.json("alpha", &["show", &id, "--json"]);
+    let party = &thread["notices"][0]["parties"][0];
+    assert_eq!(party["ack"]["operator"], "desk-b", "{party}");
+    assert_eq!(party["ack"]["disposition"], "action_taken", "{party}");
+    assert_eq!(thread["notices"].as_array().unwrap().len(), 2, "the reply is in the thread: {thread}");
+
+    command(&b, "handover 00:00").await;
+    until(&b, "the hand-over", "location.pathname === '/handover'", Duration::from_secs(10)).await;
+    walk(&b, "hand-over").await;
+    // Escape closes the command line without doing anything.
+    b.find(Locator::Css("body")).await.unwrap().send_keys(":").await.unwrap();
+    keys(&b, "\u{E00C}").await;
+    assert_eq!(js(&b, "return document.getElementById('cmdline-box').hidden;").await, Value::Bool(true));
+
+    for c in [a1, a2, b] {
+        c.close().await.unwrap();
+    }
+}
+
+/// The print stylesheet's rules, applied on screen through the CSS object model (the content
+/// security policy allows no inline style, and WebDriver cannot switch the media): what a
+/// printed page hides and keeps.
+async fn as_printed(c: &Client) {
+    js(
+        c,
+        r#"
+        const sheet = [...document.styleSheets].find(s => s.href && s.href.endsWith('/static/console.css'));
+        const print = [...sheet.cssRules].filter(r => r.media && r.media.mediaText === 'print');
+        for (const m of print) for (const r of m.cssRules) if (r.selectorText) sheet.insertRule(r.cssText, sheet.cssRules.length);
+        return print.length;"#,
+    )
+    .await;
+}
+
+/// Attachments are hashed in the browser when composing; the addressee checks a file against
+/// the hashes the notice carries; the notice prints as a log-book page (no navigation, no
+/// forms; the notice, its thread and its receipts kept), and the browser prints it to a PDF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_hashed_and_checked_and_a_notice_prints_as_a_log_book_page() {
+    use sha2::Digest;
+    let Some((_driver, driver, chromium)) = driver() else { return };
+    let officers =
+        [("alpha", "duty-1", "en", "alpha first officer"), ("bravo", "desk-b", "en", "bravo desk officer")];
+    let (net, alpha, bravo) = desks(2, S3_POLICY, false, &officers);
+    let files = net.dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let photo = files.join("track-photo.jpg");
+    let bytes: Vec<u8> = (0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&photo, &bytes).unwrap();
+    let hash = hotline_proto::hex::encode(&sha2::Sha256::digest(&bytes));
+    let other = files.join("other.jpg");
+    std::fs::write(&other, b"not the photo").unwrap();
+    let profiles = net.dir.path().join("profiles");
+
+    let a = open(&driver, &chromium, &profiles.join("a"), "en").await;
+    login(&a, &alpha, "duty-1", "alpha first officer").await;
+    a.goto(&format!("{}/compose", alpha.url)).await.unwrap();
+    click(&a, "form.compose input[name='to/bravo'][value=action]").await;
+    choose(&a, "#compose-precedence", "priority").await;
+    choose(&a, "select[name='/severity']", "moderate").await;
+    click(&a, "input[name='/failure_modes'][value=misidentification]").await;
+    click(&a, "button[data-now-for='f-occurred_ms']").await;
+    fill(&a, "textarea[name='/summary/en']", "A track photo of the vessel our system misidentified.").await;
+    choose(&a, "select[name='/human_control/role']", "in_the_loop").await;
+    fill(&a, "input[name='/human_control/final_decision_by']", "commanding officer").await;
+    fill(&a, "textarea[name='/human_control/statement/en']", "No engagement.").await;
+    fill(&a, "textarea[name='/requested_response/en']", "Compare the photo with your registry.").await;
+    fill(&a, "input[name='/contact']", "alpha liaison desk").await;
+    a.find(Locator::Id("f-attachments-file"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    until(
+        &a,
+        "the file hashed in the browser",
+        "document.querySelector('input[name=\"/attachments/0/sha256\"]')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let shown = js(&a, "return [document.querySelector('input[name=\"/attachments/0/sha256\"]').value, document.querySelector('input[name=\"/attachments/0/size\"]').value];").await;
+    assert_eq!(shown, json!([hash, bytes.len().to_string()]), "the browser's SHA-256 and size of the file");
+    click(&a, "form.compose button[type=submit]").await;
+    until(&a, "the notice sent", "location.pathname.startsWith('/notice/alpha/')", Duration::from_secs(10))
+        .await;
+    let id = js(&a, "return location.pathname.slice('/notice/'.length);").await.as_str().unwrap().to_string();
+    let thread = net.json("alpha", &["show", &id, "--json"]);
+    let attachment = &thread["notices"][0]["body"]["incident"]["attachments"][0];
+    assert_eq!(attachment["sha256"], json!(hash), "{attachment}");
+    assert_eq!(attachment["description"], "track-photo.jpg");
+
+    let b = open(&driver, &chromium, &profiles.join("b"), "en").await;
+    login(&b, &bravo, "desk-b", "bravo desk officer").await;
+    until(
+        &b,
+        "the notice on bravo's board",
+        &format!("document.querySelector('.card-ack[data-notice=\"{id}\"]')"),
+        Duration::from_secs(10),
+    )
+    .await;
+    b.goto(&format!("{}/notice/{id}", bravo.url)).await.unwrap();
+    assert_eq!(
+        js(&b, &format!("return !!document.querySelector('tr[data-sha256=\"{hash}\"]');")).await,
+        Value::Bool(true)
+    );
+    b.find(Locator::Id("check-file")).await.unwrap().send_keys(photo.to_str().unwrap()).await.unwrap();
+    until(
+        &b,
+        "the file matched",
+        "document.getElementById('check-result').dataset.match === '1'",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.find(Locator::Id("check-file")).await.unwrap().send_keys(other.to_str().unwrap()).await.unwrap();
+    until(
+        &b,
+        "another file not matched",
+        "document.getElementById('check-result').dataset.match === 'none'",
+        Duration::from_secs(10),
+    )
+    .await;
+    let said = js(&b, "return document.getElementById('check-result').textContent;").await;
+    let other_hash = hotline_proto::hex::encode(&sha2::Sha256::digest(b"not the photo"));
+    assert!(said.as_str().unwrap().contains(&other_hash), "the unmatched file's hash is shown: {said}");
+    choose(&b, "#disposition", "understood").await;
+    click(&b, "#ack button[type=submit]").await;
+    until(&b, "the acknowledgement stored", "location.search === '?done=ack'", Duration::from_secs(10)).await;
+
+    // The log-book page.
+    let pdf = b.print(fantoccini::wd::PrintConfiguration::builder().build().unwrap()).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 10_000, "a printed page of {} bytes", pdf.len());
+    as_printed(&b).await;
+    let hidden = js(
+        &b,
+        r#"return ['header.top', 'section.act', '#check-zone', 'form'].map(css => [...document.querySelectorAll(css)]
+             .every(el => getComputedStyle(el).display === 'none'));"#,
+    )
+    .await;
+    assert_eq!(
+        hidden,
+        json!([true, true, true, true]),
+        "navigation, forms and the file check are not printed"
+    );
+    let kept = js(
+        &b,
+        r#"return ['article.notice', 'section.attachments', 'h1'].map(css => { const el = document.querySelector(css);
+             return !!el && getComputedStyle(el).display !== 'none'; });"#,
+    )
+    .await;
+    assert_eq!(kept, json!([true, true, true]), "the notice, its attachments and its title are printed");
+    let stamp = js(&b, "return getComputedStyle(document.querySelector('h1'), '::after').content;").await;
+    let stamp = stamp.as_str().unwrap();
+    assert!(
+        stamp.contains("printed") && stamp.contains("by desk-b at the bravo desk"),
+        "the page says who printed it, when: {stamp}"
+    );
+    let ink = js(
+        &b,
+        "return [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color];",
+    )
+    .await;
+    assert_eq!(ink, json!(["rgb(255, 255, 255)", "rgb(0, 0, 0)"]), "black on white");
+    screenshot(&b, "notice-printed-en").await;
+
+    for c in [a, b] {
+        c.close().await.unwrap();
+    }
+}
 
 /// S1 end to end through two consoles: alpha's officer composes the FLASH with the form (an
 /// incomplete attempt first: every problem next to its field), a second alpha officer releases

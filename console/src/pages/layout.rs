@@ -88,7 +88,9 @@ pub fn page(app: &App, officer: &Officer, tab: Tab, title: &str, body: Markup) -
                     input #cmdline type="text" autocomplete="off" spellcheck="false" placeholder=(t("cmdline-hint"));
                 }
                 main #main tabindex="-1" {
-                    h1 { (title) }
+                    @let now = utc(hotline_node::now_ms());
+                    h1 data-printed=(app.i18n.tr_args(lang, "printed", &[("time", s(&now)), ("officer", s(&officer.session.call_sign)), ("node", s(&app.me))]))
+                        data-printed-time=(now) { (title) }
                     (body)
                 }
                 footer.bottom {
