@@ -225,6 +225,19 @@ async fn until(c: &Client, what: &str, condition: &str, limit: Duration) {
     }
 }
 
+/// Waits until the board shows notice `id` among what I must acknowledge.
+async fn until_card(c: &Client, what: &str, id: &str) {
+    let card = format!("document.querySelector('.card-ack[data-notice=\"{id}\"]')");
+    until(c, what, &card, Duration::from_secs(10)).await;
+}
+
+/// Waits until the page is a notice of `sender` (after a send or a release): its id.
+async fn at_notice(c: &Client, what: &str, sender: &str) -> String {
+    until(c, what, &format!("location.pathname.startsWith('/notice/{sender}/')"), Duration::from_secs(10))
+        .await;
+    js(c, "return location.pathname.slice('/notice/'.length);").await.as_str().unwrap().to_string()
+}
+
 async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap()
 }
@@ -359,16 +372,22 @@ async fn tab_to(c: &Client, css: &str) -> usize {
     panic!("{css} is not reachable with Tab");
 }
 
+/// Tabs to a field and types into it.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    tab_to(c, css).await;
+    type_text(c, text).await;
+}
+
+/// Waits until the element with this id has the focus.
+async fn until_focus(c: &Client, what: &str, id: &str) {
+    let focused = format!("document.activeElement && document.activeElement.id === {id:?}");
+    until(c, what, &focused, Duration::from_secs(10)).await;
+}
+
 /// The command line (`:`), as an officer types it.
 async fn command(c: &Client, text: &str) {
     c.find(Locator::Css("body")).await.unwrap().send_keys(":").await.unwrap();
-    until(
-        c,
-        "the command line",
-        "document.activeElement && document.activeElement.id === 'cmdline'",
-        Duration::from_secs(5),
-    )
-    .await;
+    until_focus(c, "the command line", "cmdline").await;
     type_text(c, text).await;
     keys(c, ENTER).await;
 }
@@ -502,10 +521,8 @@ async fn every_action_works_from_the_keyboard_alone() {
     tab_to(&a1, "form[action='/compose/code'] input[name=code]").await;
     radio(&a1, "form[action='/compose/code'] input[name='to/bravo']", "action").await;
     option(&a1, "#code-precedence", "immediate").await;
-    tab_to(&a1, "#code-note-en").await;
-    type_text(&a1, "Sent from the keyboard.").await;
-    tab_to(&a1, "#code-note-zh").await;
-    type_text(&a1, "键盘发送。").await;
+    type_into(&a1, "#code-note-en", "Sent from the keyboard.").await;
+    type_into(&a1, "#code-note-zh", "键盘发送。").await;
     tab_to(&a1, "form[action='/compose/code'] button[type=submit]").await;
     keys(&a1, ENTER).await;
     until(&a1, "the draft held", "location.pathname === '/drafts'", Duration::from_secs(10)).await;
@@ -519,52 +536,24 @@ async fn every_action_works_from_the_keyboard_alone() {
     a2.execute("document.activeElement.blur(); window.scrollTo(0, 0); return true;", vec![]).await.unwrap();
     tab_to(&a2, &format!("form[action='/drafts/{draft}/release'] button")).await;
     keys(&a2, ENTER).await;
-    until(
-        &a2,
-        "the released notice",
-        "location.pathname.startsWith('/notice/alpha/')",
-        Duration::from_secs(10),
-    )
-    .await;
-    let id =
-        js(&a2, "return location.pathname.slice('/notice/'.length);").await.as_str().unwrap().to_string();
+    let id = at_notice(&a2, "the released notice", "alpha").await;
     walk(&a2, "notice view (sender)").await;
 
     let b = open(&driver, &chromium, &profiles.join("b"), "en").await;
     keyboard_login(&b, &bravo, "desk-b", "bravo desk officer").await;
-    until(
-        &b,
-        "the notice on bravo's board",
-        &format!("document.querySelector('.card-ack[data-notice=\"{id}\"]')"),
-        Duration::from_secs(10),
-    )
-    .await;
+    until_card(&b, "the notice on bravo's board", &id).await;
     command(&b, "ack").await;
-    until(
-        &b,
-        "the notice open at its form",
-        "document.activeElement && document.activeElement.id === 'disposition'",
-        Duration::from_secs(10),
-    )
-    .await;
+    until_focus(&b, "the notice open at its form", "disposition").await;
     walk(&b, "notice view (addressee)").await;
     option(&b, "#disposition", "action_taken").await;
     tab_to(&b, "#ack button[type=submit]").await;
     keys(&b, ENTER).await;
     until(&b, "the acknowledgement stored", "location.search === '?done=ack'", Duration::from_secs(10)).await;
     command(&b, "reply").await;
-    until(
-        &b,
-        "the reply form",
-        "document.activeElement && document.activeElement.id === 'reply-kind'",
-        Duration::from_secs(5),
-    )
-    .await;
+    until_focus(&b, "the reply form", "reply-kind").await;
     option(&b, "#reply-precedence", "routine").await;
-    tab_to(&b, "#reply-text-en").await;
-    type_text(&b, "Denied, as asked.").await;
-    tab_to(&b, "#reply-text-zh").await;
-    type_text(&b, "已按要求否认。").await;
+    type_into(&b, "#reply-text-en", "Denied, as asked.").await;
+    type_into(&b, "#reply-text-zh", "已按要求否认。").await;
     tab_to(&b, "#reply button[type=submit]").await;
     keys(&b, SPACE).await;
     until(&b, "the reply stored", "location.search === '?done=reply'", Duration::from_secs(10)).await;
@@ -652,9 +641,7 @@ async fn attachments_are_hashed_and_checked_and_a_notice_prints_as_a_log_book_pa
     let shown = js(&a, "return [document.querySelector('input[name=\"/attachments/0/sha256\"]').value, document.querySelector('input[name=\"/attachments/0/size\"]').value];").await;
     assert_eq!(shown, json!([hash, bytes.len().to_string()]), "the browser's SHA-256 and size of the file");
     click(&a, "form.compose button[type=submit]").await;
-    until(&a, "the notice sent", "location.pathname.startsWith('/notice/alpha/')", Duration::from_secs(10))
-        .await;
-    let id = js(&a, "return location.pathname.slice('/notice/'.length);").await.as_str().unwrap().to_string();
+    let id = at_notice(&a, "the notice sent", "alpha").await;
     let thread = net.json("alpha", &["show", &id, "--json"]);
     let attachment = &thread["notices"][0]["body"]["incident"]["attachments"][0];
     assert_eq!(attachment["sha256"], json!(hash), "{attachment}");
@@ -662,13 +649,7 @@ async fn attachments_are_hashed_and_checked_and_a_notice_prints_as_a_log_book_pa
 
     let b = open(&driver, &chromium, &profiles.join("b"), "en").await;
     login(&b, &bravo, "desk-b", "bravo desk officer").await;
-    until(
-        &b,
-        "the notice on bravo's board",
-        &format!("document.querySelector('.card-ack[data-notice=\"{id}\"]')"),
-        Duration::from_secs(10),
-    )
-    .await;
+    until_card(&b, "the notice on bravo's board", &id).await;
     b.goto(&format!("{}/notice/{id}", bravo.url)).await.unwrap();
     assert_eq!(
         js(&b, &format!("return !!document.querySelector('tr[data-sha256=\"{hash}\"]');")).await,
@@ -830,15 +811,7 @@ async fn s1_through_two_consoles_with_a_second_officers_release() {
     assert!(board.as_str().unwrap().contains("duty-1"), "{board}");
     a2.goto(&format!("{}/drafts", alpha.url)).await.unwrap();
     click(&a2, &format!("form[action='/drafts/{draft}/release'] button")).await;
-    until(
-        &a2,
-        "the released notice",
-        "location.pathname.startsWith('/notice/alpha/')",
-        Duration::from_secs(10),
-    )
-    .await;
-    let id =
-        js(&a2, "return location.pathname.slice('/notice/'.length);").await.as_str().unwrap().to_string();
+    let id = at_notice(&a2, "the released notice", "alpha").await;
     let released = Instant::now();
 
     // bravo's board shows it live, with its countdown, and the alarm rings.
@@ -989,13 +962,7 @@ async fn s3_a_deadline_ages_and_a_node_dies_in_the_console() {
     body.send_keys(":").await.unwrap();
     let line = b.find(Locator::Id("cmdline")).await.unwrap();
     line.send_keys("ack\u{E007}").await.unwrap();
-    until(
-        &b,
-        "the notice open at its form",
-        "document.activeElement && document.activeElement.id === 'disposition'",
-        Duration::from_secs(10),
-    )
-    .await;
+    until_focus(&b, "the notice open at its form", "disposition").await;
     let focused = b.active_element().await.unwrap();
     focused.send_keys("\u{E015}").await.unwrap(); // arrow down: investigating
     for _ in 0..2 {
