@@ -299,3 +299,26 @@ value-critical = critical
 value-in-the-loop = in the loop (approved each decision)
 value-on-the-loop = on the loop (supervised, could intervene)
 value-out-of-the-loop = out of the loop (not involved)
+
+## Problems of an incident, as the schema check finds them
+schema-expected = expected { $allowed }, found { $found }
+schema-not-one-of = { $value } is not one of: { $allowed }
+schema-below-minimum = { $value } is below the minimum { $min }
+schema-above-maximum = { $value } is above the maximum { $max }
+schema-too-short = { $value } is shorter than { $min } characters
+schema-too-long = { $chars } characters, more than the { $max } allowed
+schema-wrong-form = { $value } does not have the required form
+schema-blank = is blank
+schema-control = contains a control character (only line breaks and tabs are allowed in a text)
+schema-one-line = contains a control character or a line break (it must be one line)
+schema-disallowed = has a form that is not allowed
+schema-missing = missing (it is required)
+schema-unknown-field = unknown field; the fields here are { $known }
+schema-too-few = { $n ->
+    [0] empty
+   *[other] { $n } items
+}, at least { $min } needed
+schema-too-many = { $n } items, at most { $max } allowed
+schema-twice = { $value } is named twice
+schema-text-too-long = { $bytes } bytes; at { $precedence } each text may be at most { $max } bytes
+schema-broken = the built-in incident schema does not parse (a bug: report it)

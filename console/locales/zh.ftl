@@ -296,3 +296,26 @@ value-critical = 危急
 value-in-the-loop = 人在回路中（逐项批准每个决策）
 value-on-the-loop = 人在回路上（实施监督，可以干预）
 value-out-of-the-loop = 人在回路外（未参与）
+
+## 事件报告的问题（按模式检查）
+schema-expected = 应为 { $allowed }，实际为 { $found }
+schema-not-one-of = { $value } 不在可选值之中：{ $allowed }
+schema-below-minimum = { $value } 低于最小值 { $min }
+schema-above-maximum = { $value } 高于最大值 { $max }
+schema-too-short = { $value } 少于 { $min } 个字符
+schema-too-long = { $chars } 个字符，超过允许的 { $max } 个
+schema-wrong-form = { $value } 的格式不符合要求
+schema-blank = 为空白
+schema-control = 含有控制字符（文本中只允许换行和制表符）
+schema-one-line = 含有控制字符或换行（须为单行）
+schema-disallowed = 格式不被允许
+schema-missing = 缺失（此项必填）
+schema-unknown-field = 未知字段；此处的字段为 { $known }
+schema-too-few = { $n ->
+    [0] 为空
+   *[other] { $n } 项
+}，至少需要 { $min } 项
+schema-too-many = { $n } 项，最多允许 { $max } 项
+schema-twice = { $value } 重复出现
+schema-text-too-long = { $bytes } 字节；在 { $precedence } 等级下每段文本最多 { $max } 字节
+schema-broken = 内置的事件模式无法解析（程序错误：请报告）

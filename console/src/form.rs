@@ -13,6 +13,8 @@ use maud::{html, Markup};
 use serde_json::{Map, Value};
 
 use crate::i18n::{n, s, I18n};
+use fluent_bundle::FluentValue;
+use hotline_node::cli::incident::{Problem, What};
 
 /// One input of the form, as the schema describes it.
 #[derive(Clone, Debug)]
@@ -485,15 +487,71 @@ fn attachment_row(ctx: &Context<'_>, path: &str, i: usize, row: &Value) -> Marku
     }
 }
 
-/// Splits the checker's problems (`"/pointer: message"`) into pointer and message.
-pub fn split_problems(problems: &[String]) -> Vec<(String, String)> {
-    problems
-        .iter()
-        .map(|p| match p.split_once(": ") {
-            Some((path, message)) if path.starts_with('/') => (path.to_string(), message.to_string()),
-            _ => (String::new(), p.clone()),
-        })
-        .collect()
+/// The checker's problems as the officer reads them: each field's pointer and what is wrong, in
+/// the officer's language; in English, with the schema's description of the field (the schema
+/// is written in English only).
+pub fn say_problems(i18n: &I18n, lang: &str, problems: &[Problem]) -> Vec<(String, String)> {
+    problems.iter().map(|p| (p.path.clone(), say(i18n, lang, p))).collect()
+}
+
+fn say(i18n: &I18n, lang: &str, p: &Problem) -> String {
+    let list = |items: &[String]| items.join(", ");
+    let (id, args): (&str, Vec<(&str, FluentValue<'_>)>) = match &p.what {
+        What::Expected { allowed, found } => {
+            ("schema-expected", vec![("allowed", s_owned(allowed.join(" / "))), ("found", s(found))])
+        }
+        What::NotOneOf { value, allowed } => {
+            ("schema-not-one-of", vec![("value", s(value)), ("allowed", s_owned(list(allowed)))])
+        }
+        What::BelowMinimum { value, min } => {
+            ("schema-below-minimum", vec![("value", s(value)), ("min", n(*min))])
+        }
+        What::AboveMaximum { value, max } => {
+            ("schema-above-maximum", vec![("value", s(value)), ("max", n(*max))])
+        }
+        What::TooShort { value, min } => {
+            ("schema-too-short", vec![("value", s(value)), ("min", n(*min as f64))])
+        }
+        What::TooLong { chars, max } => {
+            ("schema-too-long", vec![("chars", n(*chars as f64)), ("max", n(*max as f64))])
+        }
+        What::WrongForm { value } => ("schema-wrong-form", vec![("value", s(value))]),
+        What::Blank => ("schema-blank", vec![]),
+        What::ControlCharacter => ("schema-control", vec![]),
+        What::NotOneLine => ("schema-one-line", vec![]),
+        What::Disallowed => ("schema-disallowed", vec![]),
+        What::Missing => ("schema-missing", vec![]),
+        What::UnknownField { known } => ("schema-unknown-field", vec![("known", s_owned(list(known)))]),
+        What::TooFewItems { n: count, min } => {
+            ("schema-too-few", vec![("n", n(*count as f64)), ("min", n(*min as f64))])
+        }
+        What::TooManyItems { n: count, max } => {
+            ("schema-too-many", vec![("n", n(*count as f64)), ("max", n(*max as f64))])
+        }
+        What::Twice { value } => ("schema-twice", vec![("value", s(value))]),
+        What::TextTooLong { bytes, precedence, max } => (
+            "schema-text-too-long",
+            vec![
+                ("bytes", n(*bytes as f64)),
+                (
+                    "precedence",
+                    s_owned(i18n.tr(lang, &format!("precedence-{}", precedence.name().to_lowercase()))),
+                ),
+                ("max", n(*max as f64)),
+            ],
+        ),
+        What::SchemaBroken => ("schema-broken", vec![]),
+    };
+    let what = i18n.tr_args(lang, id, &args);
+    match &p.about {
+        Some(about) if lang == "en" => format!("{what} — {about}"),
+        _ => what,
+    }
+}
+
+/// An owned text as a message argument.
+fn s_owned(value: String) -> FluentValue<'static> {
+    FluentValue::from(value)
 }
 
 /// The byte limit of each text at each precedence (for the script's live counter).
@@ -567,8 +625,9 @@ mod tests {
         fields.retain(|(k, _)| k != "/summary/zh" && k != "/failure_modes" && k != "/location/lat_decideg");
         fields.push(("/location/lat_decideg".into(), "95".into()));
         let mut value = form.read(&fields, &languages);
+        let i18n = I18n::new().unwrap();
         let mut problems =
-            split_problems(&hotline_node::cli::incident::problems(&mut value, Precedence::Flash));
+            say_problems(&i18n, "en", &hotline_node::cli::incident::check(&mut value, Precedence::Flash));
         let missing = form.missing_languages(&value, &languages);
         assert_eq!(missing, vec![("/summary/zh".to_string(), "zh".to_string())]);
         problems.extend(missing.into_iter().map(|(p, l)| (p, format!("no {l} text"))));
@@ -576,7 +635,15 @@ mod tests {
         assert!(paths.contains(&"/failure_modes"), "{problems:?}");
         assert!(paths.contains(&"/location/lat_decideg"), "{problems:?}");
         assert!(paths.iter().any(|p| p.starts_with("/summary")), "{problems:?}");
-        let i18n = I18n::new().unwrap();
+        let lat = problems.iter().find(|(p, _)| p == "/location/lat_decideg").unwrap();
+        assert!(lat.1.contains("is above the maximum"), "{lat:?}");
+        // In a Chinese session, in Chinese, without the schema's English description.
+        let mut again = form.read(&fields, &languages);
+        let zh =
+            say_problems(&i18n, "zh", &hotline_node::cli::incident::check(&mut again, Precedence::Flash));
+        let lat = zh.iter().find(|(p, _)| p == "/location/lat_decideg").unwrap();
+        assert!(lat.1.contains("高于最大值"), "{lat:?}");
+        assert!(zh.iter().all(|(_, m)| !m.is_ascii()), "every problem said in Chinese: {zh:?}");
         let ctx =
             Context { i18n: &i18n, lang: "en", languages: &languages, values: &value, problems: &problems };
         let html = form.render(&ctx).into_string();

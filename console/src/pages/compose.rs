@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::layout::{self, csrf, Tab};
 use super::notice::{precedence_field, precedence_of};
 use super::Sent;
-use crate::form::{split_problems, Context, Form as IncidentForm};
+use crate::form::{say_problems, Context, Form as IncidentForm};
 use crate::i18n::s;
 use crate::web::{field, Officer, Posted};
 use crate::App;
@@ -193,10 +193,11 @@ pub async fn submit(State(app): State<Arc<App>>, Posted { officer, fields }: Pos
     let languages = layout::languages(&app, &lang);
     let mut values = form.read(&fields, &languages);
     let precedence = precedence_of(field(&fields, "precedence"));
-    let mut problems = split_problems(&hotline_node::cli::incident::problems(
-        &mut values,
-        precedence.unwrap_or(Precedence::Flash),
-    ));
+    let mut problems = say_problems(
+        &app.i18n,
+        &lang,
+        &hotline_node::cli::incident::check(&mut values, precedence.unwrap_or(Precedence::Flash)),
+    );
     for (path, missing) in form.missing_languages(&values, &app.roster.policy.required_languages) {
         let name = app.i18n.tr(&lang, &format!("language-{missing}"));
         problems.push((path, app.i18n.tr_args(&lang, "error-language-missing", &[("lang", s(&name))])));

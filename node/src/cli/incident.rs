@@ -42,16 +42,23 @@ pub fn read(text: &str, source: &str, precedence: Precedence) -> Result<Incident
     serde_json::from_value(value).map_err(|e| Invalid(format!("{source} is not a valid incident: {e}")))
 }
 
-/// Every problem of the incident `value` at `precedence`, in document order. Converts RFC 3339
-/// times in `occurred_ms` to milliseconds first.
+/// Every problem of the incident `value` at `precedence`, in document order, in English (as
+/// the CLI says them). Converts RFC 3339 times in `occurred_ms` to milliseconds first.
 pub fn problems(value: &mut Value, precedence: Precedence) -> Vec<String> {
+    check(value, precedence).iter().map(Problem::to_string).collect()
+}
+
+/// Every problem of the incident `value` at `precedence`, in document order, typed, for an
+/// interface to say in its officer's language. Converts RFC 3339 times in `occurred_ms` to
+/// milliseconds first.
+pub fn check(value: &mut Value, precedence: Precedence) -> Vec<Problem> {
     if let Some(time) = value.get_mut("occurred_ms") {
         if let Some(ms) = time.as_str().and_then(hotline_proto::utc::parse_rfc3339) {
             *time = ms.into();
         }
     }
     let Ok(root) = serde_json::from_str::<Value>(SCHEMA) else {
-        return vec!["the built-in incident schema does not parse (a bug: report it)".into()];
+        return vec![Problem { path: "/".into(), what: What::SchemaBroken, about: None }];
     };
     let mut checker = Checker { root: &root, patterns: HashMap::new(), problems: Vec::new() };
     checker.check(&root, value, "", None);
@@ -59,20 +66,118 @@ pub fn problems(value: &mut Value, precedence: Precedence) -> Vec<String> {
     checker.problems
 }
 
+/// One thing wrong in an incident: where (a JSON pointer), what, and the schema's description of
+/// the field (in English, as the schema is written), said with it so that the officer learns
+/// what the field wants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// The JSON pointer of the field (`/` for the whole).
+    pub path: String,
+    /// What is wrong.
+    pub what: What,
+    /// The schema's description of the field, if it has one.
+    pub about: Option<String>,
+}
+
+/// What is wrong with a field. Values are shown short (at most 60 characters).
+#[derive(Clone, Debug, PartialEq)]
+pub enum What {
+    /// Of another JSON type: the types allowed, and what was found.
+    Expected { allowed: Vec<String>, found: String },
+    /// Not one of the enumeration's values.
+    NotOneOf { value: String, allowed: Vec<String> },
+    /// A number below the minimum.
+    BelowMinimum { value: String, min: f64 },
+    /// A number above the maximum.
+    AboveMaximum { value: String, max: f64 },
+    /// A text shorter than its least length, in characters.
+    TooShort { value: String, min: u64 },
+    /// A text longer than its greatest length, in characters.
+    TooLong { chars: u64, max: u64 },
+    /// A text not of the form its pattern requires.
+    WrongForm { value: String },
+    /// A text of nothing but blanks.
+    Blank,
+    /// A text with a control character (line breaks and tabs are allowed).
+    ControlCharacter,
+    /// A one-line text with a control character or a line break.
+    NotOneLine,
+    /// Another form the schema does not allow.
+    Disallowed,
+    /// A required field absent.
+    Missing,
+    /// A field the schema does not know: the fields there are.
+    UnknownField { known: Vec<String> },
+    /// A list shorter than its least length (`n` items; 0: empty).
+    TooFewItems { n: u64, min: u64 },
+    /// A list longer than its greatest length.
+    TooManyItems { n: u64, max: u64 },
+    /// A value named twice in a list whose items must differ.
+    Twice { value: String },
+    /// A text longer in bytes than the precedence allows (spec §5).
+    TextTooLong { bytes: usize, precedence: Precedence, max: usize },
+    /// The built-in schema does not parse: a bug.
+    SchemaBroken,
+}
+
+impl std::fmt::Display for What {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Expected { allowed, found } => {
+                write!(f, "expected {}, found {found}", allowed.join(" or "))
+            }
+            What::NotOneOf { value, allowed } => write!(f, "{value} is not one of: {}", allowed.join(", ")),
+            What::BelowMinimum { value, min } => write!(f, "{value} is below the minimum {min}"),
+            What::AboveMaximum { value, max } => write!(f, "{value} is above the maximum {max}"),
+            What::TooShort { value, min } => write!(f, "{value} is shorter than {min} characters"),
+            What::TooLong { chars, max } => write!(f, "{chars} characters, more than the {max} allowed"),
+            What::WrongForm { value } => write!(f, "{value} does not have the required form"),
+            What::Blank => write!(f, "is blank"),
+            What::ControlCharacter => {
+                write!(f, "contains a control character (only line breaks and tabs are allowed in a text)")
+            }
+            What::NotOneLine => {
+                write!(f, "contains a control character or a line break (it must be one line)")
+            }
+            What::Disallowed => write!(f, "has a form that is not allowed"),
+            What::Missing => write!(f, "missing (it is required)"),
+            What::UnknownField { known } => {
+                write!(f, "unknown field; the fields here are {}", known.join(", "))
+            }
+            What::TooFewItems { n: 0, min } => write!(f, "empty, at least {min} needed"),
+            What::TooFewItems { n, min } => write!(f, "{n} items, at least {min} needed"),
+            What::TooManyItems { n, max } => write!(f, "{n} items, at most {max} allowed"),
+            What::Twice { value } => write!(f, "{value} is named twice"),
+            What::TextTooLong { bytes, precedence, max } => write!(
+                f,
+                "{bytes} bytes; at {} each text may be at most {max} bytes (8192 at PRIORITY and ROUTINE)",
+                precedence.name()
+            ),
+            What::SchemaBroken => write!(f, "the built-in incident schema does not parse (a bug: report it)"),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.about {
+            Some(about) => write!(f, "{}: {} — {about}", self.path, self.what),
+            None => write!(f, "{}: {}", self.path, self.what),
+        }
+    }
+}
+
 /// The precedence's limit on each text (spec §5: FLASH and IMMEDIATE texts stay short).
-fn texts_within(value: &Value, path: &str, precedence: Precedence, problems: &mut Vec<String>) {
+fn texts_within(value: &Value, path: &str, precedence: Precedence, problems: &mut Vec<Problem>) {
     match value {
         Value::Object(map) => {
             for (key, v) in map {
                 let here = format!("{path}/{key}");
                 if let (true, Some(text)) = (key == "text" && map.contains_key("lang"), v.as_str()) {
                     if text.len() > precedence.max_text() {
-                        problems.push(format!(
-                            "{here}: {} bytes; at {} each text may be at most {} bytes (8192 at PRIORITY and ROUTINE)",
-                            text.len(),
-                            precedence.name(),
-                            precedence.max_text()
-                        ));
+                        let what =
+                            What::TextTooLong { bytes: text.len(), precedence, max: precedence.max_text() };
+                        problems.push(Problem { path: here, what, about: None });
                     }
                 } else {
                     texts_within(v, &here, precedence, problems);
@@ -92,7 +197,7 @@ fn texts_within(value: &Value, path: &str, precedence: Precedence, problems: &mu
 struct Checker<'a> {
     root: &'a Value,
     patterns: HashMap<String, Option<regex::Regex>>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
 }
 
 /// What a JSON value is, in the schema's words.
@@ -134,12 +239,9 @@ impl<'a> Checker<'a> {
         ok
     }
 
-    fn problem(&mut self, path: &str, what: String, about: Option<&str>) {
-        let path = if path.is_empty() { "/" } else { path };
-        match about {
-            Some(about) => self.problems.push(format!("{path}: {what} — {about}")),
-            None => self.problems.push(format!("{path}: {what}")),
-        }
+    fn problem(&mut self, path: &str, what: What, about: Option<&str>) {
+        let path = if path.is_empty() { "/" } else { path }.to_string();
+        self.problems.push(Problem { path, what, about: about.map(str::to_string) });
     }
 
     /// Checks `value` at `path` against `schema`; `about` is the nearest description, said with
@@ -162,7 +264,8 @@ impl<'a> Checker<'a> {
                     Value::Number(_) | Value::String(_) | Value::Bool(_) => format!("{k} {}", shown(value)),
                     _ => k.to_string(),
                 };
-                self.problem(path, format!("expected {}, found {got}", allowed.join(" or ")), about);
+                let allowed = allowed.iter().map(|t| (*t).to_string()).collect();
+                self.problem(path, What::Expected { allowed, found: got }, about);
                 return;
             }
         }
@@ -172,49 +275,44 @@ impl<'a> Checker<'a> {
                     .iter()
                     .map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_string))
                     .collect();
-                self.problem(path, format!("{} is not one of: {}", shown(value), names.join(", ")), None);
+                self.problem(path, What::NotOneOf { value: shown(value), allowed: names }, None);
             }
         }
         if let (Some(n), Some(min)) = (value.as_f64(), schema.get("minimum").and_then(Value::as_f64)) {
             if n < min {
-                self.problem(path, format!("{} is below the minimum {min}", shown(value)), about);
+                self.problem(path, What::BelowMinimum { value: shown(value), min }, about);
             }
         }
         if let (Some(n), Some(max)) = (value.as_f64(), schema.get("maximum").and_then(Value::as_f64)) {
             if n > max {
-                self.problem(path, format!("{} is above the maximum {max}", shown(value)), about);
+                self.problem(path, What::AboveMaximum { value: shown(value), max }, about);
             }
         }
         if let Value::String(text) = value {
             let chars = text.chars().count() as u64;
             if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
                 if chars < min {
-                    self.problem(path, format!("{} is shorter than {min} characters", shown(value)), about);
+                    self.problem(path, What::TooShort { value: shown(value), min }, about);
                 }
             }
             if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
                 if chars > max {
-                    self.problem(path, format!("{chars} characters, more than the {max} allowed"), about);
+                    self.problem(path, What::TooLong { chars, max }, about);
                 }
             }
             if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
                 if !self.matches(pattern, text) {
-                    self.problem(path, format!("{} does not have the required form", shown(value)), about);
+                    self.problem(path, What::WrongForm { value: shown(value) }, about);
                 }
             }
         }
         if let Some(not) = schema.get("not") {
             if self.passes(not, value) {
                 let what = match not.get("pattern").and_then(Value::as_str) {
-                    Some(p) if p.contains("^\\s*$") => "is blank".to_string(),
-                    Some(p) if p.contains("\\u0000") && p.contains("\\u000B") => {
-                        "contains a control character (only line breaks and tabs are allowed in a text)"
-                            .to_string()
-                    }
-                    Some(p) if p.contains("\\u0000") => {
-                        "contains a control character or a line break (it must be one line)".to_string()
-                    }
-                    _ => "has a form that is not allowed".to_string(),
+                    Some(p) if p.contains("^\\s*$") => What::Blank,
+                    Some(p) if p.contains("\\u0000") && p.contains("\\u000B") => What::ControlCharacter,
+                    Some(p) if p.contains("\\u0000") => What::NotOneLine,
+                    _ => What::Disallowed,
                 };
                 self.problem(path, what, about);
             }
@@ -254,7 +352,7 @@ impl<'a> Checker<'a> {
                         .and_then(|p| p.get(key))
                         .and_then(|s| s.get("description"))
                         .and_then(Value::as_str);
-                    self.problem(&format!("{path}/{key}"), "missing (it is required)".into(), field_about);
+                    self.problem(&format!("{path}/{key}"), What::Missing, field_about);
                 }
             }
         }
@@ -263,12 +361,8 @@ impl<'a> Checker<'a> {
                 match properties.get(key) {
                     Some(sub) => self.check(sub, v, &format!("{path}/{key}"), None),
                     None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                        let known: Vec<&str> = properties.keys().map(String::as_str).collect();
-                        self.problem(
-                            &format!("{path}/{key}"),
-                            format!("unknown field; the fields here are {}", known.join(", ")),
-                            None,
-                        );
+                        let known = properties.keys().cloned().collect();
+                        self.problem(&format!("{path}/{key}"), What::UnknownField { known }, None);
                     }
                     None => {}
                 }
@@ -281,19 +375,18 @@ impl<'a> Checker<'a> {
         let n = items.len() as u64;
         if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
             if n < min {
-                let what = if n == 0 { "empty".to_string() } else { format!("{n} items") };
-                self.problem(path, format!("{what}, at least {min} needed"), about);
+                self.problem(path, What::TooFewItems { n, min }, about);
             }
         }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
             if n > max {
-                self.problem(path, format!("{n} items, at most {max} allowed"), about);
+                self.problem(path, What::TooManyItems { n, max }, about);
             }
         }
         if schema.get("uniqueItems") == Some(&Value::Bool(true)) {
             for (i, item) in items.iter().enumerate() {
                 if items[..i].contains(item) {
-                    self.problem(&format!("{path}/{i}"), format!("{} is named twice", shown(item)), None);
+                    self.problem(&format!("{path}/{i}"), What::Twice { value: shown(item) }, None);
                 }
             }
         }
