@@ -36,6 +36,12 @@ pub enum Live {
     },
     /// The node answers again.
     NodeBack,
+    /// This board fell behind the stream and lost `missed` of it (a burst larger than the
+    /// stream's buffer): it should read its board again.
+    Missed {
+        /// How many it lost.
+        missed: u64,
+    },
 }
 
 impl Live {

@@ -272,10 +272,21 @@ async fn events(
     } else {
         crate::node::Live::NodeLost { reason: "the console does not reach its node".into() }
     };
-    let first = tokio_stream::once(first.json());
-    let rest = BroadcastStream::new(app.node.subscribe()).filter_map(|item| item.ok());
-    let stream = first.chain(rest).map(|json| Ok(SseEvent::default().data(&*json)));
+    let stream = live(first, app.node.subscribe()).map(|json| Ok(SseEvent::default().data(&*json)));
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// What a board hears, as JSON: `first`, then the live stream; a board that fell behind it is
+/// told how much it lost ([`crate::node::Live::Missed`]), rather than left to miss it.
+fn live(
+    first: crate::node::Live,
+    rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+) -> impl Stream<Item = Arc<str>> {
+    use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+    tokio_stream::once(first.json()).chain(BroadcastStream::new(rx).map(|item| match item {
+        Ok(json) => json,
+        Err(BroadcastStreamRecvError::Lagged(missed)) => crate::node::Live::Missed { missed }.json(),
+    }))
 }
 
 #[derive(serde::Serialize)]
@@ -326,4 +337,23 @@ pub struct Since {
     /// `HH:MM` (UTC), or an RFC 3339 time.
     #[serde(default)]
     pub since: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_board_that_falls_behind_is_told_what_it_lost() {
+        let (tx, rx) = tokio::sync::broadcast::channel::<Arc<str>>(2);
+        for i in 0..5 {
+            tx.send(format!("{{\"n\":{i}}}").into()).unwrap();
+        }
+        drop(tx);
+        let heard: Vec<String> = live(crate::node::Live::NodeBack, rx).map(|j| j.to_string()).collect().await;
+        assert_eq!(
+            heard,
+            [r#"{"kind":"node_back"}"#, r#"{"kind":"missed","missed":3}"#, r#"{"n":3}"#, r#"{"n":4}"#]
+        );
+    }
 }

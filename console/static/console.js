@@ -179,6 +179,7 @@
       if (live.kind === "node_lost") nodeLost(live.reason);
       else if (live.kind === "node_back") nodeBack();
       else if (live.kind === "event") onEvent(live.event);
+      else if (live.kind === "missed") soon();
     };
     source.onerror = () => { if (lost) nodeLost(lost.dataset.consoleLost || null); };
     source.onopen = () => { if (body.dataset.node === "lost" && !state.nodeLostByNode) { /* wait for the node's word */ } };
