@@ -496,6 +496,13 @@ pub fn say_problems(i18n: &I18n, lang: &str, problems: &[Problem]) -> Vec<(Strin
 
 fn say(i18n: &I18n, lang: &str, p: &Problem) -> String {
     let list = |items: &[String]| items.join(", ");
+    // The form takes a latitude or longitude in degrees; the schema counts tenths of a degree.
+    let degrees = p.path.ends_with("_decideg");
+    let scale = |v: f64| if degrees { v / 10.0 } else { v };
+    let shown = |v: &String| match v.parse::<f64>() {
+        Ok(x) if degrees => format!("{}", x / 10.0),
+        _ => v.clone(),
+    };
     let (id, args): (&str, Vec<(&str, FluentValue<'_>)>) = match &p.what {
         What::Expected { allowed, found } => {
             ("schema-expected", vec![("allowed", s_owned(allowed.join(" / "))), ("found", s(found))])
@@ -504,10 +511,10 @@ fn say(i18n: &I18n, lang: &str, p: &Problem) -> String {
             ("schema-not-one-of", vec![("value", s(value)), ("allowed", s_owned(list(allowed)))])
         }
         What::BelowMinimum { value, min } => {
-            ("schema-below-minimum", vec![("value", s(value)), ("min", n(*min))])
+            ("schema-below-minimum", vec![("value", s_owned(shown(value))), ("min", n(scale(*min)))])
         }
         What::AboveMaximum { value, max } => {
-            ("schema-above-maximum", vec![("value", s(value)), ("max", n(*max))])
+            ("schema-above-maximum", vec![("value", s_owned(shown(value))), ("max", n(scale(*max)))])
         }
         What::TooShort { value, min } => {
             ("schema-too-short", vec![("value", s(value)), ("min", n(*min as f64))])
@@ -636,13 +643,13 @@ mod tests {
         assert!(paths.contains(&"/location/lat_decideg"), "{problems:?}");
         assert!(paths.iter().any(|p| p.starts_with("/summary")), "{problems:?}");
         let lat = problems.iter().find(|(p, _)| p == "/location/lat_decideg").unwrap();
-        assert!(lat.1.contains("is above the maximum"), "{lat:?}");
+        assert!(lat.1.starts_with("95 is above the maximum 90 "), "in the form's degrees: {lat:?}");
         // In a Chinese session, in Chinese, without the schema's English description.
         let mut again = form.read(&fields, &languages);
         let zh =
             say_problems(&i18n, "zh", &hotline_node::cli::incident::check(&mut again, Precedence::Flash));
         let lat = zh.iter().find(|(p, _)| p == "/location/lat_decideg").unwrap();
-        assert!(lat.1.contains("高于最大值"), "{lat:?}");
+        assert_eq!(lat.1, "95 高于最大值 90");
         assert!(zh.iter().all(|(_, m)| !m.is_ascii()), "every problem said in Chinese: {zh:?}");
         let ctx =
             Context { i18n: &i18n, lang: "en", languages: &languages, values: &value, problems: &problems };
