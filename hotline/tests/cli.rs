@@ -55,6 +55,7 @@ fn help_everywhere() {
         vec!["reply"],
         vec!["codebook", "send"],
         vec!["inbox"],
+        vec!["sent"],
         vec!["show"],
         vec!["ack"],
         vec!["watch"],
@@ -244,6 +245,22 @@ meaning = [{ lang = "en", text = "Media attributed to your officials is fabricat
     assert_eq!(attachment["media_type"], "video/mp4", "{shown}");
     let inbox = ok(&["--home", &d("bravo"), "inbox"]);
     assert!(inbox.contains("LANTERN (7)"), "{inbox}");
+    // What alpha sent, newest first, with bravo's progress; and a hand-over's span.
+    let sent = ok(&["--home", &d("alpha"), "sent", "--json"]);
+    let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    let ids: Vec<&str> = sent["sent"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.last(), Some(&id.as_str()), "oldest last: {sent}");
+    assert!(ids[0] == by_word.trim(), "newest first: {sent}");
+    let sent = ok(&["--home", &d("alpha"), "sent", "--limit", "1"]);
+    assert!(sent.contains(by_word.trim()) && sent.contains("bravo"), "{sent}");
+    let future = hotline_proto::utc::rfc3339_ms(hotline_node::now_ms() + 3_600_000);
+    assert!(ok(&["--home", &d("alpha"), "sent", "--since", &future]).contains("nothing sent"));
+    let bad = run(&["--home", &d("alpha"), "sent", "--since", "25:00"]);
+    assert_eq!(bad.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("give HH:MM"));
+    let later = ok(&["--home", &d("bravo"), "inbox", "--since", &future, "--json"]);
+    let later: serde_json::Value = serde_json::from_str(&later).unwrap();
+    assert_eq!(later["other"], serde_json::json!([]), "{later}");
     // The receiver checks the file it got by other means (issue 12, item 6).
     let checked = ok(&["--home", &d("bravo"), "attachment", "check", &id, &d("video.mp4")]);
     assert!(checked.contains("is attachment 1 of") && checked.contains("video/mp4"), "{checked}");

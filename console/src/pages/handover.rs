@@ -25,23 +25,13 @@ pub const LIMIT: usize = 80;
 /// The default span of a hand-over: one watch.
 const DEFAULT_HOURS: u64 = 8;
 
-/// `since`: `HH:MM` (UTC: today's, or yesterday's if that is still to come), an RFC 3339 time,
-/// or nothing (8 hours ago).
+/// `since`: `HH:MM` (UTC: today's, or yesterday's if that is still to come), an RFC 3339 time
+/// ([`hotline_node::cli::watch_time`]), or nothing (8 hours ago).
 pub fn since_ms(text: Option<&str>, now: u64) -> Result<u64, ()> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(now.saturating_sub(DEFAULT_HOURS * 3_600_000));
-    };
-    if let Some(ms) = hotline_proto::utc::parse_rfc3339(text) {
-        return Ok(ms);
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(now.saturating_sub(DEFAULT_HOURS * 3_600_000)),
+        Some(text) => hotline_node::cli::watch_time(text, now).ok_or(()),
     }
-    let (h, m) = text.split_once(':').ok_or(())?;
-    let (h, m): (u64, u64) = (h.parse().map_err(|_| ())?, m.parse().map_err(|_| ())?);
-    if h > 23 || m > 59 {
-        return Err(());
-    }
-    let day = now - now % 86_400_000;
-    let at = day + h * 3_600_000 + m * 60_000;
-    Ok(if at > now { at.saturating_sub(86_400_000) } else { at })
 }
 
 /// `GET /handover?since=HH:MM`.

@@ -13,8 +13,8 @@ use hotline_proto::CodedMessage;
 use hotline_proto::{Body, Disposition, Incident, Precedence};
 
 use crate::api::{
-    CheckpointInfo, DraftRef, Event, Export, Inbox, NoticeRef, Request, SendRequest, Status, Thread,
-    EXPORT_CHUNK,
+    CheckpointInfo, DraftRef, Event, Export, Inbox, NoticeInfo, NoticeRef, Request, SendRequest, Status,
+    Thread, EXPORT_CHUNK,
 };
 use crate::client::{self, NotRunning, Refused};
 use crate::home::{Config, Home};
@@ -30,7 +30,7 @@ mod style;
 use compose::attachment;
 pub use compose::parse_texts;
 pub use print::{describe, left, span};
-use print::{print_inbox, print_status, print_thread};
+use print::{print_inbox, print_sent, print_status, print_thread};
 pub use roster::{build_roster, read_policy};
 pub use style::colour_on;
 
@@ -91,6 +91,22 @@ pub enum Command {
         /// How many notices not awaiting acknowledgement to list, newest first.
         #[arg(long, default_value_t = crate::views::INBOX_LIMIT)]
         limit: usize,
+        /// Only those (not awaiting acknowledgement) logged since: HH:MM (UTC: today's, or
+        /// yesterday's if that is still to come) or an RFC 3339 time. A shift's hand-over.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Notices this node sent, newest first, with each addressee's receipt and acknowledgement.
+    Sent {
+        /// How many at most (up to 500).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Only those logged since: HH:MM (UTC: today's, or yesterday's if that is still to come)
+        /// or an RFC 3339 time.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -631,8 +647,22 @@ pub fn run(home: &Path, command: Command) -> Result<()> {
                 json.json,
             )
         }
-        Command::Inbox { limit, json } => {
-            read::<Inbox>(&home, &Request::Inbox { limit: Some(limit), since: None }, json.json, print_inbox)
+        Command::Inbox { limit, since, json } => {
+            let since = since.as_deref().map(since_arg).transpose()?;
+            read::<Inbox>(&home, &Request::Inbox { limit: Some(limit), since }, json.json, print_inbox)
+        }
+        Command::Sent { limit, since, json } => {
+            let since = since.as_deref().map(since_arg).transpose()?;
+            let sent: Vec<NoticeInfo> = client::call_as(
+                &home.api_path(),
+                &Request::Sent { limit: Some(limit), before: None, since },
+            )?;
+            if json.json {
+                print::print_json(&sent, "sent")
+            } else {
+                print_sent(&sent);
+                Ok(())
+            }
         }
         Command::Show { id, json } => {
             let thread: Thread = client::call_as(&home.api_path(), &Request::Show { notice: id })?;
@@ -879,6 +909,32 @@ fn export(home: &Home, out: &Path) -> Result<()> {
 }
 
 /// Arguments that do not fit together: exit code 2, as clap's own usage errors.
+/// A time an officer gives for "since": `HH:MM` (UTC; today's, or yesterday's if that is still
+/// to come, as a watch that began last night) or an RFC 3339 time; ms since the epoch. The one
+/// reader of it, for the CLI's `--since` and the console's hand-over.
+pub fn watch_time(text: &str, now: u64) -> Option<u64> {
+    let text = text.trim();
+    if let Some(ms) = hotline_proto::utc::parse_rfc3339(text) {
+        return Some(ms);
+    }
+    let (h, m) = text.split_once(':')?;
+    let (h, m): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let day = now - now % 86_400_000;
+    let at = day + h * 3_600_000 + m * 60_000;
+    Some(if at > now { at.saturating_sub(86_400_000) } else { at })
+}
+
+fn since_arg(text: &str) -> Result<u64> {
+    watch_time(text, crate::now_ms()).ok_or_else(|| {
+        anyhow!(Invalid(format!(
+            "--since {text:?}: give HH:MM (UTC, e.g. 06:00) or an RFC 3339 time (e.g. 2026-12-07T06:00:00Z)"
+        )))
+    })
+}
+
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow!(Usage(message.into()))
 }

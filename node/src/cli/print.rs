@@ -59,6 +59,44 @@ fn overdue_or(left_ms: i64, ahead: impl FnOnce(String) -> String) -> String {
     }
 }
 
+/// Sent notices, one line each, with every addressee's progress.
+pub(super) fn print_sent(sent: &[NoticeInfo]) {
+    if sent.is_empty() {
+        println!("nothing sent");
+        return;
+    }
+    for n in sent {
+        let precedence = format!("{:<9}", n.precedence.name());
+        let precedence = match n.precedence {
+            hotline_proto::Precedence::Flash => paint(&precedence, Tone::Alarm),
+            _ => precedence,
+        };
+        println!(
+            "  {:<12} {precedence} {:<13} {} {}",
+            n.id,
+            n.kind.name(),
+            hotline_proto::utc::utc_seconds(n.logged_ms),
+            n.headline
+        );
+        if let DirectionInfo::Sent { parties } = &n.direction {
+            for p in parties {
+                let receipt = match (p.receipt_ms, p.receipt_missed) {
+                    (Some(ms), _) => format!("receipt {}", hotline_proto::utc::utc_seconds(ms)),
+                    (None, true) => paint("receipt MISSED", Tone::Alarm),
+                    (None, false) => "no receipt yet".to_string(),
+                };
+                let ack = match (&p.ack, p.ack_missed, p.role) {
+                    (Some(a), _, _) => format!("acknowledged {} by {}", a.disposition.name(), a.operator),
+                    (None, true, _) => paint("acknowledgement MISSED", Tone::Alarm),
+                    (None, false, hotline_proto::Role::Action) => "no acknowledgement yet".to_string(),
+                    (None, false, hotline_proto::Role::Info) => "for information".to_string(),
+                };
+                println!("  {:<12} {:<8} {receipt}; {ack}", "", p.name);
+            }
+        }
+    }
+}
+
 pub(super) fn print_inbox(inbox: &Inbox) {
     if inbox.awaiting_ack.is_empty() && inbox.other.is_empty() {
         println!("inbox empty");
