@@ -159,19 +159,22 @@ fn driver() -> Option<(Running, String, PathBuf)> {
         return None;
     };
     let port = free_tcp_port();
-    let child = Command::new(chromedriver)
-        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Held before it is waited for: a chromedriver that does not answer is killed with the test.
+    let child = Running(
+        Command::new(chromedriver)
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while http(&url, "GET", "/status", &[], "").0 != 200 {
         assert!(Instant::now() < deadline, "chromedriver did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Some((Running(child), url, chromium))
+    Some((child, url, chromium))
 }
 
 /// A new headless Chromium with its own profile.
