@@ -114,9 +114,7 @@ impl App {
             home,
         })
     }
-}
 
-impl App {
     /// The officers, as officers.toml says now: read again only when the file changed (every
     /// request checks its officer still exists, and parsing the file each time cost a board
     /// refresh a millisecond with 100 officers).

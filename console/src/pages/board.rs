@@ -34,11 +34,11 @@ const FRESH: Duration = Duration::from_secs(1);
 /// and however fast events come, the console then reads its node at most 25 times a second.
 const COVERS: Duration = Duration::from_millis(40);
 /// The page's wait between an event and its board's refresh (`QUIET` in `static/console.js`).
-pub const QUIET: Duration = Duration::from_millis(50);
+const QUIET: Duration = Duration::from_millis(50);
 const _: () = assert!(COVERS.as_millis() < QUIET.as_millis());
 
 /// What the board shows, read from the node in one go.
-pub struct Duties {
+struct Duties {
     now: u64,
     inbox: Inbox,
     status: Status,
@@ -109,17 +109,18 @@ async fn fetch(app: &App) -> Result<Duties, String> {
     let drafts: Vec<DraftInfo> = node.call(Request::Drafts {}).await.map_err(e)?;
     let sent: Vec<NoticeInfo> =
         node.call(Request::Sent { limit: Some(RECENT), before: None, since: None }).await.map_err(e)?;
+    // The awaited notices the board shows: from `sent` where it has them, the rest asked for.
+    let mut awaited: BTreeMap<String, NoticeInfo> = BTreeMap::new();
     let mut wanted: Vec<String> = Vec::new();
     for a in status.awaiting.iter().take(SHOWN) {
-        if !wanted.contains(&a.notice) && !sent.iter().any(|n| n.id == a.notice) {
-            wanted.push(a.notice.clone());
+        match sent.iter().find(|n| n.id == a.notice) {
+            Some(n) => {
+                awaited.insert(n.id.clone(), n.clone());
+            }
+            None if !wanted.contains(&a.notice) => wanted.push(a.notice.clone()),
+            None => {}
         }
     }
-    let mut awaited: BTreeMap<String, NoticeInfo> = sent
-        .iter()
-        .filter(|n| status.awaiting.iter().any(|a| a.notice == n.id))
-        .map(|n| (n.id.clone(), n.clone()))
-        .collect();
     if !wanted.is_empty() {
         let more: Vec<NoticeInfo> = node.call(Request::Notices { notices: wanted }).await.map_err(e)?;
         awaited.extend(more.into_iter().map(|n| (n.id.clone(), n)));
