@@ -308,11 +308,11 @@ schema-above-maximum = { $value } is above the maximum { $max }
 schema-too-short = { $value } is shorter than { $min } characters
 schema-too-long = { $chars } characters, more than the { $max } allowed
 schema-wrong-form = { $value } does not have the required form
-schema-blank = is blank
-schema-control = contains a control character (only line breaks and tabs are allowed in a text)
-schema-one-line = contains a control character or a line break (it must be one line)
-schema-disallowed = has a form that is not allowed
-schema-missing = missing (it is required)
+schema-blank = This field is blank
+schema-control = It contains a control character (only line breaks and tabs are allowed in a text)
+schema-one-line = It contains a control character or a line break (it must be one line)
+schema-disallowed = It has a form that is not allowed
+schema-missing = This field is missing (it is required)
 schema-unknown-field = unknown field; the fields here are { $known }
 schema-too-few = { $n ->
     [0] empty

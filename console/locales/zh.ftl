@@ -305,11 +305,11 @@ schema-above-maximum = { $value } 高于最大值 { $max }
 schema-too-short = { $value } 少于 { $min } 个字符
 schema-too-long = { $chars } 个字符，超过允许的 { $max } 个
 schema-wrong-form = { $value } 的格式不符合要求
-schema-blank = 为空白
-schema-control = 含有控制字符（文本中只允许换行和制表符）
-schema-one-line = 含有控制字符或换行（须为单行）
-schema-disallowed = 格式不被允许
-schema-missing = 缺失（此项必填）
+schema-blank = 此项为空白
+schema-control = 此项含有控制字符（文本中只允许换行和制表符）
+schema-one-line = 此项含有控制字符或换行（须为单行）
+schema-disallowed = 此项的格式不被允许
+schema-missing = 此项缺失（必填）
 schema-unknown-field = 未知字段；此处的字段为 { $known }
 schema-too-few = { $n ->
     [0] 为空
